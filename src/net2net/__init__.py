@@ -1,0 +1,20 @@
+"""net2net: network-to-network translation with conditional invertible networks.
+
+Fuse two frozen expert networks by learning only a small conditional INN τ between
+their hidden representations (Rombach, Esser, Ommer, NeurIPS 2020, arXiv:2005.13580).
+"""
+
+from net2net.flow import ConditionalINN, FlowConfig, MLPConfig, MLPTranslator
+from net2net.models import load_model, save_model
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConditionalINN",
+    "FlowConfig",
+    "MLPConfig",
+    "MLPTranslator",
+    "load_model",
+    "save_model",
+    "__version__",
+]

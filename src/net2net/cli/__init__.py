@@ -1,0 +1,67 @@
+"""The ``net2net`` command: a thin layer over the public API.
+
+Each sub-command lives in its own module of this package and exposes
+``register(subparsers)``; :data:`COMMANDS` lists them explicitly. Errors a user can
+cause (``ValueError``, missing files, ...) print one line and exit with status 2;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main", "build_parser", "COMMANDS"]
+
+#: sub-command modules, in the order ``net2net --help`` lists them.
+COMMANDS: tuple[str, ...] = ("train",)
+
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError, OSError)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but usage errors exit with status 2 and one line (no usage dump)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from net2net import __version__
+
+    parser = Parser(prog="net2net", description="Network-to-network translation with conditional INNs.")
+    parser.add_argument("--version", action="version", version=f"net2net {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+    for name in COMMANDS:
+        importlib.import_module(f"net2net.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format="%(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("net2net: interrupted", file=sys.stderr)
+        return 130
+    except USER_ERRORS as e:
+        if args.debug:
+            raise
+        print(f"net2net {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except FloatingPointError as e:
+        if args.debug:
+            raise
+        print(f"net2net {args.command}: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""τ alone: invertible layers and the conditional INN. Pure torch; no files, no experts."""
+
+from net2net.flow.cinn import ConditionalINN, FlowConfig, check_pair
+from net2net.flow.layers import ActNorm, ConditionalAffineCoupling, Permutation
+from net2net.flow.mlp import MLPConfig, MLPTranslator
+
+__all__ = [
+    "ActNorm",
+    "ConditionalAffineCoupling",
+    "ConditionalINN",
+    "FlowConfig",
+    "MLPConfig",
+    "MLPTranslator",
+    "Permutation",
+    "check_pair",
+]

@@ -1,0 +1,198 @@
+"""The conditional invertible network τ of network-to-network translation.
+
+``v = τ⁻¹(z_Θ | z_Φ)`` maps a target representation to a standard normal residual given
+the query's representation; ``z_Θ = τ(v | z_Φ)`` samples. In this module ``forward`` is
+the density direction (``z -> v``) and ``inverse`` the sampling direction (``v -> z``),
+as in the normalising-flow literature.
+
+References:
+    Rombach, Esser, Ommer, "Network-to-Network Translation with Conditional Invertible
+    Neural Networks", NeurIPS 2020 (arXiv:2005.13580), Sec. 3 and Fig. 3.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor, nn
+
+from net2net.flow.layers import ActNorm, ConditionalAffineCoupling, Permutation, mlp
+
+__all__ = ["FlowConfig", "ConditionalINN", "check_pair"]
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """Everything that determines the architecture of a :class:`ConditionalINN`.
+
+    Attributes:
+        dim: size of the target representation ``z_Θ``.
+        cond_dim: size of the query representation ``z_Φ``.
+        n_blocks: number of (ActNorm, coupling, permutation) blocks.
+        hidden: width of the coupling networks.
+        depth: hidden layers per coupling network.
+        embed_dim: size of the condition embedding fed to every coupling.
+        embed_hidden: width of the condition embedder.
+        clamp: soft bound on every log-scale.
+        seed: seed of the fixed permutations.
+    """
+
+    dim: int
+    cond_dim: int
+    n_blocks: int = 8
+    hidden: int = 256
+    depth: int = 2
+    embed_dim: int = 128
+    embed_hidden: int = 256
+    clamp: float = 2.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("dim", "cond_dim", "n_blocks", "hidden", "depth", "embed_dim", "embed_hidden"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"FlowConfig.{name} must be a positive integer, got {value!r}")
+        if self.dim < 2:
+            raise ValueError(f"FlowConfig.dim must be >= 2 (couplings split it in halves), got {self.dim}")
+        if not self.clamp > 0:
+            raise ValueError(f"FlowConfig.clamp must be positive, got {self.clamp!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_pair(z: Tensor, cond: Tensor, dim: int, cond_dim: int, *, finite: bool = True) -> None:
+    """Raises ``ValueError`` unless ``z`` is ``(B, dim)`` and ``cond`` is ``(B, cond_dim)``.
+
+    ``finite=True`` also rejects NaN and inf; it reads the tensors on the host, so hot
+    loops over data that was checked once pass ``finite=False``.
+    """
+    for name, t, d in (("z", z, dim), ("cond", cond, cond_dim)):
+        if not isinstance(t, Tensor):
+            raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.dim() != 2 or t.shape[1] != d:
+            raise ValueError(f"{name} must have shape (B, {d}), got {tuple(t.shape)}")
+        if not t.is_floating_point():
+            raise ValueError(f"{name} must be a floating-point tensor, got {t.dtype}")
+    if z.shape[0] != cond.shape[0]:
+        raise ValueError(
+            f"z and cond need the same batch size, got {z.shape[0]} and {cond.shape[0]}"
+        )
+    if z.shape[0] == 0:
+        raise ValueError("empty batch: z and cond have no rows")
+    if finite:
+        for name, t in (("z", z), ("cond", cond)):
+            if not bool(torch.isfinite(t).all()):
+                raise ValueError(f"{name} contains NaN or inf values")
+
+
+class ConditionalINN(nn.Module):
+    """A conditional normalising flow ``p(z | cond)`` built as in the paper's Fig. 3.
+
+    Each block is ActNorm → affine coupling of both halves (conditioned on an
+    embedding of ``cond``) → fixed permutation. The embedding is computed once per call
+    by a small MLP and shared by all blocks.
+
+    Args:
+        dim: size of ``z``.
+        cond_dim: size of ``cond``.
+        **kwargs: the other fields of :class:`FlowConfig`.
+
+    Example:
+        >>> flow = ConditionalINN(4, 3, n_blocks=2, hidden=16)
+        >>> z, c = torch.randn(8, 4), torch.randn(8, 3)
+        >>> v, log_det = flow(z, c)
+        >>> flow.log_prob(z, c).shape
+        torch.Size([8])
+        >>> flow.sample(c, generator=torch.Generator().manual_seed(0)).shape
+        torch.Size([8, 4])
+    """
+
+    def __init__(self, dim: int, cond_dim: int, **kwargs) -> None:
+        super().__init__()
+        self.config = FlowConfig(dim=dim, cond_dim=cond_dim, **kwargs)
+        cfg = self.config
+        self.dim, self.cond_dim = cfg.dim, cfg.cond_dim
+        # Validate NaN/inf on every public call unless a caller (the trainer, after
+        # checking its data once) turns it off to avoid a host sync per step.
+        self.check_finite = True
+        self.embedder = nn.Sequential(
+            nn.Linear(cfg.cond_dim, cfg.embed_hidden),
+            nn.LeakyReLU(0.1),
+            nn.Linear(cfg.embed_hidden, cfg.embed_dim),
+        )
+
+        def subnet(i: int, o: int) -> nn.Module:
+            return mlp(i, o, cfg.hidden, cfg.depth)
+
+        layers: list[nn.Module] = []
+        for k in range(cfg.n_blocks):
+            layers.append(ActNorm(cfg.dim))
+            layers.append(ConditionalAffineCoupling(cfg.dim, cfg.embed_dim, subnet, cfg.clamp))
+            layers.append(Permutation(cfg.dim, seed=cfg.seed * 1_000_003 + k))
+        self.layers = nn.ModuleList(layers)
+
+    @classmethod
+    def from_config(cls, config: FlowConfig) -> ConditionalINN:
+        fields = config.to_dict()
+        return cls(fields.pop("dim"), fields.pop("cond_dim"), **fields)
+
+    def _run(self, x: Tensor, cond: Tensor, reverse: bool) -> tuple[Tensor, Tensor]:
+        check_pair(x, cond, self.dim, self.cond_dim, finite=self.check_finite)
+        c = self.embedder(cond)
+        acc = torch.float64 if x.dtype == torch.float64 else torch.float32
+        log_det = torch.zeros(x.shape[0], dtype=acc, device=x.device)
+        if reverse:
+            for layer in reversed(self.layers):
+                x, ld = layer.inverse(x, c)
+                log_det = log_det + ld
+        else:
+            for layer in self.layers:
+                x, ld = layer(x, c)
+                log_det = log_det + ld
+        return x, log_det
+
+    def forward(self, z: Tensor, cond: Tensor) -> tuple[Tensor, Tensor]:
+        """``z -> v``; returns ``(v, log|det ∂v/∂z|)`` with the log-det of shape ``(B,)``."""
+        return self._run(z, cond, reverse=False)
+
+    def inverse(self, v: Tensor, cond: Tensor) -> tuple[Tensor, Tensor]:
+        """``v -> z``; returns ``(z, log|det ∂z/∂v|)``, the negative of the forward log-det."""
+        return self._run(v, cond, reverse=True)
+
+    def log_prob(self, z: Tensor, cond: Tensor) -> Tensor:
+        """``log p(z | cond)`` in nats, shape ``(B,)``, Gaussian constant included."""
+        v, log_det = self(z, cond)
+        v = v.to(log_det.dtype)
+        return -0.5 * (v * v).sum(dim=1) - 0.5 * self.dim * LOG_2PI + log_det
+
+    @torch.no_grad()
+    def sample(
+        self,
+        cond: Tensor,
+        *,
+        temperature: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Draws one ``z ~ p(z | cond)`` per row of ``cond``.
+
+        The residual ``v ~ N(0, temperature² I)`` is drawn on ``generator``'s device
+        (the CPU when none is given), so a seeded generator gives the same samples on
+        any machine.
+        """
+        if not temperature >= 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature!r}")
+        if cond.dim() != 2:
+            raise ValueError(f"cond must have shape (B, {self.cond_dim}), got {tuple(cond.shape)}")
+        device = generator.device if generator is not None else torch.device("cpu")
+        v = torch.randn(cond.shape[0], self.dim, generator=generator, device=device)
+        v = (v * temperature).to(device=cond.device, dtype=cond.dtype)
+        return self.inverse(v, cond)[0]
+
+    def residual(self, z: Tensor, cond: Tensor) -> Tensor:
+        """``v = τ⁻¹(z | cond)``: what ``z`` holds that ``cond`` does not explain."""
+        return self(z, cond)[0]

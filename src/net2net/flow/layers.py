@@ -1,0 +1,183 @@
+"""The invertible layers of τ: ActNorm, a conditional double affine coupling and a
+fixed permutation.
+
+Every layer follows one rule (the FrEIA block rule): ``forward(x, c) -> (y, log_det)``
+and ``inverse(y, c) -> (x, log_det)``, with ``log_det`` of shape ``(B,)`` and the two
+log-dets negatives of each other. Log-dets are accumulated in float32 (or float64 when
+the input is float64) even if the matmuls run in lower precision.
+
+References:
+    Kingma & Dhariwal, "Glow" (arXiv:1807.03039) for ActNorm.
+    Dinh et al., "Density estimation using Real NVP" (arXiv:1605.08803) for coupling.
+    Rombach et al., "Network-to-Network Translation" (arXiv:2005.13580), Fig. 3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["ActNorm", "ConditionalAffineCoupling", "Permutation", "mlp"]
+
+
+def _acc_dtype(x: Tensor) -> torch.dtype:
+    """The dtype log-dets are summed in: float64 stays, everything else is float32."""
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
+def mlp(in_dim: int, out_dim: int, hidden: int, depth: int) -> nn.Sequential:
+    """A fully connected net: ``depth`` hidden layers of width ``hidden``, LeakyReLU.
+
+    The last layer starts at zero so that a fresh coupling is the identity map, which
+    keeps the first steps of maximum-likelihood training stable.
+    """
+    if depth < 1:
+        raise ValueError(f"mlp depth must be >= 1, got {depth}")
+    layers: list[nn.Module] = [nn.Linear(in_dim, hidden), nn.LeakyReLU(0.1)]
+    for _ in range(depth - 1):
+        layers += [nn.Linear(hidden, hidden), nn.LeakyReLU(0.1)]
+    last = nn.Linear(hidden, out_dim)
+    nn.init.zeros_(last.weight)
+    nn.init.zeros_(last.bias)
+    layers.append(last)
+    return nn.Sequential(*layers)
+
+
+class ActNorm(nn.Module):
+    """Per-dimension affine normalisation, initialised from the first training batch.
+
+    ``y = (x + loc) * exp(log_scale)``. On the first forward call in training mode,
+    ``loc`` and ``log_scale`` are set so that the batch leaves with zero mean and unit
+    variance. Whether that happened is kept twice: in the ``initialized`` buffer (so it
+    is saved and loaded with the weights) and in a Python flag mirrored from it at load
+    time, so no call ever reads a device tensor to decide (no host-device sync).
+
+    Initialising from the inverse direction is refused: the data-dependent statistics
+    only make sense for data, not for samples of the base distribution.
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.loc = nn.Parameter(torch.zeros(dim))
+        self.log_scale = nn.Parameter(torch.zeros(dim))
+        self.register_buffer("initialized", torch.tensor(False))
+        self._is_initialized = False
+        self._register_load_state_dict_pre_hook(self._mirror_flag_on_load)
+
+    def _mirror_flag_on_load(self, state_dict, prefix, *args, **kwargs) -> None:
+        flag = state_dict.get(prefix + "initialized")
+        if flag is not None:
+            self._is_initialized = bool(flag)
+
+    @torch.no_grad()
+    def _initialize(self, x: Tensor) -> None:
+        # float64 statistics: a batch of thousands of float32 rows loses digits otherwise.
+        x64 = x.detach().to(torch.float64)
+        mean = x64.mean(dim=0)
+        std = x64.std(dim=0, unbiased=False) if x.shape[0] > 1 else torch.ones_like(mean)
+        self.loc.copy_(-mean)
+        self.log_scale.copy_(-torch.log(std.clamp_min(1e-6)))
+        self.initialized.fill_(True)
+        self._is_initialized = True
+
+    def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if not self._is_initialized and self.training:
+            self._initialize(x)
+        y = (x + self.loc) * torch.exp(self.log_scale)
+        log_det = self.log_scale.to(_acc_dtype(x)).sum().expand(x.shape[0])
+        return y, log_det
+
+    def inverse(self, y: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if not self._is_initialized and self.training:
+            raise RuntimeError(
+                "ActNorm must be initialised by a forward pass on data before it is "
+                "inverted; call forward(z, cond) on a training batch first, or load "
+                "trained weights."
+            )
+        x = y * torch.exp(-self.log_scale) - self.loc
+        log_det = (-self.log_scale.to(_acc_dtype(y)).sum()).expand(y.shape[0])
+        return x, log_det
+
+
+class ConditionalAffineCoupling(nn.Module):
+    """Affine coupling of both halves, each conditioned on an embedding ``c``.
+
+    With ``x = [a, b]``: first ``b <- b * exp(s1(a, c)) + t1(a, c)``, then
+    ``a <- a * exp(s2(b, c)) + t2(b, c)``. Each of ``(s1, t1)`` and ``(s2, t2)`` comes
+    from one fused network (one matmul chain for scale and shift, not two). Scales are
+    soft-clamped, ``s = clamp * tanh(s_raw / clamp)``, so ``|s| < clamp`` always and
+    training cannot overflow ``exp``.
+
+    Args:
+        dim: size of ``x``.
+        cond_dim: size of the condition embedding ``c``.
+        subnet: ``subnet(in_dim, out_dim) -> nn.Module``; builds the scale/shift nets.
+        clamp: bound on the log-scale of every dimension.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        cond_dim: int,
+        subnet: Callable[[int, int], nn.Module],
+        clamp: float = 2.0,
+    ) -> None:
+        super().__init__()
+        if dim < 2:
+            raise ValueError(f"coupling needs dim >= 2 to split into halves, got {dim}")
+        if clamp <= 0:
+            raise ValueError(f"clamp must be positive, got {clamp}")
+        self.dim_a = dim // 2
+        self.dim_b = dim - self.dim_a
+        self.clamp = clamp
+        self.net_b = subnet(self.dim_a + cond_dim, 2 * self.dim_b)  # updates b from a
+        self.net_a = subnet(self.dim_b + cond_dim, 2 * self.dim_a)  # updates a from b
+
+    def _scale_shift(self, net: nn.Module, x: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+        s, t = net(torch.cat([x, c], dim=1)).chunk(2, dim=1)
+        s = self.clamp * torch.tanh(s / self.clamp)
+        return s, t
+
+    def forward(self, x: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+        a, b = x.split([self.dim_a, self.dim_b], dim=1)
+        s1, t1 = self._scale_shift(self.net_b, a, c)
+        b = b * torch.exp(s1) + t1
+        s2, t2 = self._scale_shift(self.net_a, b, c)
+        a = a * torch.exp(s2) + t2
+        acc = _acc_dtype(x)
+        log_det = s1.to(acc).sum(dim=1) + s2.to(acc).sum(dim=1)
+        return torch.cat([a, b], dim=1), log_det
+
+    def inverse(self, y: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+        a, b = y.split([self.dim_a, self.dim_b], dim=1)
+        s2, t2 = self._scale_shift(self.net_a, b, c)
+        a = (a - t2) * torch.exp(-s2)
+        s1, t1 = self._scale_shift(self.net_b, a, c)
+        b = (b - t1) * torch.exp(-s1)
+        acc = _acc_dtype(y)
+        log_det = -(s1.to(acc).sum(dim=1) + s2.to(acc).sum(dim=1))
+        return torch.cat([a, b], dim=1), log_det
+
+
+class Permutation(nn.Module):
+    """A fixed, randomly drawn permutation of the dimensions (volume preserving).
+
+    The indices are buffers, so they are saved with the weights; they are drawn from a
+    local ``torch.Generator`` seeded by ``seed``: same seed, same permutation anywhere.
+    """
+
+    def __init__(self, dim: int, seed: int) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        perm = torch.randperm(dim, generator=g)
+        self.register_buffer("perm", perm)
+        self.register_buffer("inv_perm", torch.argsort(perm))
+
+    def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        return x[:, self.perm], x.new_zeros(x.shape[0], dtype=_acc_dtype(x))
+
+    def inverse(self, y: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        return y[:, self.inv_perm], y.new_zeros(y.shape[0], dtype=_acc_dtype(y))

@@ -1,0 +1,138 @@
+"""Files, written so that a crash never leaves half of one behind.
+
+Every write goes to a temporary name in the same folder, is flushed and fsynced, then
+renamed over the target (``os.replace`` is atomic on POSIX), and the folder is fsynced
+so the rename itself survives a power cut. Reads of safetensors and JSON turn the
+libraries' low-level errors into ``ValueError``s that name the file and say what to do.
+Pickles are never read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load_bytes
+from safetensors.torch import save as st_save_bytes
+
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_directory",
+    "save_tensors",
+    "load_tensors",
+    "read_json",
+    "fsync_dir",
+]
+
+
+def fsync_dir(path: Path) -> None:
+    """Makes a rename inside ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Writes ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def atomic_write_json(path: str | os.PathLike, obj: object) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator[Path]:
+    """Yields a temporary folder that becomes ``path`` only if the block completes.
+
+    An existing ``path`` is replaced (or, with ``overwrite=False``, kept and an error
+    raised) only after the new folder is complete; a crash leaves at most a hidden
+    ``.name.tmp-*`` folder, which later calls ignore.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True or choose another folder")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        yield tmp
+        for child in tmp.iterdir():
+            if child.is_file():
+                with open(child, "rb") as f:
+                    os.fsync(f.fileno())
+        fsync_dir(tmp)
+        if path.exists():
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    """Saves tensors as safetensors, atomically. Shared storage is copied, not aliased."""
+    flat = {k: v.detach().contiguous().cpu().clone() for k, v in tensors.items()}
+    atomic_write_bytes(path, st_save_bytes(flat, metadata=metadata))
+
+
+def load_tensors(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """Loads a safetensors file; a missing, truncated or corrupt file is a ``ValueError``."""
+    path = Path(path)
+    if path.suffix in {".pt", ".pth", ".ckpt", ".pkl", ".bin"}:
+        raise ValueError(
+            f"{path}: refusing to read a pickle-based checkpoint (it can run code); "
+            "convert it to safetensors first"
+        )
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    data = path.read_bytes()
+    try:
+        tensors = st_load_bytes(data)
+    except (SafetensorError, Exception) as e:  # the Rust reader raises several types
+        raise ValueError(
+            f"{path}: not a valid safetensors file ({e}); it may be truncated or corrupt - "
+            "re-create it (rerun the command that wrote it)"
+        ) from None
+    return {k: v.to(device) for k, v in tensors.items()}
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    """Reads a JSON object; a missing or malformed file is a ``ValueError`` naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(obj).__name__}")
+    return obj

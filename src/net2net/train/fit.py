@@ -1,0 +1,352 @@
+"""Fitting τ (or a baseline) by maximum likelihood on cached pairs ``(z_Φ, z_Θ)``.
+
+One plain function, :func:`fit`, reads top to bottom: batches, loss, step, log,
+validate, checkpoint. The batch order is a pure function of ``(seed, epoch)`` and the
+learning rate a pure function of the step, so a checkpoint needs only weights, the
+optimiser's moments and the step counter to continue *exactly* where a killed run
+stopped. Experts are never called here: the pairs come from the feature store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from net2net.io import atomic_directory, atomic_write_bytes, atomic_write_json, load_tensors, read_json, save_tensors
+from net2net.models import build_model, load_state_checked, model_kind, read_manifest, save_model
+
+__all__ = ["TrainConfig", "Pairs", "fit", "evaluate_nll", "lr_at"]
+
+LN2 = math.log(2.0)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to fit. Every field is checked when the config is built.
+
+    Attributes:
+        steps: optimiser steps in total.
+        batch_size: pairs per step.
+        lr: peak learning rate of AdamW.
+        weight_decay: AdamW's decoupled weight decay.
+        betas: AdamW's moment coefficients.
+        warmup_steps: linear warm-up from 0 to ``lr``.
+        min_lr_ratio: the cosine decay ends at ``lr * min_lr_ratio``.
+        grad_clip: max global gradient norm (0 turns clipping off).
+        eval_every: steps between validation passes (0: only at the end).
+        ckpt_every: steps between checkpoints (0: only at the end).
+        keep_checkpoints: how many recent checkpoints to keep.
+        seed: seeds the batch order.
+        device: "auto", "cpu", "cuda", "cuda:1", ...
+        eval_batch_size: pairs per validation batch.
+    """
+
+    steps: int = 2000
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    betas: tuple[float, float] = (0.9, 0.999)
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.05
+    grad_clip: float = 10.0
+    eval_every: int = 500
+    ckpt_every: int = 500
+    keep_checkpoints: int = 2
+    seed: int = 0
+    device: str = "auto"
+    eval_batch_size: int = 4096
+
+    def __post_init__(self) -> None:
+        positive_ints = ("steps", "batch_size", "keep_checkpoints", "eval_batch_size")
+        nonneg_ints = ("warmup_steps", "eval_every", "ckpt_every", "seed")
+        for name in positive_ints + nonneg_ints:
+            v = getattr(self, name)
+            lo = 1 if name in positive_ints else 0
+            if not isinstance(v, int) or isinstance(v, bool) or v < lo:
+                raise ValueError(f"train.{name} must be an integer >= {lo}, got {v!r}")
+        for name, lo, hi in (("lr", 0, 10), ("weight_decay", -1e-12, 10), ("min_lr_ratio", -1e-12, 1), ("grad_clip", -1e-12, 1e9)):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not (lo < v <= hi):
+                raise ValueError(f"train.{name} must be a number in ({max(lo, 0)}, {hi}], got {v!r}")
+        b = self.betas
+        if not (isinstance(b, (tuple, list)) and len(b) == 2 and all(isinstance(x, (int, float)) and 0 <= x < 1 for x in b)):
+            raise ValueError(f"train.betas must be two numbers in [0, 1), got {b!r}")
+        object.__setattr__(self, "betas", tuple(float(x) for x in b))
+        if not isinstance(self.device, str) or not self.device:
+            raise ValueError(f"train.device must be a string like 'auto', 'cpu' or 'cuda', got {self.device!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown train field(s) {unknown}; valid fields: {sorted(names)}")
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Paired representations: ``cond[i] = z_Φ(x_i)``, ``target[i] = z_Θ(y_i)``."""
+
+    cond: Tensor
+    target: Tensor
+
+    def __post_init__(self) -> None:
+        if self.cond.dim() != 2 or self.target.dim() != 2:
+            raise ValueError(f"pairs must be 2-d, got cond {tuple(self.cond.shape)} and target {tuple(self.target.shape)}")
+        if len(self.cond) != len(self.target):
+            raise ValueError(f"pairs disagree in length: {len(self.cond)} conditions, {len(self.target)} targets")
+        if len(self.cond) == 0:
+            raise ValueError("no pairs: the data set is empty")
+
+    def __len__(self) -> int:
+        return len(self.cond)
+
+    def check_finite(self, name: str) -> None:
+        for part, t in (("cond", self.cond), ("target", self.target)):
+            bad = (~torch.isfinite(t)).any(dim=1).nonzero()
+            if len(bad):
+                raise ValueError(f"{name} {part} has NaN or inf values (first bad row: {int(bad[0])}); re-extract the features")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but no CUDA device is available; use 'cpu' or 'auto'")
+    return dev
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to ``lr * min_lr_ratio``. ``step`` counts from 0."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    span = max(1, cfg.steps - cfg.warmup_steps)
+    progress = min(1.0, (step - cfg.warmup_steps) / span)
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def batch_indices(step: int, n: int, cfg: TrainConfig) -> Tensor:
+    """The rows of step ``step``: a fresh permutation per epoch, seeded by (seed, epoch)."""
+    per_epoch = max(1, n // cfg.batch_size)
+    epoch, k = divmod(step, per_epoch)
+    g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
+    perm = torch.randperm(n, generator=g)
+    if n < cfg.batch_size:  # tiny data sets: sample with wrap-around
+        return perm.repeat(cfg.batch_size // n + 1)[: cfg.batch_size]
+    return perm[k * cfg.batch_size : (k + 1) * cfg.batch_size]
+
+
+@torch.no_grad()
+def evaluate_nll(model: nn.Module, pairs: Pairs, device: torch.device, batch_size: int = 4096) -> float:
+    """Mean negative log-likelihood of ``pairs`` in nats per dimension of the target."""
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for i in range(0, len(pairs), batch_size):
+        c = pairs.cond[i : i + batch_size].to(device, torch.float32)
+        z = pairs.target[i : i + batch_size].to(device, torch.float32)
+        total += float(-model.log_prob(z, c).double().sum())
+        count += len(z)
+    model.train(was_training)
+    return total / count / model.dim
+
+
+# --- checkpoints: weights + optimiser moments (safetensors) + counters (JSON) -------
+
+
+def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    sd = opt.state_dict()
+    tensors = {f"state.{i}.{k}": v for i, s in sd["state"].items() for k, v in s.items() if isinstance(v, Tensor)}
+    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in sd["param_groups"]]
+    return tensors, {"param_groups": groups}
+
+
+def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
+    state: dict[int, dict[str, Tensor]] = {}
+    for key, v in tensors.items():
+        _, i, name = key.split(".", 2)
+        state.setdefault(int(i), {})[name] = v
+    groups = [{k: (tuple(v) if k == "betas" else v) for k, v in g.items()} for g in meta["param_groups"]]
+    opt.load_state_dict({"state": state, "param_groups": groups})
+
+
+def _save_checkpoint(out: Path, model: nn.Module, opt: torch.optim.Optimizer, step: int, history: dict, cfg: TrainConfig) -> Path:
+    ckpt_root = out / "checkpoints"
+    target = ckpt_root / f"step-{step:08d}"
+    opt_tensors, opt_meta = _optimizer_tensors(opt)
+    with atomic_directory(target) as tmp:
+        save_tensors(tmp / "model.safetensors", model.state_dict())
+        save_tensors(tmp / "optimizer.safetensors", opt_tensors)
+        atomic_write_json(tmp / "trainer.json", {
+            "step": step,
+            "kind": model_kind(model),
+            "model_config": model.config.to_dict(),
+            "train_config": cfg.to_dict(),
+            "optimizer": opt_meta,
+            "history": history,
+        })
+    # The pointer moves only once the folder is complete: a kill at any moment
+    # leaves `latest` naming a whole checkpoint.
+    atomic_write_bytes(ckpt_root / "latest", target.name.encode())
+    old = sorted(p for p in ckpt_root.glob("step-*") if p.is_dir())[: -cfg.keep_checkpoints]
+    for p in old:
+        shutil.rmtree(p, ignore_errors=True)
+    return target
+
+
+def latest_checkpoint(out: str | os.PathLike) -> Path | None:
+    pointer = Path(out) / "checkpoints" / "latest"
+    if not pointer.is_file():
+        return None
+    path = pointer.parent / pointer.read_text().strip()
+    if not (path / "trainer.json").is_file():
+        raise ValueError(f"{pointer} names {path.name}, which is missing or incomplete; delete {pointer} to start over")
+    return path
+
+
+# --- the loop ------------------------------------------------------------------------
+
+
+def fit(
+    kind: str,
+    model_config: dict[str, Any],
+    train: Pairs,
+    val: Pairs | None,
+    cfg: TrainConfig,
+    out: str | os.PathLike,
+    *,
+    resume: bool = False,
+    extra: dict[str, Any] | None = None,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Trains a ``kind`` model on ``train``, validating on ``val``; writes ``out/model``.
+
+    Args:
+        kind: a key of :data:`net2net.models.MODELS` ("cinn", "mlp").
+        model_config: its config fields (``dim`` and ``cond_dim`` included).
+        train, val: the pairs; ``val`` may be ``None``.
+        cfg: the optimisation settings.
+        out: run folder: ``checkpoints/``, ``model/`` and ``metrics.json`` go there.
+        resume: continue from ``out``'s latest complete checkpoint (error if none).
+        extra: stored in the model's ``config.json`` (e.g. what made the features).
+        progress: show a progress bar (default: when stderr is a terminal).
+
+    Returns:
+        The metrics dict also written to ``out/metrics.json``.
+    """
+    out = Path(out)
+    device = resolve_device(cfg.device)
+    model = build_model(kind, model_config)
+    if (model.dim, model.cond_dim) != (train.target.shape[1], train.cond.shape[1]):
+        raise ValueError(
+            f"model expects target dim {model.dim} and cond dim {model.cond_dim}, but the "
+            f"training pairs have {train.target.shape[1]} and {train.cond.shape[1]}"
+        )
+    train.check_finite("training")
+    if val is not None:
+        val.check_finite("validation")
+    model.check_finite = False  # checked once above; no host sync per step
+
+    model.to(device).train()
+    fused = device.type == "cuda"
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay,
+        fused=fused, foreach=None if fused else True,
+    )
+    history: dict[str, list] = {"step": [], "train_nll": [], "val_step": [], "val_nll": []}
+    start = 0
+    if resume:
+        ckpt = latest_checkpoint(out)
+        if ckpt is None:
+            raise ValueError(f"--resume: no checkpoint in {out / 'checkpoints'}; run without --resume to start")
+        state = read_json(ckpt / "trainer.json")
+        if state["kind"] != kind or state["model_config"] != model.config.to_dict():
+            raise ValueError(f"--resume: {ckpt} was trained with a different model config; use a new output folder")
+        load_state_checked(model, load_tensors(ckpt / "model.safetensors", device), str(ckpt))
+        _load_optimizer(opt, load_tensors(ckpt / "optimizer.safetensors", device), state["optimizer"])
+        start, history = state["step"], state["history"]
+    elif latest_checkpoint(out) is not None:
+        raise ValueError(f"{out} holds checkpoints of an earlier run; pass --resume to continue it or choose a new folder")
+
+    target = train.target if train.target.device == device else train.target.to(device, torch.float32)
+    cond = train.cond if train.cond.device == device else train.cond.to(device, torch.float32)
+    n = len(train)
+    bar = tqdm(total=cfg.steps, initial=start, desc=f"fit {kind}", unit="step", disable=(not progress) if progress is not None else None, dynamic_ncols=True)
+    running = torch.zeros((), device=device)
+    log_every = 50
+    t0 = time.perf_counter()
+    for step in range(start, cfg.steps):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        idx = batch_indices(step, n, cfg).to(device)
+        z, c = target[idx].float(), cond[idx].float()
+        loss = -model.log_prob(z, c).mean() / model.dim
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip, foreach=True)
+        opt.step()
+        running += loss.detach()
+        done = step + 1
+        if done % log_every == 0 or done == cfg.steps:
+            k = done % log_every or log_every
+            value = float(running) / k  # the only host sync, once per log_every steps
+            running.zero_()
+            if not math.isfinite(value):
+                raise FloatingPointError(f"training diverged at step {done} (loss {value}); lower train.lr or raise train.grad_clip")
+            history["step"].append(done)
+            history["train_nll"].append(value)
+            bar.set_postfix(nll=f"{value:.3f}", lr=f"{lr_at(step, cfg):.1e}")
+        if val is not None and ((cfg.eval_every and done % cfg.eval_every == 0) or done == cfg.steps):
+            v = evaluate_nll(model, val, device, cfg.eval_batch_size)
+            history["val_step"].append(done)
+            history["val_nll"].append(v)
+        if (cfg.ckpt_every and done % cfg.ckpt_every == 0) or done == cfg.steps:
+            _save_checkpoint(out, model, opt, done, history, cfg)
+        bar.update(1)
+    bar.close()
+
+    metrics: dict[str, Any] = {
+        "kind": kind,
+        "steps": cfg.steps,
+        "train_pairs": n,
+        "seconds_this_run": time.perf_counter() - t0,
+        "history": history,
+    }
+    if val is not None:
+        nll = history["val_nll"][-1] if history["val_nll"] else evaluate_nll(model, val, device, cfg.eval_batch_size)
+        metrics.update(val_pairs=len(val), val_nll_nats_per_dim=nll, val_nll_bits_per_dim=nll / LN2)
+    model.check_finite = True
+    save_model(model, out / "model", extra={"train_config": cfg.to_dict(), "metrics": {k: v for k, v in metrics.items() if k != "history"}, **(extra or {})})
+    atomic_write_json(out / "metrics.json", json.loads(json.dumps(metrics)))
+    return metrics
+
+
+def read_metrics(out: str | os.PathLike) -> dict[str, Any]:
+    return read_json(Path(out) / "metrics.json")
+
+
+def load_run_model(out: str | os.PathLike) -> nn.Module:
+    """The final model of a run folder (``out/model``)."""
+    from net2net.models import load_model
+
+    read_manifest(Path(out) / "model")
+    return load_model(Path(out) / "model")

@@ -1,0 +1,161 @@
+"""Recipes: a JSON file that says which pairs, which model and how to fit.
+
+    {
+      "name": "toy",
+      "data":  {"source": "toy-linear-gaussian", "dim": 8, "cond_dim": 4},
+      "model": {"kind": "cinn", "n_blocks": 4, "hidden": 128},
+      "train": {"steps": 2000, "batch_size": 256, "lr": 1e-3},
+      "out": "runs/toy"
+    }
+
+Data sources are chosen by key from :data:`DATA_SOURCES` (never by import strings);
+``model.dim`` and ``model.cond_dim`` default to the data's. Every error names the field
+it is about, e.g. ``recipe.train.lr``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from net2net.data.toy import LinearGaussianToy
+from net2net.io import load_tensors, read_json
+from net2net.models import MODELS
+from net2net.train.fit import Pairs, TrainConfig, fit
+
+__all__ = ["Recipe", "DATA_SOURCES", "register_data_source", "load_recipe", "parse_recipe", "run_recipe"]
+
+#: A data source turns the recipe's ``data`` fields (and the recipe's folder, for
+#: relative paths) into ``(train, val, provenance)``.
+DataSource = Callable[[dict[str, Any], Path], tuple[Pairs, Pairs | None, dict[str, Any]]]
+DATA_SOURCES: dict[str, DataSource] = {}
+
+
+def register_data_source(name: str) -> Callable[[DataSource], DataSource]:
+    def deco(fn: DataSource) -> DataSource:
+        DATA_SOURCES[name] = fn
+        return fn
+    return deco
+
+
+def _take(fields: dict[str, Any], spec: dict[str, tuple[type | tuple[type, ...], Any]], where: str) -> dict[str, Any]:
+    """Checks ``fields`` against ``{name: (types, default)}``; a default of ... means required."""
+    unknown = sorted(set(fields) - set(spec) - {"source"})
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {unknown}; valid: {sorted(spec)}")
+    out = {}
+    for name, (types, default) in spec.items():
+        if name not in fields:
+            if default is ...:
+                raise ValueError(f"{where}.{name}: required field is missing")
+            out[name] = default
+            continue
+        v = fields[name]
+        if not isinstance(v, types) or (isinstance(v, bool) and bool not in (types if isinstance(types, tuple) else (types,))):
+            raise ValueError(f"{where}.{name}: expected {getattr(types, '__name__', types)}, got {v!r}")
+        out[name] = v
+    return out
+
+
+@register_data_source("toy-linear-gaussian")
+def _toy_source(fields: dict[str, Any], base: Path) -> tuple[Pairs, Pairs, dict[str, Any]]:
+    f = _take(fields, {
+        "dim": (int, 8), "cond_dim": (int, 4), "seed": (int, 0), "noise": ((int, float), 0.5),
+        "n_train": (int, 20000), "n_val": (int, 5000),
+    }, "recipe.data")
+    toy = LinearGaussianToy(f["dim"], f["cond_dim"], f["seed"], float(f["noise"]))
+    train = Pairs(*toy.sample(f["n_train"], seed=f["seed"] + 1))
+    val = Pairs(*toy.sample(f["n_val"], seed=f["seed"] + 2))
+    return train, val, {"source": "toy-linear-gaussian", **f, "entropy_nats_per_dim": toy.entropy_per_dim()}
+
+
+def _read_pairs(path: Path, where: str) -> Pairs:
+    t = load_tensors(path)
+    if set(t) != {"cond", "target"}:
+        raise ValueError(f"{where}: {path} must hold exactly the tensors 'cond' and 'target', found {sorted(t)}")
+    return Pairs(t["cond"].float(), t["target"].float())
+
+
+@register_data_source("pairs")
+def _pairs_source(fields: dict[str, Any], base: Path) -> tuple[Pairs, Pairs | None, dict[str, Any]]:
+    """Pairs saved as safetensors files with tensors ``cond`` and ``target``."""
+    f = _take(fields, {"train": (str, ...), "val": (str, None)}, "recipe.data")
+    train = _read_pairs(base / f["train"], "recipe.data.train")
+    val = _read_pairs(base / f["val"], "recipe.data.val") if f["val"] else None
+    return train, val, {"source": "pairs", **f}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A validated recipe. ``base`` is the folder relative paths are read from."""
+
+    name: str
+    data: dict[str, Any]
+    model: dict[str, Any]
+    train: TrainConfig
+    out: str
+    base: Path
+
+    def run(self, *, resume: bool = False, out: str | os.PathLike | None = None, progress: bool | None = None) -> dict[str, Any]:
+        return run_recipe(self, resume=resume, out=out, progress=progress)
+
+
+def parse_recipe(obj: dict[str, Any], base: str | os.PathLike = ".") -> Recipe:
+    """Validates a recipe dict; raises ``ValueError`` naming the first bad field."""
+    if not isinstance(obj, dict):
+        raise ValueError(f"recipe: expected a JSON object, got {type(obj).__name__}")
+    allowed = {"name", "data", "model", "train", "out", "description"}
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        raise ValueError(f"recipe: unknown field(s) {unknown}; valid: {sorted(allowed)}")
+    name = obj.get("name")
+    if not isinstance(name, str) or not name:
+        raise ValueError("recipe.name: required, a non-empty string")
+    data = obj.get("data")
+    if not isinstance(data, dict):
+        raise ValueError("recipe.data: required, an object with a 'source' field")
+    if data.get("source") not in DATA_SOURCES:
+        raise ValueError(f"recipe.data.source: {data.get('source')!r} is not a data source; choose one of {sorted(DATA_SOURCES)}")
+    model = obj.get("model", {"kind": "cinn"})
+    if not isinstance(model, dict):
+        raise ValueError("recipe.model: expected an object")
+    if model.get("kind", "cinn") not in MODELS:
+        raise ValueError(f"recipe.model.kind: {model.get('kind')!r} is not a model kind; choose one of {sorted(MODELS)}")
+    train_fields = obj.get("train", {})
+    if not isinstance(train_fields, dict):
+        raise ValueError("recipe.train: expected an object")
+    try:
+        train = TrainConfig.from_dict(train_fields)
+    except (ValueError, TypeError) as e:
+        msg = str(e)
+        raise ValueError(msg if msg.startswith("train.") else f"recipe.train: {msg}") from None
+    out = obj.get("out", f"runs/{name}")
+    if not isinstance(out, str) or not out:
+        raise ValueError("recipe.out: expected a folder path")
+    return Recipe(name=name, data=dict(data), model=dict(model), train=train, out=out, base=Path(base))
+
+
+def load_recipe(path: str | os.PathLike) -> Recipe:
+    """Reads and validates a recipe file."""
+    path = Path(path)
+    return parse_recipe(read_json(path), base=path.parent)
+
+
+def run_recipe(recipe: Recipe, *, resume: bool = False, out: str | os.PathLike | None = None, progress: bool | None = None) -> dict[str, Any]:
+    """Loads the recipe's pairs and fits its model; returns the metrics."""
+    train, val, provenance = DATA_SOURCES[recipe.data["source"]](recipe.data, recipe.base)
+    model = dict(recipe.model)
+    kind = model.pop("kind", "cinn")
+    model.setdefault("dim", train.target.shape[1])
+    model.setdefault("cond_dim", train.cond.shape[1])
+    try:
+        metrics = fit(kind, model, train, val, recipe.train, out or recipe.out, resume=resume,
+                      extra={"recipe": recipe.name, "data": provenance}, progress=progress)
+    except ValueError as e:
+        msg = str(e)
+        raise ValueError(msg if not msg.startswith(("FlowConfig.", "MLPConfig.", "unknown ")) else f"recipe.model: {msg}") from None
+    metrics["data"] = provenance
+    return metrics
