@@ -142,7 +142,7 @@ def dataset_fingerprint(split: str, folder: str | os.PathLike | None = None) -> 
 
 def to_float(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 ``(N, H, W)`` or ``(N, 1, H, W)`` -> float32 ``(N, 1, H, W)`` in ``[0, 1]``."""
-    t = torch.as_tensor(np.asarray(images)) if not isinstance(images, torch.Tensor) else images
+    t = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.array(images, dtype=np.uint8, copy=True))
     if t.dim() == 3:
         t = t[:, None]
     return t.float() / 255.0
