@@ -34,6 +34,7 @@ class OneHotExpert(TorchExpert):
 
     def __init__(self, class_names: Sequence[str] = CLASS_NAMES, *, name: str = "onehot", device: str | torch.device = "cpu") -> None:
         super().__init__()
+        self.input_kind = "label"  # what the feature store feeds it
         if len(class_names) < 2 or len(set(class_names)) != len(class_names):
             raise ValueError(f"class_names must be at least two distinct names, got {list(class_names)}")
         self.class_names = tuple(class_names)
@@ -81,6 +82,7 @@ class MultiHotExpert(TorchExpert):
 
     def __init__(self, attributes: Sequence[str], *, name: str = "multihot", device: str | torch.device = "cpu") -> None:
         super().__init__()
+        self.input_kind = "label"  # what the feature store feeds it
         if not attributes or len(set(attributes)) != len(attributes):
             raise ValueError(f"attributes must be a non-empty list of distinct names, got {list(attributes)}")
         self.attributes = tuple(attributes)

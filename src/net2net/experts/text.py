@@ -132,6 +132,7 @@ class SentenceTransformerExpert(TorchExpert):
     def __init__(self, model: str = MINILM, *, device: str | torch.device = "cpu", normalize: bool = True,
                  batch_size: int = 64, name: str | None = None) -> None:
         super().__init__()
+        self.input_kind = "text"  # what the feature store feeds it
         self.model_id = str(model)
         self._device = torch.device(device)
         # Held outside nn.Module's registry so the shared, process-cached model is not
@@ -192,6 +193,7 @@ class HFTextExpert(TorchExpert):
     def __init__(self, model: str = MINILM, *, device: str | torch.device = "cpu", normalize: bool = True,
                  max_length: int = 128, name: str | None = None) -> None:
         super().__init__()
+        self.input_kind = "text"  # what the feature store feeds it
         self.model_id = str(model)
         self._device = torch.device(device)
         self._tok, net = _load_hf(self.model_id, str(self._device))

@@ -159,3 +159,10 @@ def run_recipe(recipe: Recipe, *, resume: bool = False, out: str | os.PathLike |
         raise ValueError(msg if not msg.startswith(("FlowConfig.", "MLPConfig.", "unknown ")) else f"recipe.model: {msg}") from None
     metrics["data"] = provenance
     return metrics
+
+
+# The "features" source lives beside the store it reads (net2net.features); it is
+# registered here, at the bottom, so that features.py need not import this module.
+from net2net.features import features_source  # noqa: E402
+
+register_data_source("features")(features_source)
