@@ -141,7 +141,9 @@ class SentenceTransformerExpert(TorchExpert):
         self.normalize = normalize
         self.batch_size = batch_size
         self.name = name or ("minilm" if self.model_id == MINILM else Path(self.model_id).name)
-        self.dim = int(self._st.get_sentence_embedding_dimension())
+        # the method was renamed in sentence-transformers 6; support both spellings
+        get_dim = getattr(self._st, "get_embedding_dimension", None) or self._st.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
         self._fp: str | None = None
 
     @property

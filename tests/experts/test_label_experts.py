@@ -1,0 +1,33 @@
+import numpy as np
+import pytest
+import torch
+
+from net2net.experts.labels import MultiHotExpert, OneHotExpert
+
+
+def test_onehot_names_indices_tensors():
+    e = OneHotExpert()
+    z = e.encode(["dress", "Ankle boot", 0, np.int64(7)])
+    assert z.shape == (4, 10) and z.dtype == torch.float32
+    assert z.argmax(1).tolist() == [3, 9, 0, 7] and torch.all(z.sum(1) == 1)
+    assert torch.equal(e.encode(torch.tensor([3, 9, 0, 7])), z)
+    assert e.fingerprint() == OneHotExpert().fingerprint()
+    assert e.fingerprint() != OneHotExpert(["a", "b"]).fingerprint()
+
+
+def test_onehot_errors():
+    with pytest.raises(ValueError, match="unknown class 'hat'"):
+        OneHotExpert().encode(["hat"])
+    with pytest.raises(ValueError, match="out of range"):
+        OneHotExpert(["a", "b"]).encode([2])
+
+
+def test_multihot():
+    e = MultiHotExpert(["dark", "light", "wide"])
+    z = e.encode([{"dark", "wide"}, set(), ["light"]])
+    assert z.tolist() == [[1, 0, 1], [0, 0, 0], [0, 1, 0]] and z.dtype == torch.float32
+    assert torch.equal(e.encode(torch.tensor([[1, 0, 1]])), z[:1])
+    with pytest.raises(ValueError, match="unknown attribute 'big'"):
+        e.encode([{"big"}])
+    with pytest.raises(ValueError, match="wrap it"):
+        e.encode(["dark"])
