@@ -47,7 +47,7 @@ class TrainConfig:
         eval_every: steps between validation passes (0: only at the end).
         ckpt_every: steps between checkpoints (0: only at the end).
         keep_checkpoints: how many recent checkpoints to keep.
-        seed: seeds the batch order.
+        seed: seeds the initial weights and the batch order.
         device: "auto", "cpu", "cuda", "cuda:1", ...
         eval_batch_size: pairs per validation batch.
     """
@@ -254,7 +254,10 @@ def fit(
     """
     out = Path(out)
     device = resolve_device(cfg.device)
-    model = build_model(kind, model_config)
+    # Same seed, same initial weights, without touching the caller's global RNG.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        model = build_model(kind, model_config)
     if (model.dim, model.cond_dim) != (train.target.shape[1], train.cond.shape[1]):
         raise ValueError(
             f"model expects target dim {model.dim} and cond dim {model.cond_dim}, but the "

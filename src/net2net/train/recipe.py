@@ -28,20 +28,26 @@ from net2net.train.fit import Pairs, TrainConfig, fit
 
 __all__ = ["Recipe", "DATA_SOURCES", "register_data_source", "load_recipe", "parse_recipe", "run_recipe"]
 
-#: A data source turns the recipe's ``data`` fields (and the recipe's folder, for
-#: relative paths) into ``(train, val, provenance)``.
+#: A data source turns the recipe's validated ``data`` fields (and the recipe's folder,
+#: for relative paths) into ``(train, val, provenance)``.
 DataSource = Callable[[dict[str, Any], Path], tuple[Pairs, Pairs | None, dict[str, Any]]]
-DATA_SOURCES: dict[str, DataSource] = {}
+#: ``{field: (allowed types, default)}``; a default of ``...`` marks a required field,
+#: ``None`` an optional one that is left out when absent.
+FieldSpec = dict[str, tuple[type | tuple[type, ...], Any]]
+#: name -> (field spec, loader). Fields are checked when the recipe is parsed, so a
+#: typo fails before any data is read.
+DATA_SOURCES: dict[str, tuple[FieldSpec, DataSource]] = {}
 
 
-def register_data_source(name: str) -> Callable[[DataSource], DataSource]:
+def register_data_source(name: str, fields: FieldSpec) -> Callable[[DataSource], DataSource]:
+    """Registers ``fn(fields, base) -> (train, val, provenance)`` under ``name``."""
     def deco(fn: DataSource) -> DataSource:
-        DATA_SOURCES[name] = fn
+        DATA_SOURCES[name] = (fields, fn)
         return fn
     return deco
 
 
-def _take(fields: dict[str, Any], spec: dict[str, tuple[type | tuple[type, ...], Any]], where: str) -> dict[str, Any]:
+def _take(fields: dict[str, Any], spec: FieldSpec, where: str) -> dict[str, Any]:
     """Checks ``fields`` against ``{name: (types, default)}``; a default of ... means required."""
     unknown = sorted(set(fields) - set(spec) - {"source"})
     if unknown:
@@ -51,7 +57,8 @@ def _take(fields: dict[str, Any], spec: dict[str, tuple[type | tuple[type, ...],
         if name not in fields:
             if default is ...:
                 raise ValueError(f"{where}.{name}: required field is missing")
-            out[name] = default
+            if default is not None:  # None marks an optional field: absent stays absent
+                out[name] = default
             continue
         v = fields[name]
         if not isinstance(v, types) or (isinstance(v, bool) and bool not in (types if isinstance(types, tuple) else (types,))):
@@ -60,12 +67,11 @@ def _take(fields: dict[str, Any], spec: dict[str, tuple[type | tuple[type, ...],
     return out
 
 
-@register_data_source("toy-linear-gaussian")
-def _toy_source(fields: dict[str, Any], base: Path) -> tuple[Pairs, Pairs, dict[str, Any]]:
-    f = _take(fields, {
-        "dim": (int, 8), "cond_dim": (int, 4), "seed": (int, 0), "noise": ((int, float), 0.5),
-        "n_train": (int, 20000), "n_val": (int, 5000),
-    }, "recipe.data")
+@register_data_source("toy-linear-gaussian", {
+    "dim": (int, 8), "cond_dim": (int, 4), "seed": (int, 0), "noise": ((int, float), 0.5),
+    "n_train": (int, 20000), "n_val": (int, 5000),
+})
+def _toy_source(f: dict[str, Any], base: Path) -> tuple[Pairs, Pairs, dict[str, Any]]:
     toy = LinearGaussianToy(f["dim"], f["cond_dim"], f["seed"], float(f["noise"]))
     train = Pairs(*toy.sample(f["n_train"], seed=f["seed"] + 1))
     val = Pairs(*toy.sample(f["n_val"], seed=f["seed"] + 2))
@@ -79,12 +85,11 @@ def _read_pairs(path: Path, where: str) -> Pairs:
     return Pairs(t["cond"].float(), t["target"].float())
 
 
-@register_data_source("pairs")
-def _pairs_source(fields: dict[str, Any], base: Path) -> tuple[Pairs, Pairs | None, dict[str, Any]]:
+@register_data_source("pairs", {"train": (str, ...), "val": (str, None)})
+def _pairs_source(f: dict[str, Any], base: Path) -> tuple[Pairs, Pairs | None, dict[str, Any]]:
     """Pairs saved as safetensors files with tensors ``cond`` and ``target``."""
-    f = _take(fields, {"train": (str, ...), "val": (str, None)}, "recipe.data")
     train = _read_pairs(base / f["train"], "recipe.data.train")
-    val = _read_pairs(base / f["val"], "recipe.data.val") if f["val"] else None
+    val = _read_pairs(base / f["val"], "recipe.data.val") if "val" in f else None
     return train, val, {"source": "pairs", **f}
 
 
@@ -119,6 +124,7 @@ def parse_recipe(obj: dict[str, Any], base: str | os.PathLike = ".") -> Recipe:
         raise ValueError("recipe.data: required, an object with a 'source' field")
     if data.get("source") not in DATA_SOURCES:
         raise ValueError(f"recipe.data.source: {data.get('source')!r} is not a data source; choose one of {sorted(DATA_SOURCES)}")
+    data = {"source": data["source"], **_take(data, DATA_SOURCES[data["source"]][0], "recipe.data")}
     model = obj.get("model", {"kind": "cinn"})
     if not isinstance(model, dict):
         raise ValueError("recipe.model: expected an object")
@@ -146,7 +152,7 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
 
 def run_recipe(recipe: Recipe, *, resume: bool = False, out: str | os.PathLike | None = None, progress: bool | None = None) -> dict[str, Any]:
     """Loads the recipe's pairs and fits its model; returns the metrics."""
-    train, val, provenance = DATA_SOURCES[recipe.data["source"]](recipe.data, recipe.base)
+    train, val, provenance = DATA_SOURCES[recipe.data["source"]][1](recipe.data, recipe.base)
     model = dict(recipe.model)
     kind = model.pop("kind", "cinn")
     model.setdefault("dim", train.target.shape[1])
@@ -165,4 +171,7 @@ def run_recipe(recipe: Recipe, *, resume: bool = False, out: str | os.PathLike |
 # registered here, at the bottom, so that features.py need not import this module.
 from net2net.features import features_source  # noqa: E402
 
-register_data_source("features")(features_source)
+_ENTRY = (str, dict)  # an entry key, or a query like {"expert": ..., "transform": ..., "split": ...}
+register_data_source("features", {
+    "cond": (_ENTRY, ...), "target": (_ENTRY, ...), "val_cond": (_ENTRY, None), "val_target": (_ENTRY, None), "root": (str, None),
+})(features_source)

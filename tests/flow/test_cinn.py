@@ -1,0 +1,208 @@
+"""The cINN and its layers: exact inverses, log-dets against autograd, likelihood, seeds."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from net2net.flow import ActNorm, ConditionalAffineCoupling, ConditionalINN, MLPTranslator, Permutation
+from net2net.flow.layers import mlp
+
+
+def small_flow(dim: int = 6, cond_dim: int = 3, **kw) -> ConditionalINN:
+    torch.manual_seed(0)
+    flow = ConditionalINN(dim, cond_dim, n_blocks=3, hidden=16, depth=2, embed_dim=5, embed_hidden=8, **kw)
+    # Couplings start as the identity (zero last layer); perturb them so the tests
+    # exercise real, non-trivial scales and shifts.
+    with torch.no_grad():
+        for p in flow.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    return flow
+
+
+def initialised(flow: ConditionalINN, dtype=torch.float32) -> ConditionalINN:
+    flow = flow.to(dtype)
+    flow.train()
+    flow(torch.randn(64, flow.dim, dtype=dtype) * 3 + 1, torch.randn(64, flow.cond_dim, dtype=dtype))
+    return flow.eval()
+
+
+LAYERS = {
+    "actnorm": lambda d, c: ActNorm(d),
+    "coupling": lambda d, c: ConditionalAffineCoupling(d, c, lambda i, o: mlp(i, o, 12, 2), clamp=1.5),
+    "permutation": lambda d, c: Permutation(d, seed=3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+@pytest.mark.parametrize("dim", [2, 5])
+def test_layer_inverse_and_logdet(name: str, dim: int) -> None:
+    torch.manual_seed(1)
+    layer = LAYERS[name](dim, 4).double()
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.add_(0.5 * torch.randn_like(p))
+    if isinstance(layer, ActNorm):
+        layer(torch.randn(32, dim, dtype=torch.float64) * 2)  # data-dependent init
+    layer.eval()
+    x, c = torch.randn(7, dim, dtype=torch.float64), torch.randn(7, 4, dtype=torch.float64)
+    y, ld = layer(x, c)
+    x2, ld_inv = layer.inverse(y, c)
+    assert ld.shape == (7,)
+    assert (x2 - x).abs().max() < 1e-12
+    assert (ld + ld_inv).abs().max() < 1e-12
+    for i in range(7):
+        J = torch.autograd.functional.jacobian(lambda r: layer(r[None], c[i : i + 1])[0][0], x[i])
+        assert math.isclose(float(torch.linalg.slogdet(J)[1]), float(ld[i].detach()), abs_tol=1e-10)
+
+
+@pytest.mark.parametrize("dim", [2, 7])
+def test_cinn_inverse_is_exact_in_float64(dim: int) -> None:
+    flow = initialised(small_flow(dim, 3), torch.float64)
+    z, c = torch.randn(50, dim, dtype=torch.float64) * 2, torch.randn(50, 3, dtype=torch.float64)
+    v, ld = flow(z, c)
+    z2, ld_inv = flow.inverse(v, c)
+    assert (z2 - z).abs().max() < 1e-9
+    assert (ld + ld_inv).abs().max() < 1e-9
+    assert ld.shape == (50,) and ld.dtype == torch.float64
+
+
+def test_cinn_logdet_matches_autograd_jacobian() -> None:
+    flow = initialised(small_flow(5, 3), torch.float64)
+    z, c = torch.randn(4, 5, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
+    _, ld = flow(z, c)
+    for i in range(4):
+        J = torch.autograd.functional.jacobian(lambda r: flow(r[None], c[i : i + 1])[0][0], z[i])
+        assert abs(float(torch.linalg.slogdet(J)[1]) - float(ld[i])) < 1e-9
+    # and the sampling direction is the inverse map, with the negated log-det
+    v = flow(z, c)[0]
+    _, ld_inv = flow.inverse(v, c)
+    J = torch.autograd.functional.jacobian(lambda r: flow.inverse(r[None], c[:1])[0][0], v[0])
+    assert abs(float(torch.linalg.slogdet(J)[1]) - float(ld_inv[0])) < 1e-9
+
+
+def test_log_prob_is_a_normalised_density() -> None:
+    """In 2-d, integrating exp(log_prob) over a grid gives 1 (the Gaussian constant is in)."""
+    flow = initialised(small_flow(2, 1), torch.float64)
+    c = torch.tensor([[0.7]], dtype=torch.float64)
+    # find the mass: sample, then integrate on a grid covering the samples generously
+    s = flow.sample(c.expand(4000, 1), generator=torch.Generator().manual_seed(0))
+    lo, hi = s.min(0).values - 3 * s.std(0), s.max(0).values + 3 * s.std(0)
+    n = 400
+    xs = [torch.linspace(float(lo[k]), float(hi[k]), n, dtype=torch.float64) for k in range(2)]
+    grid = torch.cartesian_prod(*xs)
+    with torch.no_grad():
+        p = flow.log_prob(grid, c.expand(len(grid), 1)).exp()
+    cell = (xs[0][1] - xs[0][0]) * (xs[1][1] - xs[1][0])
+    assert abs(float(p.sum() * cell) - 1.0) < 0.02
+
+
+def test_log_prob_of_identity_flow_is_standard_normal() -> None:
+    """A fresh flow (zero-initialised couplings, unit ActNorm) is the identity: log N(z; 0, I)."""
+    flow = ConditionalINN(4, 2, n_blocks=2, hidden=8).double()
+    flow.eval()  # ActNorm not initialised from data: loc 0, scale 1
+    z, c = torch.randn(10, 4, dtype=torch.float64), torch.randn(10, 2, dtype=torch.float64)
+    expected = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(1)
+    assert torch.allclose(flow.log_prob(z, c), expected, atol=1e-12)
+
+
+def test_gradient_reaches_every_parameter() -> None:
+    flow = small_flow(6, 3)
+    flow.train()
+    z, c = torch.randn(16, 6), torch.randn(16, 3)
+    flow(z, c)  # ActNorm init
+    loss = -flow.log_prob(z, c).mean()
+    loss.backward()
+    for name, p in flow.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_same_seed_same_samples_and_temperature() -> None:
+    flow = initialised(small_flow())
+    c = torch.randn(8, 3)
+    a = flow.sample(c, generator=torch.Generator().manual_seed(7))
+    b = flow.sample(c, generator=torch.Generator().manual_seed(7))
+    d = flow.sample(c, generator=torch.Generator().manual_seed(8))
+    assert torch.equal(a, b) and not torch.equal(a, d)
+    # temperature 0 gives the mode of the residual: v = 0, for any seed
+    flow, c = flow.double(), c.double()
+    m1 = flow.sample(c, temperature=0.0, generator=torch.Generator().manual_seed(1))
+    m2 = flow.sample(c, temperature=0.0, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(m1, m2)
+    assert flow(m1, c)[0].abs().max() < 1e-9
+
+
+def test_permutations_are_seeded_buffers() -> None:
+    a, b = ConditionalINN(9, 2, n_blocks=2, seed=1), ConditionalINN(9, 2, n_blocks=2, seed=1)
+    pa = [m.perm for m in a.modules() if isinstance(m, Permutation)]
+    pb = [m.perm for m in b.modules() if isinstance(m, Permutation)]
+    assert all(torch.equal(x, y) for x, y in zip(pa, pb))
+    assert not torch.equal(pa[0], pa[1])
+    assert "layers.2.perm" in a.state_dict()
+
+
+def test_actnorm_initialises_from_data_once_and_refuses_inverse_first() -> None:
+    an = ActNorm(3)
+    x = torch.randn(500, 3) * torch.tensor([1.0, 5.0, 0.1]) + torch.tensor([2.0, -1.0, 0.0])
+    with pytest.raises(RuntimeError, match="initialised by a forward pass"):
+        an.inverse(x)
+    y, _ = an(x)
+    assert torch.allclose(y.mean(0), torch.zeros(3), atol=1e-5)
+    assert torch.allclose(y.std(0, unbiased=False), torch.ones(3), atol=1e-4)
+    loc = an.loc.detach().clone()
+    an(x * 10)  # a second batch does not re-initialise
+    assert torch.equal(an.loc.detach(), loc)
+    fresh = ActNorm(3)
+    fresh.load_state_dict(an.state_dict())
+    fresh(x * 10)
+    assert torch.equal(fresh.loc.detach(), loc), "the loaded flag must stop re-initialisation"
+
+
+def test_scales_are_soft_clamped() -> None:
+    layer = ConditionalAffineCoupling(4, 2, lambda i, o: mlp(i, o, 8, 1), clamp=0.5)
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.fill_(50.0)
+    _, ld = layer(torch.ones(3, 4), torch.ones(3, 2))
+    assert torch.isfinite(ld).all() and (ld.abs() <= 0.5 * 4 + 1e-6).all()
+
+
+@pytest.mark.parametrize("bad, match", [
+    (lambda f: f(torch.randn(4, 6), torch.randn(4, 2)), r"cond must have shape \(B, 3\)"),
+    (lambda f: f(torch.randn(4, 5), torch.randn(4, 3)), r"z must have shape \(B, 6\)"),
+    (lambda f: f(torch.randn(4, 6), torch.randn(3, 3)), "same batch size"),
+    (lambda f: f(torch.randn(0, 6), torch.randn(0, 3)), "empty batch"),
+    (lambda f: f(torch.full((2, 6), float("nan")), torch.randn(2, 3)), "NaN or inf"),
+    (lambda f: f.log_prob(torch.randn(2, 6), torch.tensor([[1.0, float("inf"), 0.0]] * 2)), "NaN or inf"),
+    (lambda f: f.sample(torch.randn(2, 3), temperature=-1.0), "temperature"),
+    (lambda f: f(torch.randint(0, 3, (2, 6)), torch.randn(2, 3)), "floating-point"),
+])
+def test_bad_input_is_a_clear_error_and_changes_nothing(bad, match) -> None:
+    flow = small_flow()
+    flow.train()
+    before = {k: v.clone() for k, v in flow.state_dict().items()}
+    with pytest.raises(ValueError, match=match):
+        bad(flow)
+    after = flow.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before), "a rejected call must not initialise ActNorm"
+
+
+def test_config_is_validated() -> None:
+    with pytest.raises(ValueError, match="FlowConfig.hidden must be a positive integer"):
+        ConditionalINN(4, 2, hidden=0)
+    with pytest.raises(ValueError, match="FlowConfig.dim must be >= 2"):
+        ConditionalINN(1, 2)
+
+
+def test_mlp_baseline_is_deterministic_with_a_gaussian_likelihood() -> None:
+    m = MLPTranslator(3, 2, hidden=8, depth=2).double()
+    c, z = torch.randn(5, 2, dtype=torch.float64), torch.randn(5, 3, dtype=torch.float64)
+    s1 = m.sample(c, generator=torch.Generator().manual_seed(0))
+    s2 = m.sample(c, temperature=2.0, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(s1, s2)
+    with torch.no_grad():
+        m.log_sigma.fill_(math.log(0.7))
+    expected = torch.distributions.Normal(m.predict(c), 0.7).log_prob(z).sum(1)
+    assert torch.allclose(m.log_prob(z, c), expected, atol=1e-12)
