@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+import torch
+
+from net2net.data.captions import NOUNS, TEMPLATES, caption, describe, measure
+from net2net.data.fashion_mnist import CLASS_NAMES, to_float
+
+
+def _images():
+    x = np.zeros((3, 28, 28), np.uint8)
+    x[0, 4:24, 4:24] = 60    # a dark, large square
+    x[1, 2:26, 12:16] = 250  # a light, narrow bar
+    x[2, 10:18, 2:26] = 200  # wide
+    return x
+
+
+def test_measure_and_describe():
+    m = measure(_images())
+    assert np.allclose(m["size"], [400 / 784, 96 / 784, 192 / 784])
+    assert m["width"][1] == pytest.approx(4 / 24) and m["width"][2] == pytest.approx(24 / 8)
+    d = describe(_images(), [3, 3, 3])
+    assert d[0]["brightness"] == "dark" and d[0]["size"] == "large"
+    assert d[1]["brightness"] == "light" and d[1]["width"] == "narrow"
+    assert d[2]["width"] == "wide"
+    assert describe(to_float(_images()), torch.tensor([3, 3, 3])) == d  # float input agrees
+
+
+def test_caption_splits_disjoint_deterministic_and_chunk_free():
+    assert not set(TEMPLATES["train"]) & set(TEMPLATES["heldout"])
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (40, 28, 28), dtype=np.uint8)
+    y = np.arange(40) % 10
+    a = caption(x, y, "train", seed=3)
+    assert a == caption(x, y, "train", seed=3)
+    assert a != caption(x, y, "train", seed=4)
+    assert a[10:20] == caption(x[10:20], y[10:20], "train", seed=3, indices=np.arange(10, 20))
+    held = caption(x, y, "heldout", seed=3)
+    for text, c in zip(a, y):
+        assert any(n in text for n in NOUNS[CLASS_NAMES[c]])
+    train_shapes = {t.split("{thing}")[0] for t in TEMPLATES["train"]}
+    assert all(h.split(" a")[0] not in {"a photo of", "a picture of"} for h in held)
+    assert len(set(a)) > 20 and train_shapes
+
+
+def test_caption_errors():
+    with pytest.raises(ValueError, match="split must be one of"):
+        caption(_images(), [0, 1, 2], split="test")
+    with pytest.raises(ValueError, match="3 images but 2 labels"):
+        caption(_images(), [0, 1])
+    with pytest.raises(ValueError, match="labels must be in 0-9"):
+        caption(_images(), [0, 1, 10])
