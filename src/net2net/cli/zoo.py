@@ -1,0 +1,87 @@
+"""``net2net zoo list|train``: the shipped experts, and reproducing one from its recipe.
+
+    net2net zoo list [--json]
+    net2net zoo train NAME [--device cuda] [--out DIR] [--steps N | --epochs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("zoo", help="list the shipped experts or retrain one from its recipe", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    zsub = p.add_subparsers(dest="zoo_command", metavar="ACTION", parser_class=type(p))
+    zsub.required = True
+
+    ls = zsub.add_parser("list", help="every zoo expert with its dim and test metrics")
+    ls.add_argument("--dir", help="list this folder instead of the package's weights")
+    ls.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    ls.set_defaults(func=run_list)
+
+    tr = zsub.add_parser("train", help="train a zoo expert from its recipe and measure it on the test split")
+    tr.add_argument("name", help="recipe name (see `net2net zoo list`) or a recipe JSON path")
+    tr.add_argument("--out", help="folder for NAME.safetensors + NAME.json (default: the package's weights folder)")
+    tr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto (default: cpu)")
+    budget = tr.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=int, help="override the recipe's budget in optimiser steps")
+    budget.add_argument("--epochs", type=int, help="override the recipe's budget in epochs")
+    tr.add_argument("--train-limit", type=int, help="train on the first N training images only (smoke tests)")
+    tr.add_argument("--eval-limit", type=int, help="measure on the first N test images only")
+    tr.set_defaults(func=run_train)
+
+
+def _headline(metrics: dict) -> str:
+    t = metrics.get("test", {})
+    parts = []
+    if "accuracy" in t:
+        parts.append(f"test acc {100 * t['accuracy']:.2f}%")
+    if "mse" in t:
+        parts.append(f"test MSE {t['mse']:.4f}, PSNR {t['psnr']:.2f} dB")
+    if "fid_classifier_fc1" in t:
+        parts.append(f"FID(fc1) {t['fid_classifier_fc1']:.2f}, class acc of samples {100 * t['generated_accuracy']:.1f}%")
+    return "; ".join(parts) or "-"
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from net2net.zoo import WEIGHTS_DIR, list_zoo, zoo_info
+
+    folder = Path(args.dir) if args.dir else WEIGHTS_DIR
+    names = list_zoo(folder)
+    infos = {n: zoo_info(n, folder) for n in names}
+    if args.json:
+        print(json.dumps({n: {"kind": i["kind"], "dim": _dim(i), "metrics": i["metrics"]} for n, i in infos.items()}, indent=2))
+        return 0
+    if not names:
+        print(f"no experts in {folder}; train one with `net2net zoo train NAME`")
+        return 0
+    width = max(len(n) for n in names)
+    for n, i in infos.items():
+        print(f"{n:<{width}}  {i['kind']:<10}  dim {_dim(i):>4}  {i.get('bytes', 0) / 1e6:5.2f} MB  {_headline(i['metrics'])}")
+    return 0
+
+
+def _dim(info: dict) -> int:
+    c = info["config"]
+    if info["kind"] == "classifier":
+        return c["hidden"]
+    if info["kind"] == "gan":
+        return c["z_dim"] + c["embed_dim"]
+    return c["latent_dim"]
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from net2net.zoo.train import train_expert
+
+    metrics = train_expert(args.name, args.out, device=args.device, steps=args.steps, epochs=args.epochs,
+                           train_limit=args.train_limit, eval_limit=args.eval_limit)
+    print(json.dumps(metrics, indent=2))
+    from net2net.zoo.store import WEIGHTS_DIR
+
+    print(f"{_headline(metrics)}\nweights written to {Path(args.out) if args.out else WEIGHTS_DIR}")
+    return 0

@@ -1,0 +1,188 @@
+"""The zoo's networks as frozen experts: classifier (with layer taps), autoencoder, generator.
+
+Each wraps a trained network from :mod:`net2net.zoo.nets` in a
+:class:`~net2net.experts.base.TorchExpert`: eval mode, no gradients, inference mode,
+``encode -> (B, dim)`` and, for image experts, ``decode(z) -> (B, 1, H, W)`` in [0, 1].
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from net2net.experts.base import TorchExpert
+from net2net.zoo.nets import (
+    CLASSIFIER_LAYERS,
+    VAE,
+    ClassifierConfig,
+    ConvClassifier,
+    GANConfig,
+    Generator,
+    VAEConfig,
+)
+
+__all__ = ["ClassifierExpert", "AutoencoderExpert", "GeneratorExpert", "KINDS"]
+
+
+def _check_images(x: Any, size: int, name: str) -> Tensor:
+    if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[1] != 1 or tuple(x.shape[-2:]) != (size, size):
+        raise ValueError(
+            f"{name}: expects images as a float tensor (B, 1, {size}, {size}) in [0, 1], got "
+            f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}; "
+            "convert uint8 arrays with net2net.data.fashion_mnist.to_float"
+        )
+    return x.float()
+
+
+class ClassifierExpert(TorchExpert):
+    """A Fashion-MNIST classifier; ``encode`` gives its penultimate (fc1) features.
+
+    Any named layer is a tap: ``expert.tap(x, "conv2")`` returns that layer's
+    activation flattened to ``(B, D)``; ``layer_dim("conv2")`` gives ``D``.
+
+    Example:
+        >>> f = load_expert("fmnist-classifier")            # doctest: +SKIP
+        >>> f.encode(images).shape, f.tap(images, "conv3").shape
+        (torch.Size([B, 128]), torch.Size([B, 6272]))
+    """
+
+    layers = CLASSIFIER_LAYERS
+
+    def __init__(self, config: ClassifierConfig, name: str = "classifier") -> None:
+        super().__init__()
+        self.config = config
+        self.name = name
+        self.net = ConvClassifier(config)
+        self.dim = config.hidden
+        s, (c1, c2, c3) = config.image_size, config.channels
+        self._dims = {"conv1": c1 * s * s, "conv2": c2 * (s // 2) ** 2, "conv3": c3 * (s // 4) ** 2,
+                      "fc1": config.hidden, "logits": config.num_classes}
+        self.freeze()
+
+    def layer_dim(self, layer: str) -> int:
+        if layer not in self._dims:
+            raise ValueError(f"unknown layer {layer!r}; choose one of {', '.join(self.layers)}")
+        return self._dims[layer]
+
+    def tap(self, x: Tensor, layer: str) -> Tensor:
+        """The activation of ``layer`` for images ``x``, flattened to ``(B, layer_dim(layer))``."""
+        self.layer_dim(layer)
+        x = _check_images(x, self.config.image_size, self.name)
+        with torch.inference_mode():
+            return self.net.features(x.to(self.device), upto=layer)[layer].flatten(1).float()
+
+    def at_layer(self, layer: str, pool: str = "flatten") -> TorchExpert:
+        """This classifier as an expert whose ``encode`` is ``layer`` (``pool``: flatten, avg, max)."""
+        from net2net.experts.tap import LayerTap
+
+        self.layer_dim(layer)
+        c = {"conv1": self.config.channels[0], "conv2": self.config.channels[1], "conv3": self.config.channels[2]}
+        dim = c[layer] if pool != "flatten" and layer in c else self.layer_dim(layer)
+        return LayerTap(self.net, layer, pool=pool, dim=dim, name=f"{self.name}:{layer}", device=self.device)
+
+    def logits(self, x: Tensor) -> Tensor:
+        return self.tap(x, "logits")
+
+    def predict(self, x: Tensor) -> Tensor:
+        """Class indices ``(B,)``."""
+        return self.logits(x).argmax(dim=1)
+
+    def _encode(self, batch: Any) -> Tensor:
+        return self.net.features(_check_images(batch, self.config.image_size, self.name), upto="fc1")["fc1"]
+
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings(), "config": self.config.to_dict()}
+
+
+class AutoencoderExpert(TorchExpert):
+    """``g = Λ∘Θ``: ``encode`` is the posterior mean ``(B, latent_dim)``, ``decode`` an image."""
+
+    def __init__(self, config: VAEConfig, name: str = "autoencoder") -> None:
+        super().__init__()
+        self.config = config
+        self.name = name
+        self.net = VAE(config)
+        self.dim = config.latent_dim
+        self.freeze()
+
+    def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``(mean, logvar)``, each ``(B, dim)``."""
+        x = _check_images(x, self.config.image_size, self.name)
+        with torch.inference_mode():
+            return self.net.posterior(x.to(self.device))
+
+    def reconstruct(self, x: Tensor) -> Tensor:
+        return self.decode(self.encode(x))
+
+    def _encode(self, batch: Any) -> Tensor:
+        return self.net.posterior(_check_images(batch, self.config.image_size, self.name))[0]
+
+    def _decode(self, z: Tensor) -> Tensor:
+        return self.net.decode(z.float())
+
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings(), "config": self.config.to_dict()}
+
+
+class GeneratorExpert(TorchExpert):
+    """A class-conditional generator with BigGAN's latent ``[z̃, h]``, ``h = W·onehot(c)``.
+
+    ``dim = z_dim + embed_dim``; the first ``z_dim`` entries are the noise ``z̃ ~ N(0, I)``,
+    the last ``embed_dim`` the class embedding. A generator has no encoder: translator
+    pairs are made by sampling :meth:`sample_latent` and decoding it.
+
+    Example:
+        >>> g = load_expert("fmnist-gan")                  # doctest: +SKIP
+        >>> z = g.sample_latent(torch.tensor([9, 9]), generator=torch.Generator().manual_seed(0))
+        >>> g.decode(z).shape
+        torch.Size([2, 1, 28, 28])
+    """
+
+    def __init__(self, config: GANConfig, name: str = "generator") -> None:
+        super().__init__()
+        self.config = config
+        self.name = name
+        self.net = Generator(config)
+        self.dim = config.latent_dim
+        self.freeze()
+
+    def class_embedding(self, labels: Tensor) -> Tensor:
+        """``h = W c``: ``(B, embed_dim)`` for integer class labels ``(B,)``."""
+        labels = torch.as_tensor(labels)
+        if labels.dim() != 1 or labels.dtype.is_floating_point:
+            raise ValueError(f"{self.name}: labels must be a 1-D integer tensor, got {tuple(labels.shape)} {labels.dtype}")
+        if labels.numel() and (labels.min() < 0 or labels.max() >= self.config.num_classes):
+            raise ValueError(f"{self.name}: labels must lie in 0..{self.config.num_classes - 1}")
+        with torch.inference_mode():
+            return self.net.class_embedding(labels.to(self.device))
+
+    def sample_latent(self, labels: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+        """``[z̃, W c]`` with ``z̃ ~ N(0, I)`` drawn on the CPU from ``generator``: ``(B, dim)``."""
+        h = self.class_embedding(labels)
+        z = torch.randn(len(h), self.config.z_dim, generator=generator).to(h.device)
+        return torch.cat([z, h], dim=1)
+
+    def generate(self, labels: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+        return self.decode(self.sample_latent(labels, generator=generator))
+
+    def _encode(self, batch: Any) -> Tensor:
+        raise NotImplementedError(
+            f"{self.name} is a generator and has no encoder; sample latents with sample_latent(labels) "
+            "and decode them to make (latent, image) pairs"
+        )
+
+    def _decode(self, z: Tensor) -> Tensor:
+        return self.net(z.float())
+
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings(), "config": self.config.to_dict()}
+
+
+#: kind (as written in recipes and weight JSONs) -> (config class, expert class).
+KINDS: dict[str, tuple[type, type[TorchExpert]]] = {
+    "classifier": (ClassifierConfig, ClassifierExpert),
+    "vae": (VAEConfig, AutoencoderExpert),
+    "gan": (GANConfig, GeneratorExpert),
+}

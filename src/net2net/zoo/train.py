@@ -1,0 +1,307 @@
+"""Training the zoo's experts from their recipes: one plain loop per kind.
+
+A recipe (``zoo/recipes/NAME.json``) names the kind, the input domain, the network's
+config, the loss and the optimisation; :func:`train_expert` runs it, measures the
+result on the test split with :mod:`net2net.evaluate.zoo_metrics`, and writes
+``NAME.safetensors`` + ``NAME.json`` into the output folder. Batch order and
+initialisation follow the recipe's seed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from net2net.data.derived import downsample, sobel_edges
+from net2net.data.fashion_mnist import load_fashion_mnist, to_float
+from net2net.io import read_json
+from net2net.train.fit import resolve_device
+from net2net.zoo.nets import (
+    VAE,
+    ClassifierConfig,
+    ConvClassifier,
+    GANConfig,
+    Generator,
+    ProjectionDiscriminator,
+    VAEConfig,
+    config_from_dict,
+)
+from net2net.zoo.store import RECIPES_DIR, WEIGHTS_DIR, load_from, save_expert
+
+__all__ = ["DOMAINS", "load_zoo_recipe", "recipe_names", "domain_images", "train_expert"]
+
+#: Input domains a recipe may name: uint8-derived float images -> the expert's input.
+DOMAINS: dict[str, Callable[[Tensor], Tensor]] = {
+    "image": lambda x: x,
+    "edges": sobel_edges,
+    "lowres-7": lambda x: downsample(x, 7),
+}
+_TRAIN_KEYS = {"epochs", "steps", "batch_size", "lr", "weight_decay", "seed", "hflip", "betas"}
+
+
+def recipe_names() -> list[str]:
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.json"))
+
+
+def load_zoo_recipe(name_or_path: str | os.PathLike) -> dict[str, Any]:
+    """A zoo recipe by name (``fmnist-ae``) or by path, checked for the fields every kind needs."""
+    path = Path(name_or_path)
+    if not path.suffix == ".json":
+        path = RECIPES_DIR / f"{name_or_path}.json"
+        if not path.is_file():
+            raise ValueError(f"no zoo recipe named {str(name_or_path)!r}; choose one of {', '.join(recipe_names())}")
+    r = read_json(path)
+    for key in ("name", "kind", "data", "model", "train"):
+        if key not in r:
+            raise ValueError(f"{path}: recipe field {key!r} is missing")
+    if r["kind"] not in ("classifier", "vae", "gan"):
+        raise ValueError(f"{path}: recipe.kind {r['kind']!r} unknown; choose classifier, vae or gan")
+    if r["data"].get("domain", "image") not in DOMAINS:
+        raise ValueError(f"{path}: recipe.data.domain {r['data'].get('domain')!r} unknown; choose one of {sorted(DOMAINS)}")
+    unknown = sorted(set(r["train"]) - _TRAIN_KEYS)
+    if unknown:
+        raise ValueError(f"{path}: unknown recipe.train field(s) {unknown}; valid: {sorted(_TRAIN_KEYS)}")
+    return r
+
+
+def domain_images(split: str, domain: str = "image", limit: int | None = None) -> tuple[Tensor, Tensor]:
+    """``(images float (N, 1, H, W), labels (N,))`` of Fashion-MNIST ``split`` in ``domain``."""
+    x, y = load_fashion_mnist(split)
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    return DOMAINS[domain](to_float(x)), torch.from_numpy(y.copy())
+
+
+def _schedule(step: int, total: int, lr: float) -> float:
+    """Short linear warm-up, then cosine to 5% of ``lr``: robust without tuning."""
+    warm = max(1, min(200, total // 20))
+    if step < warm:
+        return lr * (step + 1) / warm
+    t = (step - warm) / max(1, total - warm)
+    return lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def _batches(n: int, batch_size: int, steps: int, gen: torch.Generator):
+    """Yields index batches over fresh permutations until ``steps`` batches are out."""
+    done = 0
+    while done < steps:
+        perm = torch.randperm(n, generator=gen)
+        for i in range(0, n - batch_size + 1, batch_size):
+            if done == steps:
+                return
+            yield done, perm[i : i + batch_size]
+            done += 1
+
+
+def _steps(train: dict[str, Any], n: int) -> int:
+    if "steps" in train:
+        return int(train["steps"])
+    return int(train.get("epochs", 1)) * (n // train["batch_size"])
+
+
+def _maybe_flip(x: Tensor, enabled: bool, gen: torch.Generator) -> Tensor:
+    if not enabled:
+        return x
+    flip = torch.rand(len(x), generator=gen) < 0.5
+    return torch.where(flip[:, None, None, None].to(x.device), x.flip(-1), x)
+
+
+def _bar(total: int, desc: str, progress: bool | None) -> tqdm:
+    return tqdm(total=total, desc=desc, unit="step", disable=(not progress) if progress is not None else None,
+                dynamic_ncols=True)
+
+
+# ----------------------------------------------------------------------- classifier
+def _train_classifier(r: dict[str, Any], x: Tensor, y: Tensor, device: torch.device, progress: bool | None):
+    t = r["train"]
+    cfg = config_from_dict(ClassifierConfig, r["model"])
+    net = ConvClassifier(cfg).to(device).train()
+    opt = torch.optim.AdamW(net.parameters(), lr=t["lr"], weight_decay=t.get("weight_decay", 0.0))
+    gen = torch.Generator().manual_seed(t.get("seed", 0))
+    total = _steps(t, len(x))
+    bar = _bar(total, f"train {r['name']}", progress)
+    for step, idx in _batches(len(x), t["batch_size"], total, gen):
+        for group in opt.param_groups:
+            group["lr"] = _schedule(step, total, t["lr"])
+        xb = _maybe_flip(x[idx], t.get("hflip", False), gen).to(device)
+        loss = F.cross_entropy(net(xb), y[idx].to(device), label_smoothing=0.05)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        bar.update(1)
+    bar.close()
+    return cfg, net.eval().cpu().state_dict()
+
+
+# ---------------------------------------------------------------------------- VAE
+def _perceptual(feats: Callable[[Tensor], dict[str, Tensor]], layers: list[str], x: Tensor, rec: Tensor) -> Tensor:
+    """Per-image LPIPS-style distance: channel-normalised feature maps, squared difference."""
+    fx, fr = feats(x), feats(rec)
+    out = torch.zeros(len(x), device=x.device)
+    for name in layers:
+        a = F.normalize(fx[name], dim=1, eps=1e-6)
+        b = F.normalize(fr[name], dim=1, eps=1e-6)
+        out = out + (a - b).pow(2).sum(1).mean(dim=(1, 2))
+    return out
+
+
+def _train_vae(r: dict[str, Any], x: Tensor, y: Tensor, device: torch.device, progress: bool | None,
+               weights_dir: Path):
+    t, loss_cfg = r["train"], r.get("loss", {})
+    cfg = config_from_dict(VAEConfig, r["model"])
+    torch.manual_seed(t.get("seed", 0))
+    net = VAE(cfg).to(device).train()
+    kl_weight = float(loss_cfg.get("kl_weight", 1.0))
+    p_weight = float(loss_cfg.get("perceptual_weight", 0.0))
+    layers = list(loss_cfg.get("perceptual_layers", ["conv1", "conv2"]))
+    feats = None
+    if p_weight > 0:
+        # The zoo classifier stands in for the paper's VGG-16: frozen, in eval mode,
+        # but differentiable w.r.t. its input (so not under inference mode).
+        clf = _load_dependency(loss_cfg.get("perceptual", "fmnist-classifier"), weights_dir).to(device)
+        upto = max(layers, key=("conv1", "conv2", "conv3", "fc1", "logits").index)
+        feats = lambda im: clf.net.features(im, upto=upto)  # noqa: E731
+    opt = torch.optim.Adam(net.parameters(), lr=t["lr"], betas=tuple(t.get("betas", (0.9, 0.999))))
+    gen = torch.Generator().manual_seed(t.get("seed", 0))
+    total = _steps(t, len(x))
+    bar = _bar(total, f"train {r['name']}", progress)
+    for step, idx in _batches(len(x), t["batch_size"], total, gen):
+        for group in opt.param_groups:
+            group["lr"] = _schedule(step, total, t["lr"])
+        xb = x[idx].to(device)
+        rec, mean, logvar = net(xb)
+        dist = (rec - xb).abs()
+        if feats is not None:
+            dist = dist + p_weight * _perceptual(feats, layers, xb, rec)[:, None, None, None]
+        # Laplace NLL with one learned scale γ (Dai & Wipf, arXiv:1903.05789):
+        # |x - x̂|/γ + log γ per pixel, summed over pixels, averaged over the batch.
+        nll = (dist / net.log_gamma.exp() + net.log_gamma).flatten(1).sum(1).mean()
+        kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()
+        loss = nll + kl_weight * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % 20 == 0:
+            bar.set_postfix(nll=f"{nll.item():.1f}", kl=f"{kl.item():.1f}", gamma=f"{net.log_gamma.exp().item():.3f}")
+        bar.update(1)
+    bar.close()
+    return cfg, net.eval().cpu().state_dict()
+
+
+# ---------------------------------------------------------------------------- GAN
+def _train_gan(r: dict[str, Any], x: Tensor, y: Tensor, device: torch.device, progress: bool | None):
+    t = r["train"]
+    cfg = config_from_dict(GANConfig, r["model"])
+    torch.manual_seed(t.get("seed", 0))
+    g_net, d_net = Generator(cfg).to(device).train(), ProjectionDiscriminator(cfg).to(device).train()
+    betas = tuple(t.get("betas", (0.0, 0.9)))
+    opt_g = torch.optim.Adam(g_net.parameters(), lr=t["lr"], betas=betas)
+    opt_d = torch.optim.Adam(d_net.parameters(), lr=t["lr"] * 2, betas=betas)  # TTUR: D learns faster
+    gen = torch.Generator().manual_seed(t.get("seed", 0))
+    total = _steps(t, len(x))
+    bar = _bar(total, f"train {r['name']}", progress)
+    for step, idx in _batches(len(x), t["batch_size"], total, gen):
+        xb, yb = _maybe_flip(x[idx], t.get("hflip", False), gen).to(device), y[idx].to(device)
+        z = torch.randn(len(xb), cfg.z_dim, generator=gen).to(device)
+        fake = g_net(torch.cat([z, g_net.class_embedding(yb)], 1))
+        # Hinge loss (Lim & Ye; Miyato et al.), one D step per G step.
+        d_loss = F.relu(1 - d_net(xb, yb)).mean() + F.relu(1 + d_net(fake.detach(), yb)).mean()
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+        g_loss = -d_net(fake, yb).mean()
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        if step % 20 == 0:
+            bar.set_postfix(d=f"{d_loss.item():.3f}", g=f"{g_loss.item():.3f}")
+        bar.update(1)
+    bar.close()
+    return cfg, g_net.eval().cpu().state_dict()
+
+
+# ------------------------------------------------------------------------ driver
+def _load_dependency(name: str, weights_dir: Path):
+    """An expert a recipe depends on: from the output folder if trained there, else the package."""
+    folder = weights_dir if (weights_dir / f"{name}.json").is_file() else WEIGHTS_DIR
+    return load_from(folder, name)
+
+
+def _evaluate(r: dict[str, Any], expert, domain: str, weights_dir: Path, eval_limit: int | None) -> dict[str, Any]:
+    from net2net.evaluate import zoo_metrics as zm
+
+    x, y = domain_images("test", domain, eval_limit)
+    if r["kind"] == "classifier":
+        return zm.classification_metrics(expert, x, y)
+    if r["kind"] == "vae":
+        return zm.reconstruction_metrics(expert, x)
+    clf = _load_dependency(r.get("eval", {}).get("classifier", "fmnist-classifier"), weights_dir)
+    return zm.generator_metrics(expert, clf, x, y, seed=r.get("eval", {}).get("seed", 0))
+
+
+def train_expert(
+    name_or_path: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    *,
+    device: str = "cpu",
+    steps: int | None = None,
+    epochs: int | None = None,
+    train_limit: int | None = None,
+    eval_limit: int | None = None,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Trains the zoo expert of a recipe, evaluates it on the test split, and saves it.
+
+    Args:
+        name_or_path: a recipe name (see :func:`recipe_names`) or a recipe JSON path.
+        out: folder for ``NAME.safetensors``/``NAME.json`` (default: the package's weights).
+        device: "cpu", "cuda", "auto", ...
+        steps, epochs: override the recipe's budget (``steps`` wins).
+        train_limit, eval_limit: use only the first N training/test images (smoke tests).
+        progress: show a progress bar (default: when stderr is a terminal).
+
+    Returns:
+        The metrics written into ``NAME.json``.
+    """
+    r = load_zoo_recipe(name_or_path)
+    if steps is not None:
+        r["train"] = {**{k: v for k, v in r["train"].items() if k != "epochs"}, "steps": int(steps)}
+    elif epochs is not None:
+        r["train"] = {**{k: v for k, v in r["train"].items() if k != "steps"}, "epochs": int(epochs)}
+    for key in ("steps", "epochs"):
+        if key in r["train"] and int(r["train"][key]) < 1:
+            raise ValueError(f"--{key} must be at least 1, got {r['train'][key]}")
+    out = Path(out) if out is not None else WEIGHTS_DIR
+    dev = resolve_device(device)
+    domain = r["data"].get("domain", "image")
+    torch.manual_seed(r["train"].get("seed", 0))
+    x, y = domain_images("train", domain, train_limit)
+    t0 = time.perf_counter()
+    if r["kind"] == "classifier":
+        cfg, state = _train_classifier(r, x, y, dev, progress)
+    elif r["kind"] == "vae":
+        cfg, state = _train_vae(r, x, y, dev, progress, out)
+    else:
+        cfg, state = _train_gan(r, x, y, dev, progress)
+    seconds = time.perf_counter() - t0
+
+    from net2net.zoo.experts import KINDS
+
+    expert = KINDS[r["kind"]][1](cfg, name=r["name"])
+    expert.net.load_state_dict(state)
+    metrics = {"test": _evaluate(r, expert.freeze(), domain, out, eval_limit),
+               "train_seconds": round(seconds, 1), "train_steps": _steps(r["train"], len(x)),
+               "device": str(dev), "train_images": len(x)}
+    save_expert(out, r["name"], r["kind"], cfg, state, recipe=r, metrics=metrics)
+    return metrics
