@@ -44,7 +44,7 @@ from net2net.data.transforms import get_transform
 from net2net.experts.base import Expert, encode_all
 from net2net.io import atomic_write_bytes, atomic_write_json, read_json
 
-__all__ = ["FORMAT", "DATASETS", "FeatureStore", "Entry", "default_root", "features_source"]
+__all__ = ["DATASETS", "FORMAT", "Entry", "FeatureStore", "default_root", "features_source"]
 
 FORMAT = 1
 _SHARD_BYTES = 256 << 20  # one shard for most entries; caps the memory of one write
@@ -320,7 +320,7 @@ class FeatureStore:
             found = [e.path for e in self.entries() if _matches(e.manifest.get("spec", {}), ref)]
             what = f"query {ref}"
         else:
-            raise ValueError(f"an entry is named by a key string or a query dict, got {type(ref).__name__}")
+            raise ValueError(f"an entry is named by a key string or a query dict, got {type(ref).__name__}")  # noqa: TRY004 - the project reports bad input as ValueError
         if not found:
             raise ValueError(f"no feature entry for {what} in {self.root}; run `net2net extract` first "
                              "(e.g. net2net extract --expert minilm --transform captions)")

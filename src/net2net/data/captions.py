@@ -26,9 +26,9 @@ __all__ = [
     "DESCRIPTORS",
     "NOUNS",
     "TEMPLATES",
-    "measure",
-    "describe",
     "caption",
+    "describe",
+    "measure",
     "render",
 ]
 

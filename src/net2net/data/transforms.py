@@ -16,10 +16,17 @@ import numpy as np
 from torch import Tensor
 
 from net2net.data.captions import caption
-from net2net.data.derived import apply_mask, box_masks, downsample, silhouette, sobel_edges, upsample
+from net2net.data.derived import (
+    apply_mask,
+    box_masks,
+    downsample,
+    silhouette,
+    sobel_edges,
+    upsample,
+)
 from net2net.data.fashion_mnist import to_float
 
-__all__ = ["Transform", "TRANSFORMS", "get_transform"]
+__all__ = ["TRANSFORMS", "Transform", "get_transform"]
 
 #: (images uint8 (n, H, W), labels (n,), indices (n,), split size) -> expert input
 TransformFn = Callable[[np.ndarray, np.ndarray, np.ndarray, int], Any]

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from net2net.experts.base import TorchExpert
 from net2net.io import load_tensors
 
-__all__ = ["DiffusersVAEExpert", "BigGANExpert", "HFVisionExpert", "match_channels"]
+__all__ = ["BigGANExpert", "DiffusersVAEExpert", "HFVisionExpert", "match_channels"]
 
 
 def _offline() -> None:

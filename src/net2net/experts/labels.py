@@ -17,7 +17,7 @@ from torch import Tensor
 from net2net.data.fashion_mnist import CLASS_NAMES, class_index
 from net2net.experts.base import TorchExpert
 
-__all__ = ["OneHotExpert", "MultiHotExpert"]
+__all__ = ["MultiHotExpert", "OneHotExpert"]
 
 
 class OneHotExpert(TorchExpert):
@@ -105,7 +105,7 @@ class MultiHotExpert(TorchExpert):
         out = torch.zeros(len(batch), self.dim)
         for i, item in enumerate(batch):
             if isinstance(item, str):
-                raise ValueError("each item must be a collection of attribute names, not a single string; wrap it: {'dark'}")
+                raise ValueError("each item must be a collection of attribute names, not a single string; wrap it: {'dark'}")  # noqa: TRY004 - the project reports bad input as ValueError
             for a in item:
                 if a not in self.attributes:
                     raise ValueError(f"unknown attribute {a!r}; choose from {', '.join(self.attributes)}")

@@ -16,7 +16,7 @@ from typing import Any
 
 from net2net.experts.base import Expert
 
-__all__ = ["EXPERTS", "PROVIDERS", "ExpertFactory", "register_expert", "get_expert", "available_experts"]
+__all__ = ["EXPERTS", "PROVIDERS", "ExpertFactory", "available_experts", "get_expert", "register_expert"]
 
 ExpertFactory = Callable[..., Expert]
 

@@ -26,12 +26,12 @@ from net2net.experts.base import TorchExpert
 
 __all__ = [
     "MINILM",
-    "MINILM_SHA256",
     "MINILM_BYTES",
-    "SentenceTransformerExpert",
+    "MINILM_SHA256",
     "HFTextExpert",
-    "minilm_path",
+    "SentenceTransformerExpert",
     "check_texts",
+    "minilm_path",
 ]
 
 #: the name under which the packaged default is known.
@@ -90,11 +90,11 @@ def minilm_path(verify: bool = True) -> Path:
 def check_texts(batch: Any) -> list[str]:
     """A batch of texts as a list; non-strings and empty strings are a ``ValueError``."""
     if isinstance(batch, str):
-        raise ValueError("encode takes a sequence of texts; wrap a single text in a list: [text]")
+        raise ValueError("encode takes a sequence of texts; wrap a single text in a list: [text]")  # noqa: TRY004 - the project reports bad input as ValueError
     items = list(batch)
     for i, t in enumerate(items):
         if not isinstance(t, str):
-            raise ValueError(f"text {i} is a {type(t).__name__}, not a str; pass strings only")
+            raise ValueError(f"text {i} is a {type(t).__name__}, not a str; pass strings only")  # noqa: TRY004 - the project reports bad input as ValueError
         if not t.strip():
             raise ValueError(f"text {i} is empty; every query needs some words")
     return items
