@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from net2net.flow import ConditionalINN, FlowConfig, MLPConfig, MLPTranslator
+from net2net.flow import ConditionalINN, FlowConfig, LinearConfig, LinearTranslator, MLPConfig, MLPTranslator
 from net2net.io import atomic_directory, atomic_write_json, load_tensors, read_json, save_tensors
 
 __all__ = ["MODELS", "register_model", "build_model", "save_model", "load_model", "model_kind"]
@@ -27,6 +27,7 @@ FORMAT_VERSION = 1
 MODELS: dict[str, tuple[type[nn.Module], type]] = {
     "cinn": (ConditionalINN, FlowConfig),
     "mlp": (MLPTranslator, MLPConfig),
+    "linear": (LinearTranslator, LinearConfig),
 }
 
 

@@ -112,3 +112,13 @@ def test_bad_training_data_is_refused(tmp_path) -> None:
     with pytest.raises(ValueError, match="train.lr must be"):
         TrainConfig(lr=-1)
     assert not (tmp_path / "model").exists()
+
+
+def test_linear_baseline_is_exact_on_the_linear_toy(toy_data, tmp_path) -> None:
+    """Least squares with the residual covariance *is* the true model of the toy."""
+    metrics = fit("linear", dict(dim=4, cond_dim=2), *toy_data, TrainConfig(steps=1), tmp_path, progress=False)
+    assert abs(metrics["val_nll_nats_per_dim"] - TOY.entropy_per_dim()) < 0.02
+    lin = load_model(tmp_path / "model")
+    c = torch.tensor([[1.5, -1.0]])
+    assert (lin.sample(c).double() - TOY.mean(c)).abs().max() < 0.05
+    assert torch.equal(lin.sample(c, generator=torch.Generator().manual_seed(1)), lin.sample(c))

@@ -2,6 +2,7 @@
 
 from net2net.flow.cinn import ConditionalINN, FlowConfig, check_pair
 from net2net.flow.layers import ActNorm, ConditionalAffineCoupling, Permutation
+from net2net.flow.linear import LinearConfig, LinearTranslator
 from net2net.flow.mlp import MLPConfig, MLPTranslator
 
 __all__ = [
@@ -9,6 +10,8 @@ __all__ = [
     "ConditionalAffineCoupling",
     "ConditionalINN",
     "FlowConfig",
+    "LinearConfig",
+    "LinearTranslator",
     "MLPConfig",
     "MLPTranslator",
     "Permutation",

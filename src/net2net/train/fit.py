@@ -269,12 +269,17 @@ def fit(
     model.check_finite = False  # checked once above; no host sync per step
 
     model.to(device).train()
+    history: dict[str, list] = {"step": [], "train_nll": [], "val_step": [], "val_nll": []}
+    t0 = time.perf_counter()
+    if getattr(model, "closed_form", False):
+        # A closed-form baseline (least squares) is solved, not stepped: no loop to run.
+        model.fit_closed_form(train.cond.to(device), train.target.to(device))
+        return _finish(kind, model, train, val, cfg, out, device, history, t0, extra)
     fused = device.type == "cuda"
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay,
         fused=fused, foreach=None if fused else True,
     )
-    history: dict[str, list] = {"step": [], "train_nll": [], "val_step": [], "val_nll": []}
     start = 0
     if resume:
         ckpt = latest_checkpoint(out)
@@ -295,7 +300,6 @@ def fit(
     bar = tqdm(total=cfg.steps, initial=start, desc=f"fit {kind}", unit="step", disable=(not progress) if progress is not None else None, dynamic_ncols=True)
     running = torch.zeros((), device=device)
     log_every = 50
-    t0 = time.perf_counter()
     for step in range(start, cfg.steps):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
@@ -326,11 +330,16 @@ def fit(
             _save_checkpoint(out, model, opt, done, history, cfg)
         bar.update(1)
     bar.close()
+    return _finish(kind, model, train, val, cfg, out, device, history, t0, extra)
 
+
+def _finish(kind: str, model: nn.Module, train: Pairs, val: Pairs | None, cfg: TrainConfig, out: Path,
+            device: torch.device, history: dict[str, list], t0: float, extra: dict[str, Any] | None) -> dict[str, Any]:
+    """Final validation, ``out/model`` and ``out/metrics.json``."""
     metrics: dict[str, Any] = {
         "kind": kind,
-        "steps": cfg.steps,
-        "train_pairs": n,
+        "steps": cfg.steps if not getattr(model, "closed_form", False) else 0,
+        "train_pairs": len(train),
         "seconds_this_run": time.perf_counter() - t0,
         "history": history,
     }

@@ -103,16 +103,30 @@ class Recipe:
     train: TrainConfig
     out: str
     base: Path
+    translator: dict[str, Any] | None = None
 
     def run(self, *, resume: bool = False, out: str | os.PathLike | None = None, progress: bool | None = None) -> dict[str, Any]:
         return run_recipe(self, resume=resume, out=out, progress=progress)
+
+
+_EXPERT_SPEC: FieldSpec = {"name": (str, ...), "options": (dict, None)}
+_TRANSLATOR_SPEC: FieldSpec = {"query": (dict, ...), "target": (dict, ...), "info": (dict, None)}
+
+
+def _check_translator(obj: Any) -> None:
+    """``translator``: the experts τ connects, so the run also writes ``out/translator``."""
+    if not isinstance(obj, dict):
+        raise ValueError("recipe.translator: expected an object with 'query' and 'target' experts")
+    _take(obj, _TRANSLATOR_SPEC, "recipe.translator")
+    for role in ("query", "target"):
+        _take(obj[role], _EXPERT_SPEC, f"recipe.translator.{role}")
 
 
 def parse_recipe(obj: dict[str, Any], base: str | os.PathLike = ".") -> Recipe:
     """Validates a recipe dict; raises ``ValueError`` naming the first bad field."""
     if not isinstance(obj, dict):
         raise ValueError(f"recipe: expected a JSON object, got {type(obj).__name__}")
-    allowed = {"name", "data", "model", "train", "out", "description"}
+    allowed = {"name", "data", "model", "train", "out", "description", "translator"}
     unknown = sorted(set(obj) - allowed)
     if unknown:
         raise ValueError(f"recipe: unknown field(s) {unknown}; valid: {sorted(allowed)}")
@@ -138,10 +152,14 @@ def parse_recipe(obj: dict[str, Any], base: str | os.PathLike = ".") -> Recipe:
     except (ValueError, TypeError) as e:
         msg = str(e)
         raise ValueError(msg if msg.startswith("train.") else f"recipe.train: {msg}") from None
+    translator = obj.get("translator")
+    if translator is not None:
+        _check_translator(translator)
     out = obj.get("out", f"runs/{name}")
     if not isinstance(out, str) or not out:
         raise ValueError("recipe.out: expected a folder path")
-    return Recipe(name=name, data=dict(data), model=dict(model), train=train, out=out, base=Path(base))
+    return Recipe(name=name, data=dict(data), model=dict(model), train=train, out=out, base=Path(base),
+                  translator=translator)
 
 
 def load_recipe(path: str | os.PathLike) -> Recipe:
@@ -150,9 +168,42 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     return parse_recipe(read_json(path), base=path.parent)
 
 
+_EXTRACT_FIELDS = {"expert", "options", "transform", "split", "limit", "dataset"}
+
+
+def resolve_feature_queries(data: dict[str, Any], base: Path, *, progress: bool | None = None) -> dict[str, Any]:
+    """Turns each entry query of a ``features`` data spec into an entry key, extracting on a miss.
+
+    A query names how to make the features (``expert``, its ``options`` such as a
+    layer, ``transform``, ``split``, ``limit``); the store computes them once and every
+    later run is a cache hit. Keys given as strings are used as they are.
+    """
+    from net2net.experts.registry import get_expert
+    from net2net.features import FeatureStore
+
+    store = FeatureStore(base / data["root"] if data.get("root") else None)
+    out = dict(data)
+    for role in ("cond", "target", "val_cond", "val_target"):
+        q = data.get(role)
+        if not isinstance(q, dict):
+            continue
+        unknown = sorted(set(q) - _EXTRACT_FIELDS)
+        if unknown or "expert" not in q:
+            raise ValueError(f"recipe.data.{role}: needs 'expert' and may have {sorted(_EXTRACT_FIELDS - {'expert'})}; "
+                             f"unknown {unknown}" if unknown else f"recipe.data.{role}: 'expert' is missing")
+        expert = get_expert(q["expert"], **q.get("options", {}))
+        entry = store.extract(expert, dataset=q.get("dataset", "fashion-mnist"), split=q.get("split", "train"),
+                              transform=q.get("transform", "identity"), limit=q.get("limit"), progress=progress)
+        out[role] = entry.key
+    return out
+
+
 def run_recipe(recipe: Recipe, *, resume: bool = False, out: str | os.PathLike | None = None, progress: bool | None = None) -> dict[str, Any]:
-    """Loads the recipe's pairs and fits its model; returns the metrics."""
-    train, val, provenance = DATA_SOURCES[recipe.data["source"]][1](recipe.data, recipe.base)
+    """Loads the recipe's pairs (extracting missing features first) and fits its model."""
+    data = recipe.data
+    if data["source"] == "features":
+        data = resolve_feature_queries(data, recipe.base, progress=progress)
+    train, val, provenance = DATA_SOURCES[data["source"]][1](data, recipe.base)
     model = dict(recipe.model)
     kind = model.pop("kind", "cinn")
     model.setdefault("dim", train.target.shape[1])
@@ -164,7 +215,32 @@ def run_recipe(recipe: Recipe, *, resume: bool = False, out: str | os.PathLike |
         msg = str(e)
         raise ValueError(msg if not msg.startswith(("FlowConfig.", "MLPConfig.", "unknown ")) else f"recipe.model: {msg}") from None
     metrics["data"] = provenance
+    if recipe.translator is not None:
+        assemble_translator(recipe, Path(out or recipe.out), metrics)
     return metrics
+
+
+def assemble_translator(recipe: Recipe, out: Path, metrics: dict[str, Any]) -> Path:
+    """Joins the fitted τ with the recipe's experts into ``out/translator``.
+
+    The experts' fingerprints are recorded so that loading later detects an expert
+    that changed since τ was trained.
+    """
+    from net2net.models import load_model
+    from net2net.translator import ExpertRef, Translator
+    from net2net.experts.registry import get_expert
+
+    spec = recipe.translator or {}
+    refs, experts = {}, {}
+    for role in ("query", "target"):
+        name, options = spec[role]["name"], spec[role].get("options", {})
+        experts[role] = get_expert(name, **options)
+        refs[role] = ExpertRef.of(experts[role], name, **options)
+    info = {**spec.get("info", {}), "recipe": recipe.name,
+            "metrics": {k: metrics[k] for k in ("val_nll_nats_per_dim", "val_nll_bits_per_dim", "steps", "train_pairs") if k in metrics}}
+    translator = Translator(experts["query"], load_model(out / "model"), experts["target"],
+                            query_ref=refs["query"], target_ref=refs["target"], info=info)
+    return translator.save_pretrained(out / "translator")
 
 
 # The "features" source lives beside the store it reads (net2net.features); it is

@@ -1,0 +1,262 @@
+"""Translator = (f, τ, g): a query expert, the conditional INN between them, a target expert.
+
+Sampling draws ``v ~ N(0, I)`` and decodes ``Λ(τ(v | Φ(x)))``; inverting gives the
+residual ``v = τ⁻¹(Θ(y) | Φ(x))`` (what ``g`` knows about ``y`` that ``f`` does not);
+editing keeps ``v`` and swaps the query; exemplar-guided translation takes ``v`` from
+one image and the query from another (the paper's Fig. 7a).
+
+A translator is a folder: ``translator.json`` (which experts, by registry name and
+options, with the fingerprints and sizes τ was trained with) and ``tau/`` (a model
+folder, see :mod:`net2net.models`). Loading checks that the experts found now are the
+ones τ was trained with and says which one is not.
+
+References:
+    Rombach, Esser, Ommer, NeurIPS 2020 (arXiv:2005.13580), Sec. 3, Eq. 1-5.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from net2net.experts.base import Expert
+from net2net.io import atomic_directory, atomic_write_json, read_json
+from net2net.models import load_model, save_model
+
+__all__ = ["ExpertRef", "Translator", "load", "TRANSLATORS_DIR"]
+
+FORMAT = "net2net-translator"
+#: where the zoo's shipped translators live (one folder each).
+TRANSLATORS_DIR = Path(__file__).parent / "zoo" / "translators"
+
+
+@dataclass(frozen=True)
+class ExpertRef:
+    """How to rebuild an expert: its registry name, options, and what it was when τ trained."""
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str = ""
+    dim: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "options": dict(self.options), "fingerprint": self.fingerprint, "dim": self.dim}
+
+    @classmethod
+    def of(cls, expert: Expert, name: str, **options: Any) -> ExpertRef:
+        return cls(name=name, options=options, fingerprint=expert.fingerprint(), dim=expert.dim)
+
+    def build(self, device: str | torch.device, role: str, *, check: bool = True) -> Expert:
+        from net2net.experts.registry import get_expert
+
+        expert = get_expert(self.name, device=str(device), **self.options)
+        if check and expert.dim != self.dim:
+            raise ValueError(f"{role} expert {self.name!r} has dim {expert.dim}, but τ was trained on dim {self.dim}")
+        if check and self.fingerprint and expert.fingerprint() != self.fingerprint:
+            raise ValueError(
+                f"{role} expert {self.name!r} is not the one τ was trained with (its weights' fingerprint "
+                f"differs); retrain the translator or restore that expert's weights"
+            )
+        return expert
+
+
+def image_size(expert: Expert) -> int | None:
+    """The square image size an image expert expects, if it says."""
+    size = getattr(expert, "image_size", None) or getattr(getattr(expert, "config", None), "image_size", None)
+    return int(size) if size else None
+
+
+def fit_images(images: Tensor, size: int) -> Tensor:
+    """Resizes ``(B, 1, H, W)`` images to ``size × size`` (area for shrinking, bilinear else)."""
+    if images.shape[-2:] == (size, size):
+        return images
+    mode = "area" if images.shape[-1] > size else "bilinear"
+    kwargs = {} if mode == "area" else {"align_corners": False}
+    return F.interpolate(images, size=(size, size), mode=mode, **kwargs).clamp(0, 1)
+
+
+class Translator(nn.Module):
+    """A query expert ``f``, a conditional INN ``tau`` and a target expert ``g``.
+
+    Args:
+        query: the query's expert (Φ); ``encode`` gives ``z_Φ``.
+        tau: a conditional model of ``z_Θ`` given ``z_Φ`` (ConditionalINN or a baseline).
+        target: the target expert; ``decode`` gives images, ``encode`` (if any) ``z_Θ``.
+        query_ref, target_ref: how to rebuild the experts when loading.
+        info: free-form facts saved with the translator (task, metrics, query transform).
+
+    Example:
+        >>> t = net2net.load("fmnist-text2img")                       # doctest: +SKIP
+        >>> t.sample(["a pair of trousers"], n=4, seed=0).shape
+        torch.Size([4, 1, 28, 28])
+    """
+
+    def __init__(self, query: Expert, tau: nn.Module, target: Expert, *, query_ref: ExpertRef,
+                 target_ref: ExpertRef, info: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        if (tau.cond_dim, tau.dim) != (query.dim, target.dim):
+            raise ValueError(
+                f"τ maps cond dim {tau.cond_dim} to dim {tau.dim}, but the experts have "
+                f"query dim {query.dim} and target dim {target.dim}"
+            )
+        self.query, self.tau, self.target = query, tau.eval(), target
+        self.query_ref, self.target_ref = query_ref, target_ref
+        self.info = dict(info or {})
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.tau.parameters()).device
+
+    @property
+    def query_kind(self) -> str:
+        """``"text"``, ``"label"`` or ``"image"``: what :meth:`encode_query` accepts."""
+        return getattr(self.query, "input_kind", "image")
+
+    # --- the three representations ----------------------------------------------------
+
+    def encode_query(self, queries: Sequence[Any] | Tensor) -> Tensor:
+        """``z_Φ`` for texts, labels or images ``(B, 1, H, W)`` (resized as the expert needs)."""
+        if self.query_kind == "image":
+            if not isinstance(queries, Tensor) or queries.dim() != 4:
+                raise ValueError("this translator's query is an image: pass a (B, 1, H, W) tensor in [0, 1]")
+            size = image_size(self.query)
+            queries = fit_images(queries.float(), size) if size else queries
+        elif isinstance(queries, (str, bytes)):
+            raise ValueError("pass a list of queries, e.g. [\"a dress\"], not a bare string")
+        if len(queries) == 0:
+            raise ValueError("no queries given")
+        return self.query.encode(queries).to(self.device)
+
+    def encode_target(self, images: Tensor) -> Tensor:
+        """``z_Θ = Θ(y)`` (the target expert must have an encoder)."""
+        size = image_size(self.target)
+        images = fit_images(images.float(), size) if size else images
+        return self.target.encode(images).to(self.device)
+
+    def decode(self, z: Tensor) -> Tensor:
+        return self.target.decode(z).clamp(0, 1)
+
+    # --- the applications -------------------------------------------------------------
+
+    @torch.no_grad()
+    def sample_latents(self, z_phi: Tensor, *, n: int = 1, temperature: float = 1.0, seed: int = 0) -> Tensor:
+        """``n`` draws of ``z_Θ`` per row of ``z_Φ``, query-major: rows ``q*n ... q*n+n-1``."""
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        cond = z_phi.repeat_interleave(n, dim=0)
+        return self.tau.sample(cond, temperature=temperature, generator=torch.Generator().manual_seed(seed))
+
+    def sample(self, queries: Sequence[Any] | Tensor, *, n: int = 1, temperature: float = 1.0, seed: int = 0,
+               rerank: int = 1) -> Tensor:
+        """``n`` images per query. ``rerank=k`` draws ``k·n`` and keeps the ``n`` whose
+        re-encoded query agrees most with the given one (see :meth:`agreement`)."""
+        z_phi = self.encode_query(queries)
+        if rerank < 1:
+            raise ValueError(f"rerank must be >= 1, got {rerank}")
+        if rerank == 1:
+            return self.decode(self.sample_latents(z_phi, n=n, temperature=temperature, seed=seed))
+        k = n * rerank
+        images = self.decode(self.sample_latents(z_phi, n=k, temperature=temperature, seed=seed))
+        scores = self.agreement(images, z_phi.repeat_interleave(k, dim=0)).view(len(z_phi), k)
+        keep = scores.topk(n, dim=1).indices + torch.arange(len(z_phi), device=scores.device)[:, None] * k
+        return images[keep.flatten().to(images.device)]
+
+    def agreement(self, images: Tensor, z_phi: Tensor) -> Tensor:
+        """How well each image fits its query, as the query's expert sees it (higher is better).
+
+        For image queries the query domain is re-derived from the output (the
+        translator's ``query_transform``) and encoded by ``f``; the score is the negative
+        distance to the given ``z_Φ``. Text and label queries use the zoo classifier's
+        verdict, re-expressed in ``f``'s space by :func:`net2net.rerank.query_of_images`.
+        """
+        from net2net.rerank import query_of_images
+
+        z_back = self.query.encode(query_of_images(self, images)).to(z_phi.device)
+        if self.query_kind == "image":
+            return -(z_back - z_phi).pow(2).sum(1)
+        return F.cosine_similarity(z_back, z_phi, dim=1)
+
+    @torch.no_grad()
+    def invert(self, images: Tensor, queries: Sequence[Any] | Tensor) -> Tensor:
+        """The residual ``v = τ⁻¹(Θ(y) | Φ(x))``, ``(B, dim)``."""
+        z = self.encode_target(images)
+        z_phi = self.encode_query(queries)
+        if len(z) != len(z_phi):
+            raise ValueError(f"got {len(z)} images but {len(z_phi)} queries; give one query per image")
+        return self.tau.residual(z, z_phi)
+
+    @torch.no_grad()
+    def translate_residual(self, v: Tensor, queries: Sequence[Any] | Tensor) -> Tensor:
+        """``Λ(τ(v | Φ(x)))``: images from given residuals and new queries."""
+        z_phi = self.encode_query(queries)
+        if len(v) != len(z_phi):
+            raise ValueError(f"got {len(v)} residuals but {len(z_phi)} queries")
+        return self.decode(self.tau.inverse(v.to(self.device), z_phi)[0])
+
+    def edit(self, images: Tensor, source: Sequence[Any] | Tensor, target: Sequence[Any] | Tensor) -> Tensor:
+        """``y* = Λ(τ(τ⁻¹(Θ(y) | Φ(source)) | Φ(target)))``: keep what the query does not say."""
+        return self.translate_residual(self.invert(images, source), target)
+
+    def exemplar(self, queries: Sequence[Any] | Tensor, exemplar_images: Tensor,
+                 exemplar_queries: Sequence[Any] | Tensor) -> Tensor:
+        """The residual of each exemplar, rendered with each query (one output per pair)."""
+        return self.translate_residual(self.invert(exemplar_images, exemplar_queries), queries)
+
+    # --- files ------------------------------------------------------------------------
+
+    def save_pretrained(self, folder: str | os.PathLike) -> Path:
+        """Writes ``translator.json`` and ``tau/``; the experts are referenced, not copied."""
+        folder = Path(folder)
+        with atomic_directory(folder) as tmp:
+            save_model(self.tau, tmp / "tau")
+            atomic_write_json(tmp / "translator.json", {
+                "format": FORMAT, "version": 1,
+                "query": self.query_ref.to_dict(), "target": self.target_ref.to_dict(),
+                "info": self.info,
+            })
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike, device: str | torch.device = "cpu", *,
+                        check_experts: bool = True) -> Translator:
+        """Rebuilds a translator from its folder; its experts come from the registry."""
+        folder = Path(folder)
+        manifest = read_json(folder / "translator.json")
+        if manifest.get("format") != FORMAT:
+            raise ValueError(f"{folder / 'translator.json'}: not a net2net translator")
+        refs = {}
+        for role in ("query", "target"):
+            d = manifest.get(role)
+            if not isinstance(d, dict) or "name" not in d:
+                raise ValueError(f"{folder / 'translator.json'}: the {role!r} expert is missing")
+            refs[role] = ExpertRef(d["name"], d.get("options", {}), d.get("fingerprint", ""), d.get("dim", 0))
+        tau = load_model(folder / "tau", device)
+        query = refs["query"].build(device, "query", check=check_experts)
+        target = refs["target"].build(device, "target", check=check_experts)
+        return cls(query, tau, target, query_ref=refs["query"], target_ref=refs["target"], info=manifest.get("info", {}))
+
+
+def available_translators() -> list[str]:
+    if not TRANSLATORS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in TRANSLATORS_DIR.iterdir() if (p / "translator.json").is_file())
+
+
+def load(name_or_folder: str | os.PathLike, device: str | torch.device = "cpu") -> Translator:
+    """A translator from a folder, or one of the zoo's by name (``net2net zoo list``)."""
+    path = Path(name_or_folder)
+    if (path / "translator.json").is_file():
+        return Translator.from_pretrained(path, device)
+    name = str(name_or_folder)
+    if name in available_translators():
+        return Translator.from_pretrained(TRANSLATORS_DIR / name, device)
+    names = available_translators()
+    raise ValueError(f"no translator {name!r}: not a folder with translator.json, nor a zoo translator "
+                     f"({', '.join(names) if names else 'none shipped yet'})")
