@@ -134,34 +134,69 @@ class Translator(nn.Module):
             raise ValueError("no queries given")
         return self.query.encode(queries).to(self.device)
 
-    def encode_target(self, images: Tensor) -> Tensor:
-        """``z_Θ = Θ(y)`` (the target expert must have an encoder)."""
+    def encode_target(self, images: Tensor, *, n: int = 1, temperature: float = 1.0, seed: int = 0) -> Tensor:
+        """``z_Θ = Θ(y)``, ``n`` per image (query-major).
+
+        The first of each ``n`` is the encoder's answer (its posterior mean); the others,
+        when the target expert has a Gaussian posterior (a VAE), are draws from it with
+        its standard deviation scaled by ``temperature``: the encoder's own uncertainty,
+        which is what varies between several edits of one image.
+        """
         size = image_size(self.target)
         images = fit_images(images.float(), size) if size else images
-        return self.target.encode(images).to(self.device)
+        if n == 1 or not hasattr(self.target, "posterior"):
+            return self.target.encode(images).to(self.device).repeat_interleave(n, dim=0)
+        mean, logvar = self.target.posterior(images)
+        mean, std = mean.repeat_interleave(n, dim=0), (0.5 * logvar).exp().repeat_interleave(n, dim=0)
+        eps = torch.randn(mean.shape, generator=torch.Generator().manual_seed(seed)).to(mean.device)
+        eps[::n] = 0.0
+        return (mean + temperature * std * eps).float().to(self.device)
 
     def decode(self, z: Tensor) -> Tensor:
         return self.target.decode(z).clamp(0, 1)
 
     # --- the applications -------------------------------------------------------------
 
-    @torch.no_grad()
-    def sample_latents(self, z_phi: Tensor, *, n: int = 1, temperature: float = 1.0, seed: int = 0) -> Tensor:
-        """``n`` draws of ``z_Θ`` per row of ``z_Φ``, query-major: rows ``q*n ... q*n+n-1``."""
+    def residuals(self, n: int, *, temperature: float = 1.0, seed: int = 0) -> Tensor:
+        """``n`` residuals ``v ~ N(0, temperature² I)``, drawn on the CPU from ``seed``.
+
+        The seed alone fixes them: every query of a call gets the same ``n``, so one seed
+        is one set of "styles" that different prompts share.
+        """
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
+        if not temperature >= 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature!r}")
+        v = torch.randn(n, self.tau.dim, generator=torch.Generator().manual_seed(seed))
+        return (v * temperature).to(self.device)
+
+    @torch.no_grad()
+    def sample_latents(self, z_phi: Tensor, *, n: int = 1, temperature: float = 1.0, seed: int = 0,
+                       v: Tensor | None = None) -> Tensor:
+        """``n`` draws of ``z_Θ`` per row of ``z_Φ``, query-major: rows ``q*n ... q*n+n-1``.
+
+        ``v`` (``(n, dim)``) fixes the residuals instead of drawing them from ``seed``.
+        Baselines without an inverse (MLP, linear) return their regression.
+        """
         cond = z_phi.repeat_interleave(n, dim=0)
-        return self.tau.sample(cond, temperature=temperature, generator=torch.Generator().manual_seed(seed))
+        if not hasattr(self.tau, "inverse"):
+            return self.tau.sample(cond)
+        if v is None:
+            v = self.residuals(n, temperature=temperature, seed=seed)
+        if v.shape != (n, self.tau.dim):
+            raise ValueError(f"v must have shape ({n}, {self.tau.dim}), got {tuple(v.shape)}")
+        return self.tau.inverse(v.to(self.device).repeat(len(z_phi), 1), cond)[0]
 
     def sample(self, queries: Sequence[Any] | Tensor, *, n: int = 1, temperature: float = 1.0, seed: int = 0,
-               rerank: int = 1) -> Tensor:
-        """``n`` images per query. ``rerank=k`` draws ``k·n`` and keeps the ``n`` whose
-        re-encoded query agrees most with the given one (see :meth:`agreement`)."""
+               rerank: int = 1, v: Tensor | None = None) -> Tensor:
+        """``n`` images per query, query-major. ``rerank=k`` draws ``k·n`` and keeps the ``n``
+        whose re-encoded query agrees most with the given one (see :meth:`agreement`);
+        ``v`` gives the residuals explicitly (e.g. kept from an earlier call)."""
         z_phi = self.encode_query(queries)
         if rerank < 1:
             raise ValueError(f"rerank must be >= 1, got {rerank}")
         if rerank == 1:
-            return self.decode(self.sample_latents(z_phi, n=n, temperature=temperature, seed=seed))
+            return self.decode(self.sample_latents(z_phi, n=n, temperature=temperature, seed=seed, v=v))
         k = n * rerank
         images = self.decode(self.sample_latents(z_phi, n=k, temperature=temperature, seed=seed))
         scores = self.agreement(images, z_phi.repeat_interleave(k, dim=0)).view(len(z_phi), k)
@@ -184,13 +219,14 @@ class Translator(nn.Module):
         return F.cosine_similarity(z_back, z_phi, dim=1)
 
     @torch.no_grad()
-    def invert(self, images: Tensor, queries: Sequence[Any] | Tensor) -> Tensor:
-        """The residual ``v = τ⁻¹(Θ(y) | Φ(x))``, ``(B, dim)``."""
-        z = self.encode_target(images)
+    def invert(self, images: Tensor, queries: Sequence[Any] | Tensor, *, n: int = 1, temperature: float = 1.0,
+               seed: int = 0) -> Tensor:
+        """The residual ``v = τ⁻¹(Θ(y) | Φ(x))``: ``(B·n, dim)``, see :meth:`encode_target` for ``n``."""
         z_phi = self.encode_query(queries)
-        if len(z) != len(z_phi):
-            raise ValueError(f"got {len(z)} images but {len(z_phi)} queries; give one query per image")
-        return self.tau.residual(z, z_phi)
+        if len(images) != len(z_phi):
+            raise ValueError(f"got {len(images)} images but {len(z_phi)} queries; give one query per image")
+        z = self.encode_target(images, n=n, temperature=temperature, seed=seed)
+        return self.tau.residual(z, z_phi.repeat_interleave(n, dim=0))
 
     @torch.no_grad()
     def translate_residual(self, v: Tensor, queries: Sequence[Any] | Tensor) -> Tensor:
@@ -200,14 +236,27 @@ class Translator(nn.Module):
             raise ValueError(f"got {len(v)} residuals but {len(z_phi)} queries")
         return self.decode(self.tau.inverse(v.to(self.device), z_phi)[0])
 
-    def edit(self, images: Tensor, source: Sequence[Any] | Tensor, target: Sequence[Any] | Tensor) -> Tensor:
-        """``y* = Λ(τ(τ⁻¹(Θ(y) | Φ(source)) | Φ(target)))``: keep what the query does not say."""
-        return self.translate_residual(self.invert(images, source), target)
+    @torch.no_grad()
+    def _render(self, v: Tensor, queries: Sequence[Any] | Tensor, n: int) -> Tensor:
+        z_phi = self.encode_query(queries).repeat_interleave(n, dim=0)
+        if len(v) != len(z_phi):
+            raise ValueError(f"got {len(v) // n} images but {len(z_phi) // n} target queries; give one per image")
+        return self.decode(self.tau.inverse(v, z_phi)[0])
+
+    def edit(self, images: Tensor, source: Sequence[Any] | Tensor, target: Sequence[Any] | Tensor, *,
+             n: int = 1, temperature: float = 1.0, seed: int = 0) -> Tensor:
+        """``y* = Λ(τ(τ⁻¹(Θ(y) | Φ(source)) | Φ(target)))``: keep what the query does not say.
+
+        ``n > 1`` gives several edits per image (see :meth:`encode_target`); the first is exact.
+        """
+        return self._render(self.invert(images, source, n=n, temperature=temperature, seed=seed), target, n)
 
     def exemplar(self, queries: Sequence[Any] | Tensor, exemplar_images: Tensor,
-                 exemplar_queries: Sequence[Any] | Tensor) -> Tensor:
-        """The residual of each exemplar, rendered with each query (one output per pair)."""
-        return self.translate_residual(self.invert(exemplar_images, exemplar_queries), queries)
+                 exemplar_queries: Sequence[Any] | Tensor, *, n: int = 1, temperature: float = 1.0,
+                 seed: int = 0) -> Tensor:
+        """The residual of each exemplar rendered with the matching query (Fig. 7a)."""
+        v = self.invert(exemplar_images, exemplar_queries, n=n, temperature=temperature, seed=seed)
+        return self._render(v, queries, n)
 
     # --- files ------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from net2net.experts.base import TorchExpert
 
 __all__ = ["LayerTap", "layer_names"]
 
-_POOLS = ("flatten", "avg", "max")
+_POOLS = ("flatten", "avg", "max", "grid2", "grid4", "grid7")
 
 
 class _Captured(Exception):
@@ -51,7 +51,8 @@ class LayerTap(TorchExpert):
         layer: a name from ``module.named_modules()`` (see :func:`layer_names`), or ``""``
             for the network's output.
         pool: ``"flatten"`` keeps every value of a spatial map, ``"avg"``/``"max"``
-            pool ``(B, C, ...)`` maps over the spatial axes to ``(B, C)``.
+            pool ``(B, C, ...)`` maps over the spatial axes to ``(B, C)``; ``"gridK"`` averages
+            ``(B, C, H, W)`` maps down to a ``K × K`` layout, ``(B, C·K²)``.
         example: an input batch for a dry run that discovers ``dim``.
         dim: the size, when known (then no dry run is needed; it is still checked at encode).
         name: the expert's name (default ``"<ClassName>:<layer>"``).
@@ -106,6 +107,10 @@ class LayerTap(TorchExpert):
             t = t.mean(dim=tuple(range(2, t.dim())))
         elif t.dim() > 2 and self.pool == "max":
             t = t.amax(dim=tuple(range(2, t.dim())))
+        elif t.dim() == 4 and self.pool.startswith("grid"):
+            # keep a coarse k x k layout: spatial maps are large, but where things are
+            # is part of what a layer knows (the diagnosis needs it)
+            t = torch.nn.functional.adaptive_avg_pool2d(t, int(self.pool[4:]))
         return t.reshape(t.shape[0], -1)
 
     def _encode(self, batch: Any) -> Tensor:

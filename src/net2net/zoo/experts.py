@@ -27,6 +27,10 @@ __all__ = ["ClassifierExpert", "AutoencoderExpert", "GeneratorExpert", "KINDS"]
 
 
 def _check_images(x: Any, size: int, name: str) -> Tensor:
+    if isinstance(x, Tensor) and x.dim() == 4 and x.shape[-1] == x.shape[-2] and x.shape[-1] % size == 0 and x.shape[-1] > size:
+        # A larger, blocky rendering of a small image (e.g. the 7x7 query shown at 28x28):
+        # area-averaging by the integer factor recovers the small image exactly.
+        x = torch.nn.functional.avg_pool2d(x.float(), x.shape[-1] // size)
     if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[1] != 1 or tuple(x.shape[-2:]) != (size, size):
         raise ValueError(
             f"{name}: expects images as a float tensor (B, 1, {size}, {size}) in [0, 1], got "
@@ -79,7 +83,10 @@ class ClassifierExpert(TorchExpert):
 
         self.layer_dim(layer)
         c = {"conv1": self.config.channels[0], "conv2": self.config.channels[1], "conv3": self.config.channels[2]}
-        dim = c[layer] if pool != "flatten" and layer in c else self.layer_dim(layer)
+        if layer in c and pool.startswith("grid"):
+            dim = c[layer] * int(pool[4:]) ** 2
+        else:
+            dim = c[layer] if pool != "flatten" and layer in c else self.layer_dim(layer)
         return LayerTap(self.net, layer, pool=pool, dim=dim, name=f"{self.name}:{layer}", device=self.device)
 
     def logits(self, x: Tensor) -> Tensor:
@@ -129,15 +136,16 @@ class AutoencoderExpert(TorchExpert):
 class GeneratorExpert(TorchExpert):
     """A class-conditional generator with BigGAN's latent ``[z̃, h]``, ``h = W·onehot(c)``.
 
-    ``dim = z_dim + embed_dim``; the first ``z_dim`` entries are the noise ``z̃ ~ N(0, I)``,
-    the last ``embed_dim`` the class embedding. A generator has no encoder: translator
-    pairs are made by sampling :meth:`sample_latent` and decoding it.
+    ``dim = z_dim + embed_dim``: the first ``z_dim`` entries are the noise ``z̃ ~ N(0, I)``,
+    the last ``embed_dim`` the class embedding. As for the project's BigGAN adapter,
+    ``encode((noise, classes))`` builds that vector (there is no image encoder) and
+    ``decode`` generates from it.
 
     Example:
         >>> g = load_expert("fmnist-gan")                  # doctest: +SKIP
-        >>> z = g.sample_latent(torch.tensor([9, 9]), generator=torch.Generator().manual_seed(0))
+        >>> z = g.sample_latents(4, classes=torch.tensor([9, 9, 0, 0]), seed=0)
         >>> g.decode(z).shape
-        torch.Size([2, 1, 28, 28])
+        torch.Size([4, 1, 28, 28])
     """
 
     def __init__(self, config: GANConfig, name: str = "generator") -> None:
@@ -146,32 +154,36 @@ class GeneratorExpert(TorchExpert):
         self.name = name
         self.net = Generator(config)
         self.dim = config.latent_dim
+        self.z_dim = config.z_dim
+        self.num_classes = config.num_classes
+        self.input_kind = "latent"  # what the feature store feeds it
         self.freeze()
 
-    def class_embedding(self, labels: Tensor) -> Tensor:
-        """``h = W c``: ``(B, embed_dim)`` for integer class labels ``(B,)``."""
-        labels = torch.as_tensor(labels)
-        if labels.dim() != 1 or labels.dtype.is_floating_point:
-            raise ValueError(f"{self.name}: labels must be a 1-D integer tensor, got {tuple(labels.shape)} {labels.dtype}")
-        if labels.numel() and (labels.min() < 0 or labels.max() >= self.config.num_classes):
-            raise ValueError(f"{self.name}: labels must lie in 0..{self.config.num_classes - 1}")
-        with torch.inference_mode():
-            return self.net.class_embedding(labels.to(self.device))
-
-    def sample_latent(self, labels: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
-        """``[z̃, W c]`` with ``z̃ ~ N(0, I)`` drawn on the CPU from ``generator``: ``(B, dim)``."""
-        h = self.class_embedding(labels)
-        z = torch.randn(len(h), self.config.z_dim, generator=generator).to(h.device)
-        return torch.cat([z, h], dim=1)
-
-    def generate(self, labels: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
-        return self.decode(self.sample_latent(labels, generator=generator))
-
     def _encode(self, batch: Any) -> Tensor:
-        raise NotImplementedError(
-            f"{self.name} is a generator and has no encoder; sample latents with sample_latent(labels) "
-            "and decode them to make (latent, image) pairs"
-        )
+        if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+            raise ValueError(f"{self.name}: encode takes (noise (B, {self.z_dim}), classes (B,) indices); "
+                             "it is a generator and has no image encoder")
+        noise, classes = (torch.as_tensor(b).to(self.device) for b in batch)
+        if noise.dim() != 2 or noise.shape[1] != self.z_dim:
+            raise ValueError(f"{self.name}: noise must be (B, {self.z_dim}), got {tuple(noise.shape)}")
+        if classes.shape != (noise.shape[0],) or classes.dtype.is_floating_point:
+            raise ValueError(f"{self.name}: classes must be (B,) integer indices, got {tuple(classes.shape)} {classes.dtype}")
+        if classes.numel() and (classes.min() < 0 or classes.max() >= self.num_classes):
+            raise ValueError(f"{self.name}: class indices must be in 0-{self.num_classes - 1}")
+        return torch.cat([noise.float(), self.net.class_embedding(classes)], dim=1)
+
+    def sample_latents(self, n: int, *, classes: Tensor | None = None, seed: int = 0,
+                       generator: torch.Generator | None = None) -> Tensor:
+        """``n`` latents ``[z̃, W c]``, ``z̃ ~ N(0, I)`` from ``seed`` (or ``generator``); random classes if None."""
+        g = generator if generator is not None else torch.Generator().manual_seed(seed)
+        noise = torch.randn(n, self.z_dim, generator=g)
+        if classes is None:
+            classes = torch.randint(0, self.num_classes, (n,), generator=g)
+        return self.encode((noise, torch.as_tensor(classes)))
+
+    def generate(self, classes: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+        """Images ``(B, 1, 28, 28)`` of the given classes."""
+        return self.decode(self.sample_latents(len(classes), classes=classes, generator=generator))
 
     def _decode(self, z: Tensor) -> Tensor:
         return self.net(z.float())
