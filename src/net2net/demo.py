@@ -1,0 +1,233 @@
+"""The main job: every application of the paper on the shipped zoo, as one HTML report.
+
+``run_demo(out)`` writes ``out/index.html`` (self-contained: images inline), the grids
+as PNGs beside it, and ``out/metrics.json``. Each section is a plain function over the
+public API; a translator that is not installed is reported, not silently skipped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from net2net.applications import diagnose, diagnosis_translators
+from net2net.data.derived import apply_mask, box_masks, downsample, silhouette, sobel_edges, upsample
+from net2net.data.fashion_mnist import CLASS_NAMES, load_fashion_mnist, to_float
+from net2net.imageio import grid
+from net2net.io import atomic_write_bytes, atomic_write_json
+from net2net.translator import Translator, available_translators, load
+
+__all__ = ["run_demo", "SECTIONS", "PROMPTS"]
+
+#: held-out phrasings (not among the training templates), one per class
+PROMPTS = [
+    "a shot of a {} on its own",
+    "product photo showing a {}",
+]
+
+Section = Callable[["Report"], None]
+
+
+class Report:
+    """Collects HTML fragments, grids and metrics while the sections run."""
+
+    def __init__(self, out: Path, n: int, seed: int) -> None:
+        self.out, self.n, self.seed = out, n, seed
+        self.parts: list[str] = []
+        self.metrics: dict[str, Any] = {}
+        self._cache: dict[str, Translator] = {}
+        x, y = load_fashion_mnist("test")
+        # A fixed, class-balanced set of test images: the first of each class.
+        firsts = [int((y == c).nonzero()[0][0]) for c in range(len(CLASS_NAMES))]
+        self.images = to_float(x[firsts])
+        self.labels = torch.tensor([int(y[i]) for i in firsts])
+
+    def translator(self, name: str) -> Translator | None:
+        if name not in self._cache:
+            if name not in available_translators():
+                self.note(f"<p class=missing>{html.escape(name)} is not installed: "
+                          f"<code>net2net zoo train {html.escape(name)} --install</code></p>")
+                return None
+            self._cache[name] = load(name)
+        return self._cache[name]
+
+    def note(self, fragment: str) -> None:
+        self.parts.append(fragment)
+
+    def heading(self, title: str, text: str) -> None:
+        self.parts.append(f"<h2>{html.escape(title)}</h2><p>{text}</p>")
+
+    def figure(self, name: str, images: Tensor, nrow: int, caption: str) -> None:
+        """One grid: saved as ``name.png`` and inlined into the page."""
+        img = grid(images.cpu(), nrow=nrow, scale=3)
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        atomic_write_bytes(self.out / f"{name}.png", buf.getvalue())
+        b64 = base64.b64encode(buf.getvalue()).decode()
+        self.parts.append(f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{b64}'>"
+                          f"<figcaption>{caption}</figcaption></figure>")
+
+
+def _rows(query_images: Tensor, samples: Tensor, n: int) -> Tensor:
+    """Interleaves each query image with its ``n`` samples: one row per query."""
+    rows = [torch.cat([query_images[i : i + 1], samples[i * n : (i + 1) * n]]) for i in range(len(query_images))]
+    return torch.cat(rows)
+
+
+def section_text(r: Report) -> None:
+    r.heading("Text → image (MiniLM → autoencoder)",
+              "Prompts in wording never seen in training; each row is one prompt, eight samples. "
+              "Below, the paper's Fig. 12 comparison: the same prompt through the MLP and least-squares "
+              "baselines gives one mean image, however often you sample.")
+    t = r.translator("fmnist-text2img")
+    if t is None:
+        return
+    prompts = [PROMPTS[i % len(PROMPTS)].format(CLASS_NAMES[c].replace("-", " ")) for i, c in enumerate(range(10))]
+    images = t.sample(prompts, n=r.n, seed=r.seed)
+    r.figure("text2img", images, r.n, "<br>".join(f"row {i + 1}: “{html.escape(p)}”" for i, p in enumerate(prompts)))
+    compare = [images[:r.n]]
+    names = ["cINN τ"]
+    for base in ("fmnist-text2img-mlp", "fmnist-text2img-linear"):
+        b = r.translator(base)
+        if b is not None:
+            compare.append(b.sample(prompts[:1], n=r.n, seed=r.seed))
+            names.append(base.rsplit("-", 1)[1])
+    r.figure("text2img-vs-baselines", torch.cat(compare), r.n,
+             f"“{html.escape(prompts[0])}”: rows {', '.join(names)}")
+
+
+def _image_section(r: Report, name: str, title: str, text: str, derive: Callable[[Tensor], Tensor]) -> None:
+    r.heading(title, text)
+    t = r.translator(name)
+    if t is None:
+        return
+    queries = derive(r.images[:5])
+    samples = t.sample(queries, n=r.n, seed=r.seed)
+    r.figure(name, _rows(queries, samples, r.n), r.n + 1, "first column: the query; then samples")
+
+
+def section_edges(r: Report) -> None:
+    _image_section(r, "fmnist-edge2img", "Sketch → image (shape-biased edge expert → AE)",
+                   "Sobel edges of test images, read by the classifier trained on edges.", sobel_edges)
+    _image_section(r, "fmnist-edge2img-plain", "Sketch → image with the plain classifier",
+                   "The same edges read by the ordinary classifier (Sec. 4.1.2: a texture-biased expert "
+                   "keeps less of the shape).", sobel_edges)
+
+
+def section_inpaint(r: Report) -> None:
+    _image_section(r, "fmnist-inpaint", "Inpainting (classifier of the masked image → AE)",
+                   "One grey box hidden per image.",
+                   lambda x: apply_mask(x, box_masks(len(x), x.shape[-1], seed=0)))
+
+
+def section_superres(r: Report) -> None:
+    _image_section(r, "fmnist-superres", "Super-resolution (7×7 autoencoder → 28×28 autoencoder)",
+                   "The query is a 7×7 image (shown enlarged); samples agree with it when downsampled.",
+                   lambda x: upsample(downsample(x, 7), x.shape[-1]))
+
+
+def section_silhouette(r: Report) -> None:
+    _image_section(r, "fmnist-silhouette2img", "Silhouette → image", "A garment/background mask as the query.", silhouette)
+
+
+def section_attr(r: Report) -> None:
+    r.heading("Class editing and unpaired class-to-class translation",
+              "y* = Λ(τ(τ⁻¹(Θ(y)|c)|c*)): each row is one test image (first column), then its edit into every "
+              "class. What the class does not say (brightness, width, pose) is kept.")
+    t = r.translator("fmnist-attr")
+    if t is None:
+        return
+    src = r.images[:4]
+    labels = [int(v) for v in r.labels[:4]]
+    rows = []
+    for i in range(len(src)):
+        edits = t.edit(src[i : i + 1].expand(10, -1, -1, -1), [labels[i]] * 10, list(range(10)))
+        rows.append(torch.cat([src[i : i + 1], edits]))
+    r.figure("edit", torch.cat(rows), 11, "columns after the first: " + ", ".join(CLASS_NAMES))
+    r.heading("Exemplar-guided translation (Fig. 7a)",
+              "The residual v of the exemplar (first column) rendered with each class query.")
+    ex = r.images[4:7]
+    v = t.invert(ex, [int(c) for c in r.labels[4:7]])
+    out = []
+    for i in range(len(ex)):
+        out.append(torch.cat([ex[i : i + 1], t._render(v[i : i + 1].expand(10, -1), list(range(10)), 1)]))
+    r.figure("exemplar", torch.cat(out), 11, "first column: exemplar; then its style in every class")
+
+
+def section_diagnosis(r: Report) -> None:
+    r.heading("What does a classifier layer keep? (Fig. 5)",
+              "τ translates each layer of the zoo classifier into the autoencoder; samples that all look like the "
+              "input mean the layer keeps that much, variety shows what it discards. Rows: "
+              + ", ".join(n.rsplit("-", 1)[1] for n in diagnosis_translators()) + ".")
+    if not diagnosis_translators():
+        r.note("<p class=missing>no diagnosis translators installed</p>")
+        return
+    img = r.images[0:1]
+    images, layers = diagnose(img, n=r.n, seed=r.seed)
+    rows = [torch.cat([img, images[i * r.n : (i + 1) * r.n]]) for i in range(len(layers))]
+    r.figure("diagnosis", torch.cat(rows), r.n + 1, "first column: the input; rows shallow → deep: " + ", ".join(layers))
+
+
+def section_metrics(r: Report, n_queries: int) -> None:
+    from net2net.cli.eval import format_table  # noqa: F401 - same formatting as `net2net eval`
+    from net2net.evaluate.translators import FEATURE_SPACE, evaluate_translator
+
+    r.heading("Metrics", f"{n_queries} test queries × 4 samples each (held-out wording for text); FID and accuracy "
+              f"in the feature space of {FEATURE_SPACE}. Reproduce one row with <code>net2net eval NAME</code>.")
+    names = [n for n in available_translators() if not n.startswith("fmnist-diagnose-")]
+    cols = ["nll_nats_per_dim", "fid", "class_accuracy", "diversity", "edit_success",
+            "superres_psnr_downsampled_vs_input", "inpaint_mse_outside_box"]
+    rows = []
+    for name in tqdm(names, desc="evaluate", unit="translator", disable=None):
+        m = evaluate_translator(r.translator(name), n_queries=n_queries, n_samples=4, seed=r.seed, n_real=1000)
+        r.metrics[name] = m
+        rows.append("<tr><td>" + html.escape(name) + "</td>" + "".join(
+            f"<td>{m[c]:.3f}</td>" if isinstance(m.get(c), float) else "<td>–</td>" for c in cols) + "</tr>")
+    head = "".join(f"<th>{c}</th>" for c in ["translator", *cols])
+    r.note(f"<table><tr>{head}</tr>{''.join(rows)}</table>")
+    if r.metrics:
+        r.note("<p>classifier accuracy on the real query images: "
+               f"{next(iter(r.metrics.values()))['classifier_accuracy_on_real']:.3f}</p>")
+
+
+SECTIONS: list[Section] = [section_text, section_edges, section_inpaint, section_superres, section_silhouette,
+                           section_attr, section_diagnosis]
+
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+img{image-rendering:pixelated;max-width:100%}figure{margin:1em 0}figcaption{font-size:.85em;color:#555}
+table{border-collapse:collapse;font-size:.85em}td,th{border:1px solid #ccc;padding:.3em .5em;text-align:right}
+td:first-child{text-align:left}.missing{color:#a00}"""
+
+
+def run_demo(out: str | os.PathLike, *, n: int = 8, seed: int = 0, n_queries: int = 100,
+             metrics: bool = True) -> dict[str, Any]:
+    """Runs every section into ``out``; returns the metrics (also in ``out/metrics.json``)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    r = Report(out, n=n, seed=seed)
+    for section in tqdm(SECTIONS, desc="demo", unit="section", disable=None):
+        with torch.no_grad():
+            section(r)
+    if metrics:
+        section_metrics(r, n_queries)
+    seconds = time.perf_counter() - t0
+    page = (f"<!doctype html><meta charset=utf-8><title>net2net demo</title><style>{STYLE}</style>"
+            "<h1>net2net: network-to-network translation on Fashion-MNIST</h1>"
+            "<p>Every image below comes from a frozen expert's decoder; only the small conditional INN τ between "
+            "two experts was trained (Rombach, Esser, Ommer, NeurIPS 2020). "
+            f"Seed {seed}; made in {seconds:.0f} s.</p>" + "".join(r.parts))
+    atomic_write_bytes(out / "index.html", page.encode("utf-8"))
+    atomic_write_json(out / "metrics.json", json.loads(json.dumps({"seconds": seconds, "translators": r.metrics})))
+    return {"seconds": seconds, "translators": r.metrics, "report": str(out / "index.html")}
