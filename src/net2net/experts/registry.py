@@ -24,7 +24,7 @@ ExpertFactory = Callable[..., Expert]
 EXPERTS: dict[str, ExpertFactory] = {}
 
 #: modules that register experts when imported (tried once, in order, on an unknown name).
-PROVIDERS: list[str] = ["net2net.zoo"]
+PROVIDERS: list[str] = ["net2net.zoo", "net2net.experts.dequant"]
 _providers_loaded = False
 
 

@@ -251,3 +251,6 @@ _ENTRY = (str, dict)  # an entry key, or a query like {"expert": ..., "transform
 register_data_source("features", {
     "cond": (_ENTRY, ...), "target": (_ENTRY, ...), "val_cond": (_ENTRY, None), "val_target": (_ENTRY, None), "root": (str, None),
 })(features_source)
+
+# Pairs made by sampling a generator (text -> GAN, the paper's Sec. 4.1): registered on import.
+import net2net.train.gan_pairs  # noqa: E402,F401
