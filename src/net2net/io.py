@@ -33,6 +33,16 @@ __all__ = [
 ]
 
 
+def _file_mode() -> int:
+    # mkstemp creates 0600 files; a finished file should get the usual permissions.
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_MODE = _file_mode()
+
+
 def fsync_dir(path: Path) -> None:
     """Makes a rename inside ``path`` durable."""
     fd = os.open(path, os.O_RDONLY)
@@ -48,6 +58,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _MODE)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -78,6 +89,7 @@ def atomic_directory(path: str | os.PathLike, *, overwrite: bool = True) -> Iter
         raise FileExistsError(f"{path} exists; pass overwrite=True or choose another folder")
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
+        os.chmod(tmp, 0o777 & ~(0o666 ^ _MODE))
         yield tmp
         for child in tmp.iterdir():
             if child.is_file():
