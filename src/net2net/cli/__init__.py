@@ -17,7 +17,7 @@ from collections.abc import Sequence
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 #: sub-command modules, in the order ``net2net --help`` lists them.
-COMMANDS: tuple[str, ...] = ("train", "extract", "zoo", "apps", "eval", "demo")
+COMMANDS: tuple[str, ...] = ("train", "extract", "zoo", "apps", "eval", "demo", "serve")
 
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError, OSError)
 
