@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from net2net.io import atomic_directory, atomic_write_bytes, atomic_write_json, load_tensors, read_json, save_tensors
 from net2net.models import build_model, load_state_checked, model_kind, read_manifest, save_model
 
-__all__ = ["TrainConfig", "Pairs", "fit", "evaluate_nll", "lr_at"]
+__all__ = ["TrainConfig", "Pairs", "fit", "evaluate_nll", "lr_at", "make_optimizer", "train_step"]
 
 LN2 = math.log(2.0)
 
@@ -169,6 +169,25 @@ def evaluate_nll(model: nn.Module, pairs: Pairs, device: torch.device, batch_siz
     return total / count / model.dim
 
 
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW with the fused kernel on CPU and CUDA alike: one kernel per parameter
+    instead of a dozen element-wise ops (on the 2-core CPU, ~2x faster batch-16 steps)."""
+    return torch.optim.AdamW(
+        model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay, fused=True,
+    )
+
+
+def train_step(model: nn.Module, opt: torch.optim.Optimizer, z: Tensor, c: Tensor, grad_clip: float) -> Tensor:
+    """One maximum-likelihood step; returns the detached loss (nats/dim) without a host sync."""
+    loss = -model.log_prob(z, c).mean() / model.dim
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip, foreach=True)
+    opt.step()
+    return loss.detach()
+
+
 # --- checkpoints: weights + optimiser moments (safetensors) + counters (JSON) -------
 
 
@@ -275,11 +294,7 @@ def fit(
         # A closed-form baseline (least squares) is solved, not stepped: no loop to run.
         model.fit_closed_form(train.cond.to(device), train.target.to(device))
         return _finish(kind, model, train, val, cfg, out, device, history, t0, extra)
-    fused = device.type == "cuda"
-    opt = torch.optim.AdamW(
-        model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay,
-        fused=fused, foreach=None if fused else True,
-    )
+    opt = make_optimizer(model, cfg)
     start = 0
     if resume:
         ckpt = latest_checkpoint(out)
@@ -304,14 +319,7 @@ def fit(
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
         idx = batch_indices(step, n, cfg).to(device)
-        z, c = target[idx].float(), cond[idx].float()
-        loss = -model.log_prob(z, c).mean() / model.dim
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip, foreach=True)
-        opt.step()
-        running += loss.detach()
+        running += train_step(model, opt, target[idx].float(), cond[idx].float(), cfg.grad_clip)
         done = step + 1
         if done % log_every == 0 or done == cfg.steps:
             k = done % log_every or log_every
