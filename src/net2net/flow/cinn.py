@@ -146,14 +146,13 @@ class ConditionalINN(nn.Module):
         c = self.embedder(cond)
         acc = torch.float64 if x.dtype == torch.float64 else torch.float32
         log_det = torch.zeros(x.shape[0], dtype=acc, device=x.device)
-        if reverse:
-            for layer in reversed(self.layers):
-                x, ld = layer.inverse(x, c)
-                log_det = log_det + ld
-        else:
-            for layer in self.layers:
-                x, ld = layer(x, c)
-                log_det = log_det + ld
+        for layer in (reversed(self.layers) if reverse else self.layers):
+            if isinstance(layer, Permutation):
+                # Volume preserving: index directly rather than allocate and add a zero log-det.
+                x = x[:, layer.inv_perm if reverse else layer.perm]
+                continue
+            x, ld = layer.inverse(x, c) if reverse else layer(x, c)
+            log_det = log_det + ld
         return x, log_det
 
     def forward(self, z: Tensor, cond: Tensor) -> tuple[Tensor, Tensor]:
