@@ -71,7 +71,13 @@ def tiny_translators() -> dict[str, Translator]:
     }
 
 
-def free_port() -> int:
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def free_port():
+    """A function giving a free loopback port (a fixture: test modules cannot import conftest)."""
+    return _free_port

@@ -147,7 +147,7 @@ def text_to_image(translators: Mapping[str, Translator], prompt: Any, n: Any, te
     else:
         v = t.residuals(n, temperature=temperature, seed=seed)
     images = t.sample(query, n=n, v=v)
-    return _items(images, [f"{prompt} #{i + 1}" for i in range(n)]), v.cpu()
+    return _items(images, [f"#{i + 1}" for i in range(n)]), v.cpu()
 
 
 # --- Edit -------------------------------------------------------------------------------
@@ -196,7 +196,7 @@ def _to_tensor(a: np.ndarray) -> Tensor:
 def _from_drawing(drawing: Any, task: str) -> tuple[Tensor, Tensor | None]:
     """The image and, for inpainting, the painted mask (1 = to fill) from the editor's value."""
     if not isinstance(drawing, dict):
-        raise ValueError("draw a sketch or upload an image first")
+        raise ValueError("draw a sketch or upload an image first")  # noqa: TRY004 - a user error, shown as such
     background, layers = drawing.get("background"), [a for a in map(_alpha, drawing.get("layers") or []) if a is not None]
     strokes = np.max(np.stack(layers), axis=0) if layers else None
     if strokes is not None and not strokes.any():

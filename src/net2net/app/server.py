@@ -20,17 +20,17 @@ if not os.environ.get("GRADIO_TEMP_DIR"):
     os.environ["GRADIO_TEMP_DIR"] = _TEMP
     atexit.register(shutil.rmtree, _TEMP, ignore_errors=True)
 
-from collections.abc import Callable, Mapping  # noqa: E402
-from typing import Any  # noqa: E402
+from collections.abc import Callable, Mapping
+from typing import Any
 
-import gradio as gr  # noqa: E402
+import gradio as gr
 
-from net2net.app import handlers as h  # noqa: E402
-from net2net.data.fashion_mnist import CLASS_NAMES  # noqa: E402
-from net2net.imageio import MAX_BYTES  # noqa: E402
-from net2net.translator import Translator  # noqa: E402
+from net2net.app import handlers as h
+from net2net.data.fashion_mnist import CLASS_NAMES
+from net2net.imageio import MAX_BYTES
+from net2net.translator import Translator
 
-__all__ = ["build_app", "serve", "USER_ERRORS"]
+__all__ = ["USER_ERRORS", "build_app", "serve"]
 
 #: what a handler raises for input a user got wrong -> an error message in the page.
 USER_ERRORS = (ValueError, FileNotFoundError)
