@@ -81,3 +81,9 @@ def _free_port() -> int:
 def free_port():
     """A function giving a free loopback port (a fixture: test modules cannot import conftest)."""
     return _free_port
+
+
+@pytest.fixture(scope="session")
+def tiny_text_translators(minilm) -> dict[str, Translator]:
+    """fmnist-text2img with the real packaged MiniLM query expert and a tiny τ and target."""
+    return {"fmnist-text2img": tiny(minilm, 7, "captions")}

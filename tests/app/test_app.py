@@ -157,3 +157,16 @@ def test_serve_command_is_registered_and_binds_to_loopback(capsys) -> None:
     assert "127.0.0.1" in capsys.readouterr().out
     assert main(["serve", "--port", "70000"]) == 2
     assert "--port must be between 0 and 65535" in capsys.readouterr().err
+
+
+
+@pytest.mark.slow  # loads the packaged MiniLM sentence encoder (~15 s)
+def test_text_to_image_with_the_real_text_expert(tiny_text_translators) -> None:
+    t = tiny_text_translators["fmnist-text2img"]
+    items, v = h.text_to_image(tiny_text_translators, "a dark pair of trousers", 3, 1.0, 0)
+    assert len(items) == 3 and v.shape == (3, 8)
+    kept, _ = h.text_to_image(tiny_text_translators, "a light summer dress", 3, 1.0, 0, True, v)
+    expected = t.sample(["a light summer dress"], n=3, v=v)
+    assert torch.allclose(torch.stack([pixels(i) for i in kept]), expected, atol=1 / 255)
+    with pytest.raises(ValueError, match="the limit is 500"):
+        h.text_to_image(tiny_text_translators, "trousers " * 80, 3, 1.0, 0)
