@@ -96,19 +96,20 @@ def test_lowres_autoencoder_reconstructs(test_split):
     assert zm.reconstruction_metrics(g, small)["psnr"] >= stated["psnr"] - 0.5
 
 
-def test_generator_latent_layout_and_quality(classifier, test_split):
+def test_generator_latent_layout_and_quality(classifier):
     g = load_expert("fmnist-gan")
     zdim, edim = g.config.z_dim, g.config.embed_dim
     assert g.dim == zdim + edim
     labels = torch.tensor([0, 9, 9])
-    z = g.sample_latent(labels, generator=torch.Generator().manual_seed(0))
-    # [z̃, W·onehot(c)]: the tail is column c of W.
+    z = g.sample_latents(3, classes=labels, seed=0)
+    # [z̃, W·onehot(c)]: the tail is column c of W, the head standard normal noise.
     torch.testing.assert_close(z[:, zdim:], g.net.embed.weight.T[labels])
-    torch.testing.assert_close(z, g.sample_latent(labels, generator=torch.Generator().manual_seed(0)))
+    torch.testing.assert_close(z, g.sample_latents(3, classes=labels, seed=0))
+    torch.testing.assert_close(z, g.encode((z[:, :zdim], labels)))
     assert g.decode(z).shape == (3, 1, 28, 28)
-    with pytest.raises(NotImplementedError, match="sample_latent"):
+    assert g.input_kind == "latent"
+    with pytest.raises(ValueError, match="no image encoder"):
         g.encode(torch.zeros(1, 1, 28, 28))
-    x, y = test_split
     stated = zoo_info("fmnist-gan")["metrics"]["test"]
     acc = zm.generated_class_accuracy(g, classifier, per_class=100)["generated_accuracy"]
     assert acc >= stated["generated_accuracy"] - 0.05, (acc, stated)

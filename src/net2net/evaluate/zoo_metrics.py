@@ -18,12 +18,12 @@ import torch
 from torch import Tensor, nn
 
 __all__ = [
-    "reconstruction_metrics",
-    "classification_metrics",
     "FeatureExtractor",
+    "classification_metrics",
     "frechet_distance",
     "generated_class_accuracy",
     "generator_metrics",
+    "reconstruction_metrics",
 ]
 
 
@@ -82,7 +82,8 @@ class FeatureExtractor(nn.Module):
         self.num_features = int(num_features)
 
     def forward(self, images: Tensor) -> Tensor:
-        return self.fn(images).double()
+        # torchmetrics keeps its sums on the CPU; the extractor may run anywhere.
+        return self.fn(images).detach().cpu().double()
 
 
 def frechet_distance(features: Callable[[Tensor], Tensor], num_features: int, real: Tensor, fake: Tensor,

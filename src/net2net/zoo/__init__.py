@@ -36,14 +36,14 @@ from net2net.zoo.experts import AutoencoderExpert, ClassifierExpert, GeneratorEx
 from net2net.zoo.store import WEIGHTS_DIR, entries, load_from, read_entry
 
 __all__ = [
-    "load_expert",
-    "list_zoo",
-    "zoo_info",
-    "register_zoo_experts",
-    "ClassifierExpert",
-    "AutoencoderExpert",
-    "GeneratorExpert",
     "WEIGHTS_DIR",
+    "AutoencoderExpert",
+    "ClassifierExpert",
+    "GeneratorExpert",
+    "list_zoo",
+    "load_expert",
+    "register_zoo_experts",
+    "zoo_info",
 ]
 
 

@@ -23,7 +23,7 @@ from net2net.zoo.nets import (
     VAEConfig,
 )
 
-__all__ = ["ClassifierExpert", "AutoencoderExpert", "GeneratorExpert", "KINDS"]
+__all__ = ["KINDS", "AutoencoderExpert", "ClassifierExpert", "GeneratorExpert"]
 
 
 def _check_images(x: Any, size: int, name: str) -> Tensor:
@@ -47,9 +47,11 @@ class ClassifierExpert(TorchExpert):
     activation flattened to ``(B, D)``; ``layer_dim("conv2")`` gives ``D``.
 
     Example:
-        >>> f = load_expert("fmnist-classifier")            # doctest: +SKIP
-        >>> f.encode(images).shape, f.tap(images, "conv3").shape
-        (torch.Size([B, 128]), torch.Size([B, 6272]))
+        >>> from net2net.zoo import load_expert
+        >>> f = load_expert("fmnist-classifier")
+        >>> x = torch.rand(2, 1, 28, 28)
+        >>> tuple(f.encode(x).shape), tuple(f.tap(x, "conv3").shape), f.layer_dim("conv3")
+        ((2, 128), (2, 4704), 4704)
     """
 
     layers = CLASSIFIER_LAYERS
@@ -142,7 +144,8 @@ class GeneratorExpert(TorchExpert):
     ``decode`` generates from it.
 
     Example:
-        >>> g = load_expert("fmnist-gan")                  # doctest: +SKIP
+        >>> from net2net.zoo import load_expert
+        >>> g = load_expert("fmnist-gan")
         >>> z = g.sample_latents(4, classes=torch.tensor([9, 9, 0, 0]), seed=0)
         >>> g.decode(z).shape
         torch.Size([4, 1, 28, 28])

@@ -10,6 +10,7 @@ Images are ``(B, 1, H, W)`` in ``[0, 1]``; vectors are ``(B, D)``.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,14 +20,14 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 __all__ = [
+    "CLASSIFIER_LAYERS",
+    "VAE",
     "ClassifierConfig",
     "ConvClassifier",
-    "VAEConfig",
-    "VAE",
     "GANConfig",
     "Generator",
     "ProjectionDiscriminator",
-    "CLASSIFIER_LAYERS",
+    "VAEConfig",
     "config_from_dict",
 ]
 
@@ -161,7 +162,7 @@ class VAE(nn.Module):
         d, s = config.latent_dim, config.image_size
         if config.arch == "conv":
             c1, c2, c3 = config.channels
-            act = lambda: nn.LeakyReLU(0.2, inplace=True)  # noqa: E731
+            act = lambda: nn.LeakyReLU(0.2, inplace=True)
             self.encoder = nn.Sequential(
                 nn.Conv2d(1, c1, 4, 2, 1), act(),              # 14
                 nn.Conv2d(c1, c2, 4, 2, 1), act(),             # 7
@@ -179,12 +180,12 @@ class VAE(nn.Module):
         else:
             widths = [s * s, *config.channels]
             enc: list[nn.Module] = [nn.Flatten()]
-            for a, b in zip(widths[:-1], widths[1:]):
+            for a, b in itertools.pairwise(widths):
                 enc += [nn.Linear(a, b), nn.LeakyReLU(0.2, inplace=True)]
             self.encoder = nn.Sequential(*enc, nn.Linear(widths[-1], 2 * d))
             rev = [d, *reversed(config.channels)]
             dec: list[nn.Module] = []
-            for a, b in zip(rev[:-1], rev[1:]):
+            for a, b in itertools.pairwise(rev):
                 dec += [nn.Linear(a, b), nn.LeakyReLU(0.2, inplace=True)]
             self.decoder = nn.Sequential(*dec, nn.Linear(rev[-1], s * s), nn.Unflatten(1, (1, s, s)))
         # One scalar for the whole image, as in Dai & Wipf (arXiv:1903.05789): the
@@ -262,7 +263,7 @@ class ProjectionDiscriminator(nn.Module):
     def __init__(self, config: GANConfig) -> None:
         super().__init__()
         c2, c1 = config.channels[1], config.channels[0]
-        act = lambda: nn.LeakyReLU(0.2, inplace=True)  # noqa: E731
+        act = lambda: nn.LeakyReLU(0.2, inplace=True)
         self.body = nn.Sequential(
             spectral_norm(nn.Conv2d(1, c2, 4, 2, 1)), act(),    # 14
             spectral_norm(nn.Conv2d(c2, c1, 4, 2, 1)), act(),   # 7

@@ -22,7 +22,7 @@ from net2net.models import load_state_checked
 from net2net.zoo.experts import KINDS
 from net2net.zoo.nets import config_from_dict
 
-__all__ = ["WEIGHTS_DIR", "RECIPES_DIR", "FORMAT", "save_expert", "read_entry", "load_from", "sha256_file", "entries"]
+__all__ = ["FORMAT", "RECIPES_DIR", "WEIGHTS_DIR", "entries", "load_from", "read_entry", "save_expert", "sha256_file"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"

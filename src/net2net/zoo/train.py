@@ -37,7 +37,7 @@ from net2net.zoo.nets import (
 )
 from net2net.zoo.store import RECIPES_DIR, WEIGHTS_DIR, load_from, save_expert
 
-__all__ = ["DOMAINS", "load_zoo_recipe", "recipe_names", "domain_images", "train_expert"]
+__all__ = ["DOMAINS", "domain_images", "load_zoo_recipe", "recipe_names", "train_expert"]
 
 #: Input domains a recipe may name: uint8-derived float images -> the expert's input.
 DOMAINS: dict[str, Callable[[Tensor], Tensor]] = {
@@ -55,7 +55,7 @@ def recipe_names() -> list[str]:
 def load_zoo_recipe(name_or_path: str | os.PathLike) -> dict[str, Any]:
     """A zoo recipe by name (``fmnist-ae``) or by path, checked for the fields every kind needs."""
     path = Path(name_or_path)
-    if not path.suffix == ".json":
+    if path.suffix != ".json":
         path = RECIPES_DIR / f"{name_or_path}.json"
         if not path.is_file():
             raise ValueError(f"no zoo recipe named {str(name_or_path)!r}; choose one of {', '.join(recipe_names())}")
@@ -171,7 +171,7 @@ def _train_vae(r: dict[str, Any], x: Tensor, y: Tensor, device: torch.device, pr
         # but differentiable w.r.t. its input (so not under inference mode).
         clf = _load_dependency(loss_cfg.get("perceptual", "fmnist-classifier"), weights_dir).to(device)
         upto = max(layers, key=("conv1", "conv2", "conv3", "fc1", "logits").index)
-        feats = lambda im: clf.net.features(im, upto=upto)  # noqa: E731
+        feats = lambda im: clf.net.features(im, upto=upto)
     opt = torch.optim.Adam(net.parameters(), lr=t["lr"], betas=tuple(t.get("betas", (0.9, 0.999))))
     gen = torch.Generator().manual_seed(t.get("seed", 0))
     total = _steps(t, len(x))
@@ -205,7 +205,7 @@ def _train_gan(r: dict[str, Any], x: Tensor, y: Tensor, device: torch.device, pr
     cfg = config_from_dict(GANConfig, r["model"])
     torch.manual_seed(t.get("seed", 0))
     g_net, d_net = Generator(cfg).to(device).train(), ProjectionDiscriminator(cfg).to(device).train()
-    betas = tuple(t.get("betas", (0.0, 0.9)))
+    betas = tuple(t.get("betas", (0.5, 0.999)))
     opt_g = torch.optim.Adam(g_net.parameters(), lr=t["lr"], betas=betas)
     opt_d = torch.optim.Adam(d_net.parameters(), lr=t["lr"] * 2, betas=betas)  # TTUR: D learns faster
     gen = torch.Generator().manual_seed(t.get("seed", 0))
