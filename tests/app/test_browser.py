@@ -74,3 +74,22 @@ def test_non_image_upload_shows_the_error(page, tmp_path) -> None:
     page.wait_for_timeout(500)  # let the toast fly in before the screenshot
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "app-bad-upload.png"))  # the viewport: the message is a toast on top
+
+
+@pytest.mark.slow  # drives the canvas stroke by stroke: ~5-25 s on a busy machine
+def test_sketch_on_the_canvas_to_realisations(page) -> None:
+    page.get_by_role("tab", name="Translate").click()
+    page.locator("#canvas button[aria-label=Brush]").click()
+    box = page.locator("#canvas canvas").first.bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for i in range(20):  # a diagonal stroke
+        page.mouse.move(x0 + i * box["width"] * 0.02, y0 + i * box["height"] * 0.02)
+    page.mouse.up()
+    page.locator("#translate-run").click()
+    images = page.locator("#realisations img")
+    images.nth(6).wait_for(state="visible")  # the query and 6 realisations
+    assert images.count() == 7
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "app-sketch.png"), full_page=True)

@@ -130,7 +130,7 @@ def build_app(translators: Mapping[str, Translator] | None = None, *, device: st
                         "part to fill; or upload a file (a file wins over the canvas).")
             with gr.Row():
                 drawing = gr.ImageEditor(type="pil", image_mode="RGBA", canvas_size=(280, 280), label="canvas",
-                                         brush=gr.Brush(colors=["#ffffff", "#000000"], default_size=16,
+                                         brush=gr.Brush(colors=["#000000", "#ffffff"], default_size=16,
                                                         color_mode="fixed"), elem_id="canvas")
                 with gr.Column():
                     upload = _upload("translate-upload")
