@@ -21,7 +21,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-__all__ = ["PlainActNorm", "PlainCoupling", "PlainShuffle", "PlainCINN"]
+__all__ = ["PlainActNorm", "PlainCINN", "PlainCoupling", "PlainShuffle"]
 
 LOG_2PI = math.log(2.0 * math.pi)
 

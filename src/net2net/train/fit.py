@@ -5,6 +5,16 @@ validate, checkpoint. The batch order is a pure function of ``(seed, epoch)`` an
 learning rate a pure function of the step, so a checkpoint needs only weights, the
 optimiser's moments and the step counter to continue *exactly* where a killed run
 stopped. Experts are never called here: the pairs come from the feature store.
+
+The same function trains data-parallel under ``torchrun`` (see ``docs/scaling.md``):
+every rank draws the same global batch from :func:`batch_indices` and takes its
+contiguous slice; DDP averages the gradients, which equals the gradient of the
+global-batch mean. ActNorm is initialised from the *whole* first global batch on every
+rank (a no-grad forward before the first step, single process included), the logged
+training NLL is all-reduced (the global-batch mean), and validation, checkpoints, the
+model and the metrics are computed and written by rank 0 alone; the others wait at a
+barrier. ``train.precision="bf16"`` runs the forward pass under bf16 autocast; the
+flow's log-dets and the loss stay float32.
 """
 
 from __future__ import annotations
@@ -25,10 +35,14 @@ from tqdm.auto import tqdm
 
 from net2net.io import atomic_directory, atomic_write_bytes, atomic_write_json, load_tensors, read_json, save_tensors
 from net2net.models import build_model, load_state_checked, model_kind, read_manifest, save_model
+from net2net.train import distributed as D
 
-__all__ = ["TrainConfig", "Pairs", "fit", "evaluate_nll", "lr_at", "make_optimizer", "train_step"]
+__all__ = ["Pairs", "TrainConfig", "evaluate_nll", "fit", "lr_at", "make_optimizer", "train_step"]
 
 LN2 = math.log(2.0)
+#: train.precision -> the autocast dtype of the forward pass (None: plain float32).
+PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
+_FINITE_CHUNK = 1 << 16  # rows per NaN check: a memory-mapped store is never read whole
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,8 @@ class TrainConfig:
         seed: seeds the initial weights and the batch order.
         device: "auto", "cpu", "cuda", "cuda:1", ...
         eval_batch_size: pairs per validation batch.
+        precision: "fp32", or "bf16" for bf16 autocast of the forward pass (meant for
+            GPUs; log-dets and the loss stay float32).
     """
 
     steps: int = 2000
@@ -66,6 +82,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     eval_batch_size: int = 4096
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         positive_ints = ("steps", "batch_size", "keep_checkpoints", "eval_batch_size")
@@ -85,6 +102,8 @@ class TrainConfig:
         object.__setattr__(self, "betas", tuple(float(x) for x in b))
         if not isinstance(self.device, str) or not self.device:
             raise ValueError(f"train.device must be a string like 'auto', 'cpu' or 'cuda', got {self.device!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"train.precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -119,10 +138,13 @@ class Pairs:
         return len(self.cond)
 
     def check_finite(self, name: str) -> None:
+        """Raises on NaN/inf, reading ``_FINITE_CHUNK`` rows at a time (bounded memory)."""
         for part, t in (("cond", self.cond), ("target", self.target)):
-            bad = (~torch.isfinite(t)).any(dim=1).nonzero()
-            if len(bad):
-                raise ValueError(f"{name} {part} has NaN or inf values (first bad row: {int(bad[0])}); re-extract the features")
+            for lo in range(0, len(t), _FINITE_CHUNK):
+                bad = (~torch.isfinite(t[lo : lo + _FINITE_CHUNK])).any(dim=1).nonzero()
+                if len(bad):
+                    raise ValueError(f"{name} {part} has NaN or inf values (first bad row: {lo + int(bad[0])}); "
+                                     "re-extract the features")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -186,6 +208,44 @@ def train_step(model: nn.Module, opt: torch.optim.Optimizer, z: Tensor, c: Tenso
         torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip, foreach=True)
     opt.step()
     return loss.detach()
+
+
+class _LogProb(nn.Module):
+    """``log_prob`` as the forward pass, under the precision's autocast.
+
+    DDP synchronises gradients only for calls that go through ``forward``; the flow's
+    log-dets and ``log_prob`` itself are summed in float32 even under autocast
+    (see :mod:`net2net.flow.layers`), and the result is cast to float32 here.
+    """
+
+    def __init__(self, model: nn.Module, autocast: torch.dtype | None, device_type: str) -> None:
+        super().__init__()
+        self.model = model
+        self.dim = model.dim
+        self.autocast = autocast
+        self.device_type = device_type
+
+    def forward(self, z: Tensor, c: Tensor) -> Tensor:
+        if self.autocast is None:
+            return self.model.log_prob(z, c)
+        with torch.autocast(self.device_type, dtype=self.autocast):
+            lp = self.model.log_prob(z, c)
+        return lp.float()
+
+    def log_prob(self, z: Tensor, c: Tensor) -> Tensor:
+        return self(z, c)
+
+
+class _DDP(torch.nn.parallel.DistributedDataParallel):
+    """DDP with the ``log_prob``/``dim`` face :func:`train_step` uses, so one step
+    function serves one process and many."""
+
+    def log_prob(self, z: Tensor, c: Tensor) -> Tensor:
+        return self(z, c)
+
+    @property
+    def dim(self) -> int:
+        return self.module.dim
 
 
 # --- checkpoints: weights + optimiser moments (safetensors) + counters (JSON) -------
@@ -272,7 +332,11 @@ def fit(
         The metrics dict also written to ``out/metrics.json``.
     """
     out = Path(out)
-    device = resolve_device(cfg.device)
+    dist = D.setup(resolve_device(cfg.device))  # a world of one unless launched by torchrun
+    device = D.rank_device(resolve_device(cfg.device))
+    if cfg.batch_size % dist.world_size:
+        raise ValueError(f"train.batch_size ({cfg.batch_size}) is the global batch and must divide by the number of "
+                         f"processes ({dist.world_size}); choose a multiple of {dist.world_size}")
     # Same seed, same initial weights, without touching the caller's global RNG.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
@@ -293,7 +357,7 @@ def fit(
     if getattr(model, "closed_form", False):
         # A closed-form baseline (least squares) is solved, not stepped: no loop to run.
         model.fit_closed_form(train.cond.to(device), train.target.to(device))
-        return _finish(kind, model, train, val, cfg, out, device, history, t0, extra)
+        return _finish_on_main(dist, kind, model, train, val, cfg, out, device, history, t0, extra)
     opt = make_optimizer(model, cfg)
     start = 0
     if resume:
@@ -312,33 +376,58 @@ def fit(
     target = train.target if train.target.device == device else train.target.to(device, torch.float32)
     cond = train.cond if train.cond.device == device else train.cond.to(device, torch.float32)
     n = len(train)
-    bar = tqdm(total=cfg.steps, initial=start, desc=f"fit {kind}", unit="step", disable=(not progress) if progress is not None else None, dynamic_ncols=True)
+    # Gradients flow through forward (DDP's rule); fp32 on one process needs no wrapper.
+    step_model: nn.Module = model
+    if PRECISIONS[cfg.precision] is not None or dist.distributed:
+        step_model = _LogProb(model, PRECISIONS[cfg.precision], device.type)
+    if start == 0:
+        # Data-dependent init (ActNorm) from the whole first global batch, identical on every
+        # rank; the first step's forward would do the same on one process.
+        idx = batch_indices(0, n, cfg).to(device)
+        with torch.no_grad():
+            step_model.log_prob(target[idx].float(), cond[idx].float())
+    if dist.distributed:
+        # Every rank holds identical weights here (same seed, same init batch).
+        step_model = _DDP(step_model, device_ids=[device.index] if device.type == "cuda" else None,
+                          broadcast_buffers=False)
+    local = cfg.batch_size // dist.world_size
+    lo = dist.rank * local  # this rank's contiguous slice of every global batch
+    hide = ((not progress) if progress is not None else None) if dist.is_main else True
+    bar = tqdm(total=cfg.steps, initial=start, desc=f"fit {kind}", unit="step", disable=hide, dynamic_ncols=True)
     running = torch.zeros((), device=device)
     log_every = 50
     for step in range(start, cfg.steps):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
-        idx = batch_indices(step, n, cfg).to(device)
-        running += train_step(model, opt, target[idx].float(), cond[idx].float(), cfg.grad_clip)
+        idx = batch_indices(step, n, cfg)[lo : lo + local].to(device)
+        running += train_step(step_model, opt, target[idx].float(), cond[idx].float(), cfg.grad_clip)
         done = step + 1
         if done % log_every == 0 or done == cfg.steps:
             k = done % log_every or log_every
-            value = float(running) / k  # the only host sync, once per log_every steps
+            value = float(D.all_reduce_mean(running)) / k  # the only host sync, once per log_every steps
             running.zero_()
             if not math.isfinite(value):
                 raise FloatingPointError(f"training diverged at step {done} (loss {value}); lower train.lr or raise train.grad_clip")
             history["step"].append(done)
             history["train_nll"].append(value)
             bar.set_postfix(nll=f"{value:.3f}", lr=f"{lr_at(step, cfg):.1e}")
-        if val is not None and ((cfg.eval_every and done % cfg.eval_every == 0) or done == cfg.steps):
+        if val is not None and dist.is_main and ((cfg.eval_every and done % cfg.eval_every == 0) or done == cfg.steps):
             v = evaluate_nll(model, val, device, cfg.eval_batch_size)
             history["val_step"].append(done)
             history["val_nll"].append(v)
         if (cfg.ckpt_every and done % cfg.ckpt_every == 0) or done == cfg.steps:
-            _save_checkpoint(out, model, opt, done, history, cfg)
+            if dist.is_main:
+                _save_checkpoint(out, model, opt, done, history, cfg)
+            D.barrier()
         bar.update(1)
     bar.close()
-    return _finish(kind, model, train, val, cfg, out, device, history, t0, extra)
+    return _finish_on_main(dist, kind, model, train, val, cfg, out, device, history, t0, extra)
+
+
+def _finish_on_main(dist: D.DistInfo, *args: Any) -> dict[str, Any]:
+    """Rank 0 validates and writes; every rank returns rank 0's metrics."""
+    metrics = _finish(*args) if dist.is_main else None
+    return D.broadcast_object(metrics)
 
 
 def _finish(kind: str, model: nn.Module, train: Pairs, val: Pairs | None, cfg: TrainConfig, out: Path,

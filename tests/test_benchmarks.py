@@ -1,0 +1,33 @@
+"""The benchmark script runs end to end at a tiny size and writes its report.
+
+Benchmarks are not tests: nothing here checks a speed, only that `benchmarks/run.py`
+works and writes the markdown and the JSON with the figures the docs rely on.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_benchmark_script_runs_at_tiny_size(tmp_path: Path) -> None:
+    out = tmp_path / "bench.md"
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--size", "tiny", "--device", "cpu", "--out", str(out)],
+        check=True, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert {"command", "machine", "model", "params", "train", "epoch", "sample"} <= set(report)
+    for figures in report["train"].values():
+        assert {"ours", "plain", "speedup_vs_plain"} <= set(figures)
+        assert figures["ours"]["samples_per_s"] > 0 and figures["plain"]["samples_per_s"] > 0
+    assert {"seconds", "val_nll_nats_per_dim"} <= set(report["epoch"]["ours"])
+    assert {"speedup", "nll_gap_nats_per_dim"} <= set(report["epoch"])
+    assert report["sample"]["ours"]["ms_for_16"] > 0
+    text = out.read_text()
+    for heading in ("## Training step", "## One epoch", "## Sampling 16 queries", "GPU (H100): not measured"):
+        assert heading in text
