@@ -193,7 +193,8 @@ def evaluate_nll(model: nn.Module, pairs: Pairs, device: torch.device, batch_siz
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """AdamW with the fused kernel on CPU and CUDA alike: one kernel per parameter
-    instead of a dozen element-wise ops (on the 2-core CPU, ~2x faster batch-16 steps)."""
+    instead of a dozen element-wise ops (1.5x faster batch-16 steps on the 2-core CPU,
+    docs/benchmarks.md)."""
     return torch.optim.AdamW(
         model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay, fused=True,
     )
