@@ -14,7 +14,16 @@ Layout under the root (``$NET2NET_CACHE`` or ``~/.cache/net2net/features``)::
         manifest.json     what made the entry, and each file's size and sha256
 
 Each file is written atomically and the manifest last: a folder without a manifest is
-an interrupted extraction and is simply redone. Reading checks the manifest against its
+an interrupted extraction. Every shard is followed by a small hidden record
+(``.z-00000.json``: its rows and sha256), so a rerun encodes only the shards that
+have no record and keeps the rest.
+
+Under ``torchrun`` extraction is sharded across ranks: rank ``r`` encodes the ``r``-th
+contiguous slice of the rows and writes its own shards; once every rank is done (a
+barrier), rank 0 assembles the manifest from the records. A rank that dies leaves at
+most a hidden temporary file, and the rerun redoes only its missing shards. The key and
+the concatenated data do not depend on the number of ranks; only how the rows are cut
+into shard files does. Reading checks the manifest against its
 key and every file against the manifest; anything that does not match is a
 ``ValueError`` naming the file, never silently reused.
 
@@ -43,8 +52,9 @@ from net2net.data import fashion_mnist as fm
 from net2net.data.transforms import get_transform
 from net2net.experts.base import Expert, encode_all
 from net2net.io import atomic_write_bytes, atomic_write_json, read_json
+from net2net.train import distributed as D
 
-__all__ = ["DATASETS", "FORMAT", "Entry", "FeatureStore", "default_root", "features_source"]
+__all__ = ["DATASETS", "FORMAT", "Entry", "FeatureStore", "ShardedRows", "default_root", "features_source"]
 
 FORMAT = 1
 _SHARD_BYTES = 256 << 20  # one shard for most entries; caps the memory of one write
@@ -106,6 +116,62 @@ def _npy_bytes(a: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def _shard_plan(n: int, rows_per_shard: int, world: int) -> list[tuple[int, int, int]]:
+    """``(rank, lo, hi)`` of every shard, in row order: rank ``r`` takes the ``r``-th
+    contiguous slice of the rows, cut into shards of at most ``rows_per_shard``.
+    For one rank this is the single-process layout."""
+    bounds = [n * r // world for r in range(world + 1)]
+    return [(r, lo, min(bounds[r + 1], lo + rows_per_shard))
+            for r in range(world) for lo in range(bounds[r], bounds[r + 1], rows_per_shard)]
+
+
+class ShardedRows:
+    """The rows of several memory-mapped shards, read lazily as one ``(N, dim)`` float32 table.
+
+    Indexing with an index tensor or a slice gathers only those rows into a new tensor,
+    so a store larger than memory can be trained on; :meth:`to` materialises it all.
+    It offers what the trainer uses of a tensor: ``shape``, ``dim()``, ``len``,
+    ``device``, ``dtype``, indexing, ``to`` and ``float``.
+    """
+
+    def __init__(self, parts: list[np.ndarray]) -> None:
+        self.parts = parts
+        self.offsets = np.cumsum([0] + [len(p) for p in parts])
+        self.shape = torch.Size((int(self.offsets[-1]), int(parts[0].shape[1])))
+        self.dtype = torch.float32
+        self.device = torch.device("cpu")
+
+    def dim(self) -> int:
+        return 2
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, idx: Any) -> torch.Tensor:
+        if isinstance(idx, slice):
+            lo, hi, step = idx.indices(len(self))
+            if step == 1:
+                pieces = [p[max(lo, a) - a : min(hi, b) - a] for p, a, b in zip(self.parts, self.offsets, self.offsets[1:])
+                          if max(lo, a) < min(hi, b)]
+                return torch.from_numpy(np.concatenate(pieces) if pieces else np.empty((0, self.shape[1]), np.float32))
+            idx = np.arange(lo, hi, step)
+        rows = np.asarray(idx.cpu() if isinstance(idx, torch.Tensor) else idx, dtype=np.int64).reshape(-1)
+        rows = np.where(rows < 0, rows + len(self), rows)
+        which = np.searchsorted(self.offsets, rows, side="right") - 1
+        out = np.empty((len(rows), self.shape[1]), np.float32)
+        for k in np.unique(which):
+            m = which == k
+            out[m] = self.parts[k][rows[m] - self.offsets[k]]
+        return torch.from_numpy(out)
+
+    def to(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        """All rows as one tensor (a full copy: only for data that fits in memory)."""
+        return torch.from_numpy(np.concatenate(self.parts)).to(*args, **kwargs)
+
+    def float(self) -> ShardedRows:
+        return self
+
+
 @dataclass(frozen=True)
 class Entry:
     """One verified store entry. ``hit`` says whether :meth:`FeatureStore.extract` found it cached.
@@ -131,14 +197,20 @@ class Entry:
     def __len__(self) -> int:
         return int(self.manifest["rows"])
 
+    def _parts(self) -> list[np.ndarray]:
+        return [np.load(self.path / s["file"], mmap_mode="c", allow_pickle=False) for s in self.manifest["shards"]]
+
     def array(self) -> np.ndarray:
-        """``(N, dim)`` float32; memory-mapped (copy-on-write) when the entry is one shard."""
-        parts = [np.load(self.path / s["file"], mmap_mode="c", allow_pickle=False) for s in self.manifest["shards"]]
+        """``(N, dim)`` float32; memory-mapped (copy-on-write) when the entry is one shard,
+        a concatenated copy otherwise (use :meth:`tensor` for data larger than memory)."""
+        parts = self._parts()
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    def tensor(self) -> torch.Tensor:
-        """:meth:`array` as a torch tensor (sharing the mapped memory when possible)."""
-        return torch.from_numpy(self.array())
+    def tensor(self) -> torch.Tensor | ShardedRows:
+        """The rows without reading them: a tensor on the memory-mapped shard, or for
+        several shards a :class:`ShardedRows` view that reads only the rows indexed."""
+        parts = self._parts()
+        return torch.from_numpy(parts[0]) if len(parts) == 1 else ShardedRows(parts)
 
     def labels(self) -> np.ndarray:
         return np.load(self.path / "labels.npy", allow_pickle=False)
@@ -231,30 +303,54 @@ class FeatureStore:
 
     def _write(self, folder: Path, spec: dict[str, Any], expert: Expert, t: Any, x: np.ndarray, y: np.ndarray,
                batch_size: int, progress: bool | None) -> Entry:
+        dist = D.setup(getattr(expert, "device", "cpu"))  # a world of one unless launched by torchrun
         folder.mkdir(parents=True, exist_ok=True)
         n, dim = len(x), int(expert.dim)
-        rows_per_shard = max(1, _SHARD_BYTES // (4 * dim))
-        n_shards = -(-n // rows_per_shard)
-        shards, texts = [], []
+        plan = _shard_plan(n, max(1, _SHARD_BYTES // (4 * dim)), dist.world_size)
         start_time = time.perf_counter()
-        for s, lo in enumerate(range(0, n, rows_per_shard)):
-            hi = min(n, lo + rows_per_shard)
+        for s, (rank, lo, hi) in enumerate(plan):
+            if rank != dist.rank or self._record(folder, s, lo, hi) is not None:
+                continue  # another rank's shard, or done by an earlier, interrupted run
             inputs = t(x[lo:hi], y[lo:hi], np.arange(lo, hi), n)
-            if t.kind == "text":
-                texts += inputs
-            desc = f"{expert.name} {t.name}" + (f" {s + 1}/{n_shards}" if n_shards > 1 else "")
+            desc = f"{expert.name} {t.name}" + (f" {s + 1}/{len(plan)}" if len(plan) > 1 else "")
             z = encode_all(expert, inputs, batch_size=batch_size, progress=progress, desc=desc).numpy()
             if not np.isfinite(z).all():
                 raise ValueError(f"expert {expert.name!r} produced NaN or inf features; check its weights and inputs")
-            shards.append(self._put(folder, f"z-{s:05d}.npy", _npy_bytes(z), rows=hi - lo))
-        files = [self._put(folder, "labels.npy", _npy_bytes(y.astype(np.int64)), rows=n)]
-        if t.kind == "text":
-            files.append(self._put(folder, "inputs.json", json.dumps({"texts": texts}).encode(), rows=n))
-        manifest = {"key": _key(spec), "spec": spec, "rows": n, "dim": dim, "dtype": "float32",
-                    "shards": shards, "files": files, "seconds": round(time.perf_counter() - start_time, 3),
-                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        atomic_write_json(folder / "manifest.json", manifest)  # last: it marks the entry complete
-        return Entry(folder, manifest, hit=False)
+            rec = self._put(folder, f"z-{s:05d}.npy", _npy_bytes(z), rows=hi - lo)
+            # The record follows the shard: a shard without one is redone, never trusted.
+            atomic_write_json(folder / f".z-{s:05d}.json", {**rec, "lo": lo, "hi": hi,
+                                                             **({"texts": list(inputs)} if t.kind == "text" else {})})
+        D.barrier()  # every rank's shards are on disk
+        if dist.is_main:
+            records = [self._record(folder, s, lo, hi) for s, (_, lo, hi) in enumerate(plan)]
+            missing = [f"z-{s:05d}.npy" for s, r in enumerate(records) if r is None]
+            if missing:
+                raise ValueError(f"{folder}: shards {missing} were not written by their ranks; run the extraction again")
+            shards = [{k: r[k] for k in ("file", "rows", "bytes", "sha256")} for r in records]
+            files = [self._put(folder, "labels.npy", _npy_bytes(y.astype(np.int64)), rows=n)]
+            if t.kind == "text":
+                texts = [s for r in records for s in r["texts"]]
+                files.append(self._put(folder, "inputs.json", json.dumps({"texts": texts}).encode(), rows=n))
+            manifest = {"key": _key(spec), "spec": spec, "rows": n, "dim": dim, "dtype": "float32",
+                        "shards": shards, "files": files, "seconds": round(time.perf_counter() - start_time, 3),
+                        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            atomic_write_json(folder / "manifest.json", manifest)  # last: it marks the entry complete
+            keep = {r["file"] for r in shards}
+            for p in [*folder.glob(".z-*.json"), *(p for p in folder.glob("z-*.npy") if p.name not in keep)]:
+                p.unlink(missing_ok=True)  # records, and shards of an earlier run cut for another world size
+        D.barrier()  # the manifest is on disk
+        return Entry(folder, read_json(folder / "manifest.json"), hit=False)
+
+    @staticmethod
+    def _record(folder: Path, s: int, lo: int, hi: int) -> dict[str, Any] | None:
+        """Shard ``s``'s record if it covers rows ``lo:hi`` and its file has the recorded size."""
+        f = folder / f".z-{s:05d}.json"
+        try:
+            rec = read_json(f)
+            ok = (rec["lo"], rec["hi"]) == (lo, hi) and (folder / rec["file"]).stat().st_size == int(rec["bytes"])
+        except (ValueError, KeyError, OSError):
+            return None
+        return rec if ok else None
 
     @staticmethod
     def _put(folder: Path, name: str, data: bytes, rows: int) -> dict[str, Any]:

@@ -237,16 +237,19 @@ class _LogProb(nn.Module):
         return self(z, c)
 
 
-class _DDP(torch.nn.parallel.DistributedDataParallel):
-    """DDP with the ``log_prob``/``dim`` face :func:`train_step` uses, so one step
-    function serves one process and many."""
+class _DDPStep:
+    """A DDP-wrapped :class:`_LogProb` seen through the face :func:`train_step` uses
+    (``log_prob``, ``dim``, ``parameters``), so one step function serves one process and
+    many. (DDP itself has a ``dim`` attribute of its own: the scatter dimension.)"""
+
+    def __init__(self, ddp: torch.nn.parallel.DistributedDataParallel, dim: int) -> None:
+        self.ddp, self.dim = ddp, dim
 
     def log_prob(self, z: Tensor, c: Tensor) -> Tensor:
-        return self(z, c)
+        return self.ddp(z, c)
 
-    @property
-    def dim(self) -> int:
-        return self.module.dim
+    def parameters(self) -> Any:
+        return self.ddp.parameters()
 
 
 # --- checkpoints: weights + optimiser moments (safetensors) + counters (JSON) -------
@@ -389,8 +392,9 @@ def fit(
             step_model.log_prob(target[idx].float(), cond[idx].float())
     if dist.distributed:
         # Every rank holds identical weights here (same seed, same init batch).
-        step_model = _DDP(step_model, device_ids=[device.index] if device.type == "cuda" else None,
-                          broadcast_buffers=False)
+        ddp = torch.nn.parallel.DistributedDataParallel(
+            step_model, device_ids=[device.index] if device.type == "cuda" else None, forward_sync_buffers=False)
+        step_model = _DDPStep(ddp, model.dim)  # type: ignore[assignment]
     local = cfg.batch_size // dist.world_size
     lo = dist.rank * local  # this rank's contiguous slice of every global batch
     hide = ((not progress) if progress is not None else None) if dist.is_main else True
