@@ -1,6 +1,7 @@
 """``net2net extract --expert NAME [--transform T] [--split S]``: fill the feature store.
 
 Prints the entry's key and folder and whether it was a cache hit (nothing encoded).
+Under ``torchrun`` each rank encodes its slice of the rows and rank 0 prints.
 """
 
 from __future__ import annotations
@@ -33,15 +34,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from net2net.experts.registry import get_expert
     from net2net.features import FeatureStore
+    from net2net.train import distributed as D
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
-    expert = get_expert(args.expert, device=args.device, layer=args.layer)
+    import torch
+
+    device = str(D.rank_device(torch.device(args.device)))  # cuda -> cuda:LOCAL_RANK under torchrun
+    expert = get_expert(args.expert, device=device, layer=args.layer)
     t0 = time.perf_counter()
     entry = FeatureStore(args.root).extract(
         expert, dataset=args.dataset, split=args.split, transform=args.transform, limit=args.limit,
         data_dir=args.data_dir, batch_size=args.batch_size, progress=False if args.no_progress else None,
     )
+    main_rank = D.setup(device).is_main
+    D.shutdown()
+    if not main_rank:
+        return 0
     print(f"key: {entry.key}")
     print(f"path: {entry.path}")
     print(f"rows: {len(entry)}  dim: {entry.dim}")

@@ -1,4 +1,8 @@
-"""``net2net train RECIPE [--resume] [--out DIR]``: fit τ from a recipe file."""
+"""``net2net train RECIPE [--resume] [--out DIR] [--devices N]``: fit τ from a recipe file.
+
+Under ``torchrun`` every process runs this same command and trains data-parallel;
+``--devices N`` starts N local processes through ``torch.distributed.run`` for you.
+"""
 
 from __future__ import annotations
 
@@ -15,19 +19,43 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")
     p.add_argument("--steps", type=int, help="override train.steps")
     p.add_argument("--device", help="override train.device (auto, cpu, cuda, ...)")
+    p.add_argument("--devices", type=int, default=1,
+                   help="data-parallel processes on this machine (one per GPU; default 1); see docs/scaling.md")
     p.set_defaults(func=run)
+
+
+def _launch(args: argparse.Namespace) -> int:
+    """``torchrun --standalone --nproc_per_node=N -m net2net.cli train ...`` without --devices."""
+    from torch.distributed.run import main as torchrun
+
+    argv = [args.recipe] + (["--resume"] if args.resume else [])
+    for flag, value in (("--out", args.out), ("--steps", args.steps), ("--device", args.device)):
+        if value is not None:
+            argv += [flag, str(value)]
+    torchrun(["--standalone", f"--nproc_per_node={args.devices}", "-m", "net2net.cli", "train", *argv])
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from net2net.train import distributed as D
     from net2net.train.recipe import load_recipe
+
+    if args.devices < 1:
+        raise ValueError(f"--devices must be >= 1, got {args.devices}")
+    if args.devices > 1 and D.env_world_size() == 1:
+        return _launch(args)
 
     recipe = load_recipe(args.recipe)
     overrides = {k: v for k, v in (("steps", args.steps), ("device", args.device)) if v is not None}
     if overrides:
         recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, **overrides))
     metrics = recipe.run(resume=args.resume, out=args.out)
+    if not D.setup().is_main:  # every rank returns rank 0's metrics; one prints them
+        D.shutdown()
+        return 0
+    D.shutdown()
     out = args.out or recipe.out
     summary = {k: metrics[k] for k in ("steps", "train_pairs", "val_nll_nats_per_dim", "val_nll_bits_per_dim") if k in metrics}
     print(json.dumps(summary, indent=2))
