@@ -167,3 +167,44 @@ def test_full_60k_captions_and_images(tmp_path, minilm, monkeypatch):
     for ex, tr in ((minilm, "captions"), (conv, "identity")):
         _no_encoding(ex, monkeypatch)
         assert store.extract(ex, split="train", transform=tr).hit
+
+
+def test_interrupted_extraction_redoes_only_missing_shards_and_reads_lazily(store, monkeypatch):
+    import net2net.features as features
+    from net2net.features import ShardedRows
+    from net2net.train.fit import Pairs
+
+    onehot = get_expert("onehot")
+    monkeypatch.setattr(features, "_SHARD_BYTES", 4 * 10 * 40)  # 40 rows per shard: 3 shards for 100 rows
+    calls, real = [], onehot.encode
+
+    def dies_on_third(batch):
+        calls.append(len(batch))
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # a killed process
+        return real(batch)
+
+    monkeypatch.setattr(onehot, "encode", dies_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        store.extract(onehot, split="test", transform="labels", limit=100, progress=False)
+    folder = next(store.root.iterdir())
+    assert not (folder / "manifest.json").exists() and sorted(p.name for p in folder.glob("z-*")) == ["z-00000.npy", "z-00001.npy"]
+    calls.clear()
+    monkeypatch.setattr(onehot, "encode", lambda b: (calls.append(len(b)), real(b))[1])
+    e = store.extract(onehot, split="test", transform="labels", limit=100, progress=False)
+    assert calls == [20]  # only the missing shard was encoded
+    assert not list(folder.glob(".*"))  # the shard records are gone once the manifest exists
+    rows = store.open(e.key).tensor()
+    assert isinstance(rows, ShardedRows) and rows.shape == (100, 10)
+    full = np.concatenate([np.load(folder / s["file"]) for s in e.manifest["shards"]])
+    idx = torch.tensor([99, 0, 41, 39, 40])
+    assert np.array_equal(rows[idx].numpy(), full[idx.numpy()]) and np.array_equal(rows[35:85].numpy(), full[35:85])
+    Pairs(rows, rows).check_finite("training")  # chunked, through the lazy view
+
+
+def test_single_shard_tensor_is_memory_mapped(store):
+    e = _entry(store)
+    arr, t = e.array(), e.tensor()
+    assert isinstance(arr, np.memmap)
+    # torch.from_numpy wraps the mapped pages (a non-resizable storage); a copy would own a resizable one
+    assert not t.untyped_storage().resizable() and t.shape == arr.shape
