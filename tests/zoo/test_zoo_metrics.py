@@ -44,7 +44,9 @@ def test_classification_metrics_per_class():
 def test_frechet_distance_is_zero_for_the_same_set_and_grows_with_a_shift():
     g = torch.Generator().manual_seed(0)
     real = torch.rand(400, 1, 2, 2, generator=g)
-    feats = lambda x: x.flatten(1)
+    def feats(x):
+        return x.flatten(1)
+
     assert zm.frechet_distance(feats, 4, real, real) == pytest.approx(0.0, abs=1e-6)
     # Shifting every feature by 0.5 adds |Δμ|² = 4 · 0.25 = 1 and nothing else.
     assert zm.frechet_distance(feats, 4, real, real + 0.5) == pytest.approx(1.0, abs=1e-4)

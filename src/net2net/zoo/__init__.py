@@ -10,7 +10,7 @@ name                       dim   what
 =========================  ====  ==========================================================
 fmnist-classifier          128   CNN classifier; taps conv1, conv2, conv3, fc1, logits
 fmnist-edge-classifier     128   same, trained on ``sobel_edges`` (shape-biased expert)
-fmnist-ae                  64    VAE g: encode = posterior mean, decode -> (B, 1, 28, 28)
+fmnist-ae                  32    VAE g: encode = posterior mean, decode -> (B, 1, 28, 28)
 fmnist-lowres-ae           16    VAE of 7x7 images (``downsample(x, 7)``)
 fmnist-gan                 48    generator, latent ``[z̃ (32), W·onehot(c) (16)]``
 =========================  ====  ==========================================================
@@ -19,7 +19,7 @@ Example:
     >>> from net2net.zoo import load_expert, list_zoo
     >>> g = load_expert("fmnist-ae")
     >>> g.dim
-    64
+    32
 """
 
 from __future__ import annotations

@@ -84,6 +84,10 @@ class ClassifierConfig(_Config):
             raise ValueError(f"ClassifierConfig.image_size must be divisible by 4 (two 2x poolings), got {self.image_size}")
 
 
+def _act() -> nn.Module:
+    return nn.LeakyReLU(0.2, inplace=True)
+
+
 def _conv_block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
@@ -162,17 +166,16 @@ class VAE(nn.Module):
         d, s = config.latent_dim, config.image_size
         if config.arch == "conv":
             c1, c2, c3 = config.channels
-            act = lambda: nn.LeakyReLU(0.2, inplace=True)
             self.encoder = nn.Sequential(
-                nn.Conv2d(1, c1, 4, 2, 1), act(),              # 14
-                nn.Conv2d(c1, c2, 4, 2, 1), act(),             # 7
-                nn.Conv2d(c2, c3, 3, 2, 1), act(),             # 4
+                nn.Conv2d(1, c1, 4, 2, 1), _act(),              # 14
+                nn.Conv2d(c1, c2, 4, 2, 1), _act(),             # 7
+                nn.Conv2d(c2, c3, 3, 2, 1), _act(),             # 4
                 nn.Flatten(), nn.Linear(c3 * 16, 2 * d),
             )
             self.decoder = nn.Sequential(
-                nn.Linear(d, c3 * 16), act(), nn.Unflatten(1, (c3, 4, 4)),
-                nn.ConvTranspose2d(c3, c2, 3, 2, 1), act(),    # 7
-                nn.ConvTranspose2d(c2, c1, 4, 2, 1), act(),    # 14
+                nn.Linear(d, c3 * 16), _act(), nn.Unflatten(1, (c3, 4, 4)),
+                nn.ConvTranspose2d(c3, c2, 3, 2, 1), _act(),    # 7
+                nn.ConvTranspose2d(c2, c1, 4, 2, 1), _act(),    # 14
                 # Straight to one channel at 28x28: a wide layer at full resolution
                 # would triple the cost of a CPU training step.
                 nn.ConvTranspose2d(c1, 1, 4, 2, 1),            # 28
@@ -263,11 +266,10 @@ class ProjectionDiscriminator(nn.Module):
     def __init__(self, config: GANConfig) -> None:
         super().__init__()
         c2, c1 = config.channels[1], config.channels[0]
-        act = lambda: nn.LeakyReLU(0.2, inplace=True)
         self.body = nn.Sequential(
-            spectral_norm(nn.Conv2d(1, c2, 4, 2, 1)), act(),    # 14
-            spectral_norm(nn.Conv2d(c2, c1, 4, 2, 1)), act(),   # 7
-            spectral_norm(nn.Conv2d(c1, c1, 3, 1, 1)), act(),   # 7
+            spectral_norm(nn.Conv2d(1, c2, 4, 2, 1)), _act(),    # 14
+            spectral_norm(nn.Conv2d(c2, c1, 4, 2, 1)), _act(),   # 7
+            spectral_norm(nn.Conv2d(c1, c1, 3, 1, 1)), _act(),   # 7
         )
         self.linear = spectral_norm(nn.Linear(c1, 1))
         self.project = spectral_norm(nn.Embedding(config.num_classes, c1))
