@@ -397,6 +397,8 @@ class FeatureStore:
         """Every complete entry (unverified manifests; use :meth:`open` to check one)."""
         out = []
         for mf in sorted(self.root.glob("*/manifest.json")):
+            if mf.parent.name.startswith("."):
+                continue  # a hidden temporary left by a killed writer
             try:
                 out.append(Entry(mf.parent, read_json(mf)))
             except ValueError:
@@ -408,7 +410,7 @@ class FeatureStore:
         or by a query such as ``{"expert": "minilm", "transform": "captions", "split": "train"}``.
         """
         if isinstance(ref, str):
-            found = [p for p in self.root.glob("*") if p.is_dir() and (p.name == ref or p.name.rsplit("-", 1)[-1].startswith(ref))]
+            found = [p for p in self.root.glob("*") if p.is_dir() and not p.name.startswith(".") and (p.name == ref or p.name.rsplit("-", 1)[-1].startswith(ref))]
             if len(ref) < 6 and not any(p.name == ref for p in found):
                 raise ValueError(f"entry key {ref!r} is too short; give at least 6 characters of the key")
             what = f"key {ref!r}"

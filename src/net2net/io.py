@@ -4,12 +4,15 @@ Every write goes to a temporary name in the same folder, is flushed and fsynced,
 renamed over the target (``os.replace`` is atomic on POSIX), and the folder is fsynced
 so the rename itself survives a power cut. Reads of safetensors and JSON turn the
 libraries' low-level errors into ``ValueError``s that name the file and say what to do.
-Pickles are never read.
+Pickles are never read unless the caller says ``trust_pickle=True`` (``net2net convert``),
+and then only through ``torch.load(weights_only=True)``. A full disk while writing is an
+``OSError`` (ENOSPC) that names the target; the target is left as it was.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -30,7 +33,16 @@ __all__ = [
     "load_tensors",
     "read_json",
     "fsync_dir",
+    "PICKLE_SUFFIXES",
 ]
+
+#: file endings of pickle-based checkpoints, refused unless ``trust_pickle=True``.
+PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".ckpt", ".pkl", ".bin"})
+
+
+def _no_space(e: OSError, path: Path) -> OSError:
+    """ENOSPC raised while writing a temporary file, re-raised naming the real target."""
+    return OSError(errno.ENOSPC, "no space left on device while writing", str(path))
 
 
 def _file_mode() -> int:
@@ -64,9 +76,11 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+            raise _no_space(e, path) from None
         raise
     fsync_dir(path.parent)
 
@@ -104,8 +118,10 @@ def atomic_directory(path: str | os.PathLike, *, overwrite: bool = True) -> Iter
         else:
             os.replace(tmp, path)
         fsync_dir(path.parent)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+            raise _no_space(e, path) from None
         raise
 
 
@@ -115,16 +131,26 @@ def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta
     atomic_write_bytes(path, st_save_bytes(flat, metadata=metadata))
 
 
-def load_tensors(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-    """Loads a safetensors file; a missing, truncated or corrupt file is a ``ValueError``."""
+def load_tensors(path: str | os.PathLike, device: str | torch.device = "cpu", *,
+                 trust_pickle: bool = False) -> dict[str, torch.Tensor]:
+    """Loads a safetensors file; a missing, truncated or corrupt file is a ``ValueError``.
+
+    A pickle-based checkpoint (``.pt``, ``.pth``, ``.ckpt``, ``.pkl``, ``.bin``) is
+    refused: unpickling can run code. With ``trust_pickle=True`` it is read by
+    ``torch.load(weights_only=True)`` (plain containers of tensors only) and nested
+    dicts are flattened with dots; anything but tensors is refused.
+    """
     path = Path(path)
-    if path.suffix in {".pt", ".pth", ".ckpt", ".pkl", ".bin"}:
+    if path.suffix in PICKLE_SUFFIXES and not trust_pickle:
         raise ValueError(
             f"{path}: refusing to read a pickle-based checkpoint (it can run code); "
-            "convert it to safetensors first"
+            f"if you trust its source, convert it first: net2net convert {path} "
+            f"{path.with_suffix('.safetensors')} --trust-pickle"
         )
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
+    if path.suffix in PICKLE_SUFFIXES:
+        return {k: v.to(device) for k, v in _load_pickle(path).items()}
     data = path.read_bytes()
     try:
         tensors = st_load_bytes(data)
@@ -134,6 +160,33 @@ def load_tensors(path: str | os.PathLike, device: str | torch.device = "cpu") ->
             "re-create it (rerun the command that wrote it)"
         ) from None
     return {k: v.to(device) for k, v in tensors.items()}
+
+
+def _load_pickle(path: Path) -> dict[str, torch.Tensor]:
+    """A trusted pickle checkpoint as a flat ``{dotted.name: tensor}`` dict."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - the unpickler raises anything; weights_only refusals included
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{path}: cannot read it as a checkpoint of plain tensors ({first})") from None
+    flat: dict[str, torch.Tensor] = {}
+
+    def walk(prefix: str, value: object) -> None:
+        if isinstance(value, torch.Tensor):
+            flat[prefix] = value
+        elif isinstance(value, dict):
+            if not value and prefix:
+                return
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        else:
+            raise ValueError(f"{path}: {prefix or 'the file'} is a {type(value).__name__}, not a tensor; "
+                             "only (nested) dicts of tensors can be converted")
+
+    walk("", obj)
+    if not flat:
+        raise ValueError(f"{path}: holds no tensors")
+    return flat
 
 
 def read_json(path: str | os.PathLike) -> dict:

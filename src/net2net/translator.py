@@ -295,7 +295,8 @@ class Translator(nn.Module):
 def available_translators() -> list[str]:
     if not TRANSLATORS_DIR.is_dir():
         return []
-    return sorted(p.name for p in TRANSLATORS_DIR.iterdir() if (p / "translator.json").is_file())
+    return sorted(p.name for p in TRANSLATORS_DIR.iterdir()
+                  if not p.name.startswith(".") and (p / "translator.json").is_file())  # skip killed writers' temporaries
 
 
 def load(name_or_folder: str | os.PathLike, device: str | torch.device = "cpu") -> Translator:

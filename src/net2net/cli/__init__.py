@@ -9,6 +9,7 @@ cause (``ValueError``, missing files, ...) print one line and exit with status 2
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 #: sub-command modules, in the order ``net2net --help`` lists them.
-COMMANDS: tuple[str, ...] = ("train", "extract", "zoo", "apps", "eval", "demo", "serve")
+COMMANDS: tuple[str, ...] = ("train", "extract", "zoo", "apps", "eval", "demo", "serve", "convert")
 
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError, OSError)
 
@@ -27,6 +28,17 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def describe(e: BaseException) -> str:
+    """One line for a user error. An ``OSError`` reads as what happened to which file
+    (``no space left on device while writing X``), not as ``[Errno 28] ...``."""
+    if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+        return f"no space left on device while writing {e.filename or 'a file'}"
+    if isinstance(e, OSError) and e.strerror:
+        what = e.strerror[0].lower() + e.strerror[1:]
+        return f"{e.filename}: {what}" if e.filename else what
+    return " ".join(str(e).split()) or type(e).__name__
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USER_ERRORS as e:
         if args.debug:
             raise
-        print(f"net2net {args.command}: error: {e}", file=sys.stderr)
+        print(f"net2net {args.command}: error: {describe(e)}", file=sys.stderr)
         return 2
     except FloatingPointError as e:
         if args.debug:

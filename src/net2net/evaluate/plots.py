@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -11,16 +12,18 @@ matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 
 from net2net.data.fashion_mnist import CLASS_NAMES  # noqa: E402
+from net2net.io import atomic_write_bytes  # noqa: E402
 
 __all__ = ["per_class_bars", "nll_curve", "diversity_bars"]
 
 
 def _save(fig, path: str | os.PathLike) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    buf = io.BytesIO()  # rendered in memory, then written atomically: a kill leaves no half a PNG
+    fig.savefig(buf, format=path.suffix.lstrip(".") or "png", dpi=110)
     plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
     return path
 
 

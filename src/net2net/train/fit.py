@@ -271,7 +271,8 @@ def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, Tensor], meta
     opt.load_state_dict({"state": state, "param_groups": groups})
 
 
-def _save_checkpoint(out: Path, model: nn.Module, opt: torch.optim.Optimizer, step: int, history: dict, cfg: TrainConfig) -> Path:
+def _save_checkpoint(out: Path, model: nn.Module, opt: torch.optim.Optimizer, step: int, history: dict, cfg: TrainConfig,
+                     running_loss: float = 0.0) -> Path:
     ckpt_root = out / "checkpoints"
     target = ckpt_root / f"step-{step:08d}"
     opt_tensors, opt_meta = _optimizer_tensors(opt)
@@ -285,6 +286,8 @@ def _save_checkpoint(out: Path, model: nn.Module, opt: torch.optim.Optimizer, st
             "train_config": cfg.to_dict(),
             "optimizer": opt_meta,
             "history": history,
+            # the loss summed since the last log line: a resumed run logs the same means
+            "running_loss": running_loss,
         })
     # The pointer moves only once the folder is complete: a kill at any moment
     # leaves `latest` naming a whole checkpoint.
@@ -363,7 +366,7 @@ def fit(
         model.fit_closed_form(train.cond.to(device), train.target.to(device))
         return _finish_on_main(dist, kind, model, train, val, cfg, out, device, history, t0, extra)
     opt = make_optimizer(model, cfg)
-    start = 0
+    start, resumed_running = 0, 0.0
     if resume:
         ckpt = latest_checkpoint(out)
         if ckpt is None:
@@ -374,6 +377,7 @@ def fit(
         load_state_checked(model, load_tensors(ckpt / "model.safetensors", device), str(ckpt))
         _load_optimizer(opt, load_tensors(ckpt / "optimizer.safetensors", device), state["optimizer"])
         start, history = state["step"], state["history"]
+        resumed_running = float(state.get("running_loss", 0.0))
     elif latest_checkpoint(out) is not None:
         raise ValueError(f"{out} holds checkpoints of an earlier run; pass --resume to continue it or choose a new folder")
 
@@ -399,7 +403,7 @@ def fit(
     lo = dist.rank * local  # this rank's contiguous slice of every global batch
     hide = ((not progress) if progress is not None else None) if dist.is_main else True
     bar = tqdm(total=cfg.steps, initial=start, desc=f"fit {kind}", unit="step", disable=hide, dynamic_ncols=True)
-    running = torch.zeros((), device=device)
+    running = torch.full((), resumed_running, device=device)
     log_every = 50
     for step in range(start, cfg.steps):
         for group in opt.param_groups:
@@ -421,8 +425,9 @@ def fit(
             history["val_step"].append(done)
             history["val_nll"].append(v)
         if (cfg.ckpt_every and done % cfg.ckpt_every == 0) or done == cfg.steps:
+            summed = float(D.all_reduce_mean(running.clone())) if dist.distributed else float(running)
             if dist.is_main:
-                _save_checkpoint(out, model, opt, done, history, cfg)
+                _save_checkpoint(out, model, opt, done, history, cfg, summed)
             D.barrier()
         bar.update(1)
     bar.close()
