@@ -116,6 +116,16 @@ def _npy_bytes(a: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def _load_npy(path: Path, mmap_mode: str | None = None) -> np.ndarray:
+    """``np.load`` without pickles; a damaged header (numpy raises SyntaxError and
+    friends from its parser) is a ``ValueError`` naming the file."""
+    try:
+        return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+    except Exception as e:  # noqa: BLE001 - ValueError, OSError, SyntaxError, TokenError, ...
+        raise ValueError(f"{path}: not a readable .npy file ({type(e).__name__}: {e}); "
+                         f"delete the folder {path.parent} and extract again") from None
+
+
 def _shard_plan(n: int, rows_per_shard: int, world: int) -> list[tuple[int, int, int]]:
     """``(rank, lo, hi)`` of every shard, in row order: rank ``r`` takes the ``r``-th
     contiguous slice of the rows, cut into shards of at most ``rows_per_shard``.
@@ -198,7 +208,7 @@ class Entry:
         return int(self.manifest["rows"])
 
     def _parts(self) -> list[np.ndarray]:
-        return [np.load(self.path / s["file"], mmap_mode="c", allow_pickle=False) for s in self.manifest["shards"]]
+        return [_load_npy(self.path / s["file"], mmap_mode="c") for s in self.manifest["shards"]]
 
     def array(self) -> np.ndarray:
         """``(N, dim)`` float32; memory-mapped (copy-on-write) when the entry is one shard,
@@ -213,7 +223,7 @@ class Entry:
         return torch.from_numpy(parts[0]) if len(parts) == 1 else ShardedRows(parts)
 
     def labels(self) -> np.ndarray:
-        return np.load(self.path / "labels.npy", allow_pickle=False)
+        return _load_npy(self.path / "labels.npy")
 
     def inputs(self) -> list[str] | None:
         """The texts that were encoded (text transforms only)."""
@@ -364,6 +374,12 @@ class FeatureStore:
         try:
             spec, key, rows, dim, shards, files = (m["spec"], m["key"], int(m["rows"]), int(m["dim"]),
                                                    list(m["shards"]), list(m["files"]))
+            for rec in shards + files:  # every record whole, before any is trusted
+                str(rec["file"]), int(rec["rows"]), int(rec["bytes"]), str(rec["sha256"])
+                if not isinstance(rec["file"], str) or Path(rec["file"]).name != rec["file"]:
+                    raise ValueError(f"file name {rec['file']!r} is not a plain file name")
+            if not isinstance(spec, dict):
+                raise TypeError(f"spec is a {type(spec).__name__}, not an object")
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{folder / 'manifest.json'}: malformed manifest ({e!r}); {fix}") from None
         if spec.get("format") != FORMAT:
@@ -385,10 +401,7 @@ class FeatureStore:
                 raise ValueError(f"{path}: sha256 does not match the manifest; the shard is corrupt; {fix}")
         for rec in shards:
             path = folder / rec["file"]
-            try:
-                a = np.load(path, mmap_mode="r", allow_pickle=False)
-            except (ValueError, OSError) as e:
-                raise ValueError(f"{path}: not a readable .npy shard ({e}); {fix}") from None
+            a = _load_npy(path, mmap_mode="r")
             if a.dtype != np.float32 or a.shape != (int(rec["rows"]), dim):
                 raise ValueError(f"{path}: holds {a.dtype} {a.shape}, manifest says float32 ({rec['rows']}, {dim}); {fix}")
         return m
