@@ -20,6 +20,7 @@ flow's log-dets and the loss stay float32.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -165,12 +166,18 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+@functools.lru_cache(maxsize=2)
+def _epoch_permutation(seed: int, epoch: int, n: int) -> Tensor:
+    # Drawn once per epoch, not per step: a fresh randperm of 60k rows costs more
+    # than a small τ's whole training step on the CPU.
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
 def batch_indices(step: int, n: int, cfg: TrainConfig) -> Tensor:
     """The rows of step ``step``: a fresh permutation per epoch, seeded by (seed, epoch)."""
     per_epoch = max(1, n // cfg.batch_size)
     epoch, k = divmod(step, per_epoch)
-    g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
-    perm = torch.randperm(n, generator=g)
+    perm = _epoch_permutation(cfg.seed, epoch, n)
     if n < cfg.batch_size:  # tiny data sets: sample with wrap-around
         return perm.repeat(cfg.batch_size // n + 1)[: cfg.batch_size]
     return perm[k * cfg.batch_size : (k + 1) * cfg.batch_size]
