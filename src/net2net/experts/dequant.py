@@ -64,15 +64,20 @@ class ClassEmbeddingVAE(nn.Module):
         return (rec + kl).mean()
 
 
+def _class_table(generator: Any) -> Tensor:
+    """``W`` as a ``(num_classes, embed_dim)`` table: the embedding of every class."""
+    with torch.no_grad():
+        return generator.net.class_embedding(torch.arange(generator.num_classes, device=generator.device)).float().cpu()
+
+
 def train_dequantizer(generator: Any, cfg: DequantConfig, *, steps: int = 3000, seed: int = 0) -> tuple[ClassEmbeddingVAE, dict[str, float]]:
     """Fits the VAE on the generator's class embeddings; returns it and its accuracy.
 
     Accuracy: how often ``dec(u)`` for ``u ~ q(u | h_c)`` is nearest to ``h_c`` among all
     classes (1.0 means the class survives the round trip).
     """
-    n_classes = generator.config.num_classes
-    with torch.no_grad():
-        table = generator.class_embedding(torch.arange(n_classes)).float().cpu()
+    n_classes = generator.num_classes
+    table = _class_table(generator)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         vae = ClassEmbeddingVAE(cfg)
@@ -89,7 +94,7 @@ def train_dequantizer(generator: Any, cfg: DequantConfig, *, steps: int = 3000, 
         labels = torch.arange(n_classes).repeat(100)
         back = vae.dec(vae.sample(table[labels], torch.Generator().manual_seed(seed + 1)))
         nearest = torch.cdist(back, table).argmin(1)
-    return vae, {"class_round_trip_accuracy": float((nearest == labels).float().mean()), "final_loss": float(loss)}
+    return vae, {"class_round_trip_accuracy": float((nearest == labels).float().mean()), "final_loss": float(loss.detach())}
 
 
 class DequantizedGenerator(TorchExpert):
@@ -104,7 +109,7 @@ class DequantizedGenerator(TorchExpert):
         self.name = name
         self.generator = generator
         self.vae = vae
-        self.z_dim = generator.config.z_dim
+        self.z_dim = generator.z_dim
         self.image_size = 28
         self.dim = self.z_dim + vae.cfg.latent_dim
         self.freeze()
@@ -114,8 +119,11 @@ class DequantizedGenerator(TorchExpert):
 
     def sample_latent(self, labels: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         """``[z̃, u]`` with ``z̃ ~ N(0, I)`` and ``u ~ q(u | W c)``, drawn on the CPU."""
-        with torch.inference_mode():
-            h = self.generator.class_embedding(torch.as_tensor(labels)).float().cpu()
+        labels = torch.as_tensor(labels).long()
+        if labels.dim() != 1 or (labels.numel() and not 0 <= int(labels.min()) <= int(labels.max()) < self.generator.num_classes):
+            raise ValueError(f"{self.name}: labels must be (B,) class indices in 0-{self.generator.num_classes - 1}")
+        with torch.no_grad():
+            h = _class_table(self.generator)[labels]
             z = torch.randn(len(h), self.z_dim, generator=generator)
             return torch.cat([z, self.vae.sample(h, generator)], dim=1).to(self.device)
 
