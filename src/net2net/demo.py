@@ -57,7 +57,7 @@ class Report:
         if name not in self._cache:
             if name not in available_translators():
                 self.note(f"<p class=missing>{html.escape(name)} is not installed: "
-                          f"<code>net2net zoo train {html.escape(name)} --install</code></p>")
+                          f"<code>net2net zoo train {html.escape(name)}</code></p>")
                 return None
             self._cache[name] = load(name)
         return self._cache[name]

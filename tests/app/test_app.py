@@ -55,7 +55,7 @@ def test_text_to_image_rejects_bad_input(tiny_translators, args, message) -> Non
 
 
 def test_missing_translators_say_how_to_install_them() -> None:
-    with pytest.raises(ValueError, match=r"'fmnist-text2img' is not installed yet.*net2net zoo train fmnist-text2img --install"):
+    with pytest.raises(ValueError, match=r"'fmnist-text2img' is not installed yet.*net2net zoo train fmnist-text2img`"):
         h.text_to_image({}, "dress", 4, 1.0, 0)
     with pytest.raises(ValueError, match="'fmnist-attr' is not installed yet"):
         h.edit_image({}, str(h.example_images()[0]), "coat")

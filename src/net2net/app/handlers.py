@@ -89,7 +89,7 @@ def load_translators(device: str = "cpu") -> dict[str, Translator]:
 
 def missing_message(name: str) -> str:
     return (f"The translator {name!r} is not installed yet (the zoo is still being trained). "
-            f"Install it with `net2net zoo train {name} --install`, then restart `net2net serve`.")
+            f"Install it with `net2net zoo train {name}`, then restart `net2net serve`.")
 
 
 def _require(translators: Mapping[str, Translator], name: str) -> Translator:
@@ -261,8 +261,8 @@ def explore_classifier(translators: Mapping[str, Translator], path: str | None, 
     layers = diagnosis_layers(translators)
     if not layers:
         raise ValueError(f"No classifier-diagnosis translators ({DIAGNOSE_PREFIX}<layer>) are installed yet (the "
-                         f"zoo is still being trained). Install one with `net2net zoo train {DIAGNOSE_PREFIX}fc1 "
-                         "--install`, then restart `net2net serve`.")
+                         f"zoo is still being trained). Install one with `net2net zoo train {DIAGNOSE_PREFIX}fc1`, "
+                         "then restart `net2net serve`.")
     chosen = layers if layer in (None, "", ALL_LAYERS) else [layer]
     if any(c not in layers for c in chosen):
         raise ValueError(f"no translator for layer {layer!r}; installed: {', '.join(layers)}")

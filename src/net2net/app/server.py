@@ -146,7 +146,7 @@ def build_app(translators: Mapping[str, Translator] | None = None, *, device: st
             layers = h.diagnosis_layers(translators)
             if not layers:
                 gr.Markdown("⚠️ No classifier-diagnosis translators (fmnist-diagnose-<layer>) are installed yet; "
-                            "install one with `net2net zoo train fmnist-diagnose-fc1 --install`, then restart.",
+                            "install one with `net2net zoo train fmnist-diagnose-fc1`, then restart.",
                             elem_classes="net2net-missing")
             gr.Markdown("What does a layer of the zoo classifier keep of an image? Samples from the translation "
                         "*layer → image*: all alike means the layer keeps that much; variety shows what it ignores.")

@@ -1,7 +1,11 @@
-"""``net2net zoo list|train``: the shipped experts, and reproducing one from its recipe.
+"""``net2net zoo list|train``: the shipped experts and translators, and reproducing one.
 
     net2net zoo list [--json]
     net2net zoo train NAME [--device cuda] [--out DIR] [--steps N | --epochs N]
+
+``zoo train`` of a translator (e.g. fmnist-text2img) extracts any missing features,
+fits τ from its recipe and installs it into the package (with ``--out``: writes the run
+folder there and installs nothing).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.add_argument("--json", action="store_true", help="print the metrics as JSON")
     ls.set_defaults(func=run_list)
 
-    tr = zsub.add_parser("train", help="train a zoo expert from its recipe and measure it on the test split")
+    tr = zsub.add_parser("train", help="train a zoo expert or translator from its recipe")
     tr.add_argument("name", help="recipe name (see `net2net zoo list`) or a recipe JSON path")
     tr.add_argument("--out", help="folder for NAME.safetensors + NAME.json (default: the package's weights folder)")
     tr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto (default: cpu)")
@@ -48,21 +52,52 @@ def _headline(metrics: dict) -> str:
     return "; ".join(parts) or "-"
 
 
+def _translators() -> dict[str, dict]:
+    from net2net.io import read_json
+    from net2net.train.translators import translator_recipes
+    from net2net.translator import TRANSLATORS_DIR, available_translators
+
+    installed = set(available_translators())
+    out = {}
+    for name in sorted(installed | set(translator_recipes())):
+        if name in installed:
+            m = read_json(TRANSLATORS_DIR / name / "translator.json")
+            size = sum(p.stat().st_size for p in (TRANSLATORS_DIR / name).rglob("*") if p.is_file())
+            out[name] = {"installed": True, "query": m["query"]["name"], "target": m["target"]["name"],
+                         "task": m["info"].get("task", ""), "bytes": size, "metrics": m["info"].get("metrics", {})}
+        else:
+            out[name] = {"installed": False}
+    return out
+
+
 def run_list(args: argparse.Namespace) -> int:
     from net2net.zoo import WEIGHTS_DIR, list_zoo, zoo_info
 
     folder = Path(args.dir) if args.dir else WEIGHTS_DIR
     names = list_zoo(folder)
     infos = {n: zoo_info(n, folder) for n in names}
+    translators = _translators() if not args.dir else {}
     if args.json:
-        print(json.dumps({n: {"kind": i["kind"], "dim": _dim(i), "metrics": i["metrics"]} for n, i in infos.items()}, indent=2))
+        print(json.dumps({"experts": {n: {"kind": i["kind"], "dim": _dim(i), "metrics": i["metrics"]} for n, i in infos.items()},
+                          "translators": translators}, indent=2))
         return 0
     if not names:
         print(f"no experts in {folder}; train one with `net2net zoo train NAME`")
-        return 0
-    width = max(len(n) for n in names)
-    for n, i in infos.items():
-        print(f"{n:<{width}}  {i['kind']:<10}  dim {_dim(i):>4}  {i.get('bytes', 0) / 1e6:5.2f} MB  {_headline(i['metrics'])}")
+    else:
+        print("experts:")
+        width = max(len(n) for n in names)
+        for n, i in infos.items():
+            print(f"  {n:<{width}}  {i['kind']:<10}  dim {_dim(i):>4}  {i.get('bytes', 0) / 1e6:5.2f} MB  {_headline(i['metrics'])}")
+    if translators:
+        print("translators (query expert -> target expert):")
+        width = max(len(n) for n in translators)
+        for n, t in translators.items():
+            if not t["installed"]:
+                print(f"  {n:<{width}}  not installed: net2net zoo train {n}")
+                continue
+            nll = t["metrics"].get("val_nll_nats_per_dim")
+            nll = f"held-out NLL {nll:.3f} nats/dim" if isinstance(nll, float) else ""
+            print(f"  {n:<{width}}  {t['query']} -> {t['target']}  {t['bytes'] / 1e6:5.2f} MB  {nll}")
     return 0
 
 
@@ -76,7 +111,16 @@ def _dim(info: dict) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from net2net.train.translators import train_zoo_translator, translator_recipes
     from net2net.zoo.train import train_expert
+
+    if args.name in translator_recipes():
+        if args.epochs is not None or args.train_limit is not None or args.eval_limit is not None:
+            raise ValueError("translators take --steps, not --epochs/--train-limit/--eval-limit")
+        metrics = train_zoo_translator(args.name, out=args.out, install=args.out is None, steps=args.steps,
+                                       device=None if args.device == "cpu" else args.device)
+        print(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=2))
+        return 0
 
     metrics = train_expert(args.name, args.out, device=args.device, steps=args.steps, epochs=args.epochs,
                            train_limit=args.train_limit, eval_limit=args.eval_limit)

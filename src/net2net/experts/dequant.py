@@ -157,7 +157,7 @@ def _factory(*, device: str = "cpu", **options: Any) -> DequantizedGenerator:
     if options:
         raise ValueError(f"fmnist-gan-dequant takes no options, got {sorted(options)}")
     if not WEIGHTS.with_suffix(".json").is_file():
-        raise ValueError("fmnist-gan-dequant is not trained yet: run `net2net zoo train fmnist-text2gan --install`")
+        raise ValueError("fmnist-gan-dequant is not trained yet: run `net2net zoo train fmnist-text2gan`")
     return _load(str(device))
 
 
