@@ -83,12 +83,13 @@ def train_dequantizer(generator: Any, cfg: DequantConfig, *, steps: int = 3000, 
         vae = ClassEmbeddingVAE(cfg)
     opt = torch.optim.Adam(vae.parameters(), lr=3e-3)
     g = torch.Generator().manual_seed(seed)
-    for _ in range(steps):
-        h = table[torch.randint(0, n_classes, (256,), generator=g)]
-        loss = vae.loss(h, g)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    with torch.enable_grad():  # callers may be inside no_grad (pair generation is)
+        for _ in range(steps):
+            h = table[torch.randint(0, n_classes, (256,), generator=g)]
+            loss = vae.loss(h, g)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
     vae.eval()
     with torch.no_grad():
         labels = torch.arange(n_classes).repeat(100)
