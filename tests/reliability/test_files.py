@@ -17,9 +17,8 @@ import torch
 
 import net2net.io as nio
 from net2net.cli import main
-from net2net.io import atomic_write_bytes, load_tensors, save_tensors
+from net2net.io import load_tensors, save_tensors
 from net2net.translator import Translator
-
 
 # --- pickles ------------------------------------------------------------------------------
 
