@@ -6,60 +6,25 @@ import json
 
 import pytest
 import torch
-from torch import nn
 
 from net2net.cli import main
-from net2net.experts.base import TorchExpert
 from net2net.experts.labels import OneHotExpert
 from net2net.experts.registry import EXPERTS, register_expert
-from net2net.flow import ConditionalINN
 from net2net.imageio import save_images
-from net2net.translator import ExpertRef, Translator, load
+from net2net.testing import TinyAutoencoder
+from net2net.testing import tiny_translator as make_tiny_translator
+from net2net.translator import load
 
 
-class TinyAE(TorchExpert):
-    """A fixed random linear autoencoder of 28x28 images, 8-d latent, with a posterior."""
-
-    image_size = 28
-
-    def __init__(self, seed: int = 0, device: str = "cpu") -> None:
-        super().__init__()
-        g = torch.Generator().manual_seed(seed)
-        self.name, self.dim = "tiny-ae", 8
-        self.enc = nn.Linear(784, 8)
-        self.dec = nn.Linear(8, 784)
-        with torch.no_grad():
-            for p in self.enc.parameters():
-                p.copy_(torch.randn(p.shape, generator=g) * 0.05)
-            for p in self.dec.parameters():
-                p.copy_(torch.randn(p.shape, generator=g))
-        self.freeze()
-
-    def posterior(self, x):
-        with torch.inference_mode():
-            mean = self._encode(x)
-            return mean, torch.full_like(mean, -4.0)
-
-    def _encode(self, x):
-        return self.enc(x.reshape(len(x), -1))
-
-    def _decode(self, z):
-        return torch.sigmoid(self.dec(z)).reshape(-1, 1, 28, 28)
+def TinyAE(seed: int = 0, device: str = "cpu") -> TinyAutoencoder:
+    return TinyAutoencoder(seed, name="tiny-ae", device=device)
 
 
 @pytest.fixture
 def tiny_translator(tmp_path):
     EXPERTS.pop("tiny-ae", None)
     register_expert("tiny-ae", lambda device="cpu", **kw: TinyAE(device=device, **kw))
-    query, target = OneHotExpert(), TinyAE()
-    torch.manual_seed(0)
-    tau = ConditionalINN(8, 10, n_blocks=2, hidden=16, embed_dim=8, embed_hidden=16)
-    with torch.no_grad():
-        for p in tau.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    tau.eval()
-    t = Translator(query, tau, target, query_ref=ExpertRef.of(query, "onehot"),
-                   target_ref=ExpertRef.of(target, "tiny-ae"), info={"task": "attr", "query_transform": "labels"})
+    t = make_tiny_translator(OneHotExpert(), query_name="onehot", info={"task": "attr", "query_transform": "labels"})
     folder = t.save_pretrained(tmp_path / "tiny-attr")
     yield t, folder
     EXPERTS.pop("tiny-ae", None)

@@ -6,55 +6,20 @@ import os
 import socket
 
 import pytest
-import torch
-from torch import nn
 
-from net2net.experts.base import TorchExpert
 from net2net.experts.labels import OneHotExpert
-from net2net.flow import ConditionalINN
-from net2net.translator import ExpertRef, Translator
+from net2net.testing import TinyAutoencoder, tiny_translator
+from net2net.translator import Translator
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 
-class TinyAE(TorchExpert):
-    """A fixed random linear autoencoder of 28x28 images (8-d latent) with a posterior."""
-
-    image_size = 28
-
-    def __init__(self, seed: int = 0) -> None:
-        super().__init__()
-        g = torch.Generator().manual_seed(seed)
-        self.name, self.dim = f"tiny-ae-{seed}", 8
-        self.enc, self.dec = nn.Linear(784, 8), nn.Linear(8, 784)
-        with torch.no_grad():
-            for p in self.enc.parameters():
-                p.copy_(torch.randn(p.shape, generator=g) * 0.05)
-            for p in self.dec.parameters():
-                p.copy_(torch.randn(p.shape, generator=g))
-        self.freeze()
-
-    def posterior(self, x):
-        with torch.inference_mode():
-            mean = self._encode(x)
-            return mean, torch.full_like(mean, -4.0)
-
-    def _encode(self, x):
-        return self.enc(x.reshape(len(x), -1))
-
-    def _decode(self, z):
-        return torch.sigmoid(self.dec(z)).reshape(-1, 1, 28, 28)
+def TinyAE(seed: int = 0) -> TinyAutoencoder:
+    return TinyAutoencoder(seed, name=f"tiny-ae-{seed}")
 
 
 def tiny(query, seed: int, transform: str) -> Translator:
-    target = TinyAE()
-    torch.manual_seed(seed)
-    tau = ConditionalINN(8, query.dim, n_blocks=2, hidden=16, embed_dim=8, embed_hidden=16)
-    with torch.no_grad():
-        for p in tau.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    return Translator(query, tau.eval(), target, query_ref=ExpertRef.of(query, "q"),
-                      target_ref=ExpertRef.of(target, "tiny-ae"), info={"query_transform": transform})
+    return tiny_translator(query, seed=seed, info={"query_transform": transform})
 
 
 @pytest.fixture(scope="session")

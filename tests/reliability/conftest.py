@@ -6,39 +6,16 @@ import hashlib
 
 import pytest
 import torch
-from torch import nn
 
 from net2net.experts.base import TorchExpert
 from net2net.experts.registry import get_expert, register_expert
 from net2net.flow import ConditionalINN
+from net2net.testing import TinyAutoencoder
 from net2net.translator import ExpertRef, Translator
 
 
-class TinyAE(TorchExpert):
-    """A fixed random linear autoencoder of 28x28 images with an 8-d latent."""
-
-    image_size = 28
-
-    def __init__(self, device: str = "cpu") -> None:
-        super().__init__()
-        g = torch.Generator().manual_seed(0)
-        self.name, self.dim = "rel-tiny-ae", 8
-        self.enc, self.dec = nn.Linear(784, 8), nn.Linear(8, 784)
-        with torch.no_grad():
-            for p in [*self.enc.parameters(), *self.dec.parameters()]:
-                p.copy_(torch.randn(p.shape, generator=g) * 0.05)
-        self.freeze()
-
-    def posterior(self, x):
-        with torch.inference_mode():
-            mean = self._encode(x)
-            return mean, torch.full_like(mean, -4.0)
-
-    def _encode(self, x):
-        return self.enc(x.reshape(len(x), -1))
-
-    def _decode(self, z):
-        return torch.sigmoid(self.dec(z)).reshape(-1, 1, 28, 28)
+def TinyAE(device: str = "cpu") -> TinyAutoencoder:
+    return TinyAutoencoder(0, name="rel-tiny-ae", decoder_scale=0.05, device=device)
 
 
 class HashText(TorchExpert):

@@ -226,9 +226,9 @@ def assemble_translator(recipe: Recipe, out: Path, metrics: dict[str, Any]) -> P
     The experts' fingerprints are recorded so that loading later detects an expert
     that changed since τ was trained.
     """
+    from net2net.experts.registry import get_expert
     from net2net.models import load_model
     from net2net.translator import ExpertRef, Translator
-    from net2net.experts.registry import get_expert
 
     spec = recipe.translator or {}
     refs, experts = {}, {}
