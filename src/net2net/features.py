@@ -51,7 +51,7 @@ import torch
 from net2net.data import fashion_mnist as fm
 from net2net.data.transforms import get_transform
 from net2net.experts.base import Expert, encode_all
-from net2net.io import atomic_write_bytes, atomic_write_json, read_json
+from net2net.io import atomic_write_bytes, atomic_write_json, read_json, sha256_file
 from net2net.train import distributed as D
 
 __all__ = ["DATASETS", "FORMAT", "Entry", "FeatureStore", "ShardedRows", "default_root", "features_source"]
@@ -92,14 +92,6 @@ def _fashion_mnist(split: str, folder: str | None) -> tuple[np.ndarray, np.ndarr
 DATASETS: dict[str, Callable[[str, str | None], tuple[np.ndarray, np.ndarray, str]]] = {
     "fashion-mnist": _fashion_mnist,
 }
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _key(spec: dict[str, Any]) -> str:
@@ -397,7 +389,7 @@ class FeatureStore:
             size = path.stat().st_size
             if size != int(rec["bytes"]):
                 raise ValueError(f"{path}: {size} bytes, manifest says {rec['bytes']}; the shard is truncated or corrupt; {fix}")
-            if self.verify == "full" and _sha256(path) != rec["sha256"]:
+            if self.verify == "full" and sha256_file(path) != rec["sha256"]:
                 raise ValueError(f"{path}: sha256 does not match the manifest; the shard is corrupt; {fix}")
         for rec in shards:
             path = folder / rec["file"]

@@ -54,7 +54,7 @@ def test_layer_inverse_and_logdet(name: str, dim: int) -> None:
     assert (x2 - x).abs().max() < 1e-12
     assert (ld + ld_inv).abs().max() < 1e-12
     for i in range(7):
-        J = torch.autograd.functional.jacobian(lambda r: layer(r[None], c[i : i + 1])[0][0], x[i])
+        J = torch.autograd.functional.jacobian(lambda r: layer(r[None], c[i : i + 1])[0][0], x[i])  # noqa: B023 - called at once
         assert math.isclose(float(torch.linalg.slogdet(J)[1]), float(ld[i].detach()), abs_tol=1e-10)
 
 
@@ -74,7 +74,7 @@ def test_cinn_logdet_matches_autograd_jacobian() -> None:
     z, c = torch.randn(4, 5, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
     _, ld = flow(z, c)
     for i in range(4):
-        J = torch.autograd.functional.jacobian(lambda r: flow(r[None], c[i : i + 1])[0][0], z[i])
+        J = torch.autograd.functional.jacobian(lambda r: flow(r[None], c[i : i + 1])[0][0], z[i])  # noqa: B023 - called at once
         assert abs(float(torch.linalg.slogdet(J)[1]) - float(ld[i])) < 1e-9
     # and the sampling direction is the inverse map, with the negated log-det
     v = flow(z, c)[0]

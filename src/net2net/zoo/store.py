@@ -9,7 +9,6 @@ different expert.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import torch
 
 from net2net.experts.base import TorchExpert
-from net2net.io import atomic_write_json, load_tensors, read_json, save_tensors
+from net2net.io import atomic_write_json, load_tensors, read_json, save_tensors, sha256_file
 from net2net.models import load_state_checked
 from net2net.zoo.experts import KINDS
 from net2net.zoo.nets import config_from_dict
@@ -28,14 +27,6 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 FORMAT = "net2net-zoo-expert"
 FORMAT_VERSION = 1
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_expert(
