@@ -12,6 +12,7 @@ works when it is present on disk (nothing is downloaded at run time by net2net i
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -100,7 +101,19 @@ def _load_sentence_transformer(model: str, device: str) -> Any:
             from sentence_transformers import SentenceTransformer
 
             path = str(minilm_path()) if model == MINILM else model
-            _CACHE[key] = SentenceTransformer(path, device=device)
+            # Loading logs an INFO line and a weights progress bar per process: noise
+            # on every CLI call, so both are quietened for the load.
+            import transformers
+
+            st_log = logging.getLogger("sentence_transformers")
+            level = st_log.level
+            st_log.setLevel(logging.WARNING)
+            transformers.utils.logging.disable_progress_bar()
+            try:
+                _CACHE[key] = SentenceTransformer(path, device=device)
+            finally:
+                st_log.setLevel(level)
+                transformers.utils.logging.enable_progress_bar()
         return _CACHE[key]
 
 

@@ -1,0 +1,74 @@
+"""Text prompt -> 16 images with the shipped fmnist-text2img, after the models are loaded.
+
+    python benchmarks/latency.py --out docs/latency.md
+
+Times the whole public call ``translator.sample([prompt], n=16)``: MiniLM encodes the
+prompt, τ draws 16 latents, the autoencoder decodes them. Also reports the parts, so a
+reader sees where the time goes. Median of repeats after warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from net2net.translator import load
+
+
+def median_ms(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--translator", default="fmnist-text2img")
+    p.add_argument("--prompt", default="a product photo showing a dark pair of trousers")
+    p.add_argument("--n", type=int, default=16)
+    p.add_argument("--repeats", type=int, default=30)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default="docs/latency.md")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    t = load(args.translator)
+    t.sample([args.prompt], n=args.n)  # warm-up (and MiniLM's lazy start)
+    load_s = time.perf_counter() - t0
+    with torch.no_grad():
+        z_phi = t.encode_query([args.prompt])
+        z = t.sample_latents(z_phi, n=args.n)
+        parts = {
+            "encode prompt (MiniLM)": median_ms(lambda: t.encode_query([args.prompt]), args.repeats),
+            f"τ: {args.n} latents": median_ms(lambda: t.sample_latents(z_phi, n=args.n), args.repeats),
+            f"decode {args.n} images (AE)": median_ms(lambda: t.decode(z), args.repeats),
+        }
+        total = median_ms(lambda: t.sample([args.prompt], n=args.n), args.repeats)
+    result = {"translator": args.translator, "n": args.n, "threads": args.threads, "total_ms": total, "parts_ms": parts,
+              "load_seconds": load_s, "torch": torch.__version__, "python": platform.python_version(),
+              "load_average": list(__import__("os").getloadavg())}
+    lines = [f"# Latency: text prompt → {args.n} images", "", "Written by `benchmarks/latency.py`:", "",
+             f"    python benchmarks/latency.py --out {args.out}", "",
+             f"- translator `{args.translator}`, prompt “{args.prompt}”, {args.threads} torch thread(s), torch {torch.__version__}",
+             f"- machine: the project's 2-core CPU (shared; load average at the end {result['load_average'][0]:.1f})",
+             f"- **total: {total:.1f} ms** for `sample([prompt], n={args.n})` after loading (goal < 300 ms); "
+             f"loading took {load_s:.1f} s", "", "| part | ms |", "|---|---|"]
+    lines += [f"| {k} | {v:.1f} |" for k, v in parts.items()]
+    out = Path(args.out)
+    out.write_text("\n".join(lines) + "\n")
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    print("\n".join(lines))
+    return result
+
+
+if __name__ == "__main__":
+    main()
