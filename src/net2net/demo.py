@@ -28,13 +28,22 @@ from net2net.imageio import grid
 from net2net.io import atomic_write_bytes, atomic_write_json
 from net2net.translator import Translator, available_translators, load
 
-__all__ = ["run_demo", "SECTIONS", "PROMPTS"]
+__all__ = ["run_demo", "SECTIONS", "PROMPTS", "prompt_for"]
 
-#: held-out phrasings (not among the training templates), one per class
+#: phrasings that are in neither caption template set (training or held-out evaluation)
 PROMPTS = [
-    "a shot of a {} on its own",
-    "product photo showing a {}",
+    "a shot of {} on its own",
+    "product photo showing {}",
 ]
+
+
+def prompt_for(class_index: int, variant: int = 0) -> str:
+    """A prompt in unseen wording for a class, with the class's everyday noun."""
+    from net2net.data.captions import NOUNS
+
+    noun = NOUNS[CLASS_NAMES[class_index]][0]
+    article = "an" if noun[0] in "aeiou" else "a"
+    return PROMPTS[variant % len(PROMPTS)].format(f"{article} {noun}")
 
 Section = Callable[["Report"], None]
 
@@ -93,7 +102,7 @@ def section_text(r: Report) -> None:
     t = r.translator("fmnist-text2img")
     if t is None:
         return
-    prompts = [PROMPTS[i % len(PROMPTS)].format(CLASS_NAMES[c].replace("-", " ")) for i, c in enumerate(range(10))]
+    prompts = [prompt_for(c, c) for c in range(len(CLASS_NAMES))]
     images = t.sample(prompts, n=r.n, seed=r.seed)
     r.figure("text2img", images, r.n, "<br>".join(f"row {i + 1}: “{html.escape(p)}”" for i, p in enumerate(prompts)))
     compare = [images[:r.n]]

@@ -112,7 +112,8 @@ class Translator(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return next(self.tau.parameters()).device
+        # a closed-form baseline holds only buffers
+        return next(iter([*self.tau.parameters(), *self.tau.buffers()])).device
 
     @property
     def query_kind(self) -> str:

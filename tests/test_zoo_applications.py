@@ -1,0 +1,136 @@
+"""Every application command end to end on the shipped zoo (small n), and the paper's claims.
+
+These read the translators shipped in the package; the figures asserted here are
+deliberately looser than the ones measured in docs/results.md (small subsets).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from net2net.applications import diagnosis_translators
+from net2net.cli import main
+from net2net.data.derived import downsample, sobel_edges, upsample
+from net2net.data.fashion_mnist import CLASS_NAMES, load_fashion_mnist, to_float
+from net2net.demo import prompt_for
+from net2net.imageio import save_images
+from net2net.rerank import classifier
+from net2net.translator import available_translators, load
+
+SHIPPED = ["fmnist-text2img", "fmnist-text2img-mlp", "fmnist-text2img-linear", "fmnist-text2gan", "fmnist-edge2img",
+           "fmnist-edge2img-plain", "fmnist-inpaint", "fmnist-superres", "fmnist-silhouette2img", "fmnist-attr"]
+
+
+@pytest.fixture(scope="module")
+def test_images():
+    x, y = load_fashion_mnist("test")
+    return to_float(x[:200]), torch.from_numpy(y[:200].copy())
+
+
+@pytest.fixture(scope="module")
+def image_files(tmp_path_factory, test_images):
+    images, labels = test_images
+    folder = tmp_path_factory.mktemp("inputs")
+    save_images(images[:3], folder / "photo")
+    save_images(sobel_edges(images[:1]), folder / "edges")
+    save_images(upsample(downsample(images[:1], 7), 28), folder / "lowres")
+    return folder, [int(v) for v in labels[:3]]
+
+
+def test_every_translator_is_shipped() -> None:
+    missing = sorted(set(SHIPPED) - set(available_translators()))
+    assert not missing, f"not installed: {missing}"
+    assert len(diagnosis_translators()) >= 3
+
+
+def _pngs(folder, n):
+    return sorted(p.name for p in folder.iterdir()) == [f"{i:03d}.png" for i in range(n)] + ["grid.png"]
+
+
+def test_sample_command_held_out_wording(tmp_path) -> None:
+    out = tmp_path / "s"
+    assert main(["sample", "fmnist-text2img", "--prompt", "product photo showing a pair of trousers", "-n", "4",
+                 "--seed", "1", "--out", str(out)]) == 0
+    assert _pngs(out, 4)
+    again = tmp_path / "s2"
+    main(["sample", "fmnist-text2img", "--prompt", "product photo showing a pair of trousers", "-n", "4", "--seed", "1", "--out", str(again)])
+    assert (out / "003.png").read_bytes() == (again / "003.png").read_bytes()
+
+
+def test_translate_command(tmp_path, image_files) -> None:
+    folder, _ = image_files
+    for name, image in (("fmnist-edge2img", "edges"), ("fmnist-superres", "lowres")):
+        out = tmp_path / name
+        assert main(["translate", name, "--image", str(folder / image / "000.png"), "-n", "3", "--out", str(out)]) == 0
+        assert _pngs(out, 3)
+    out = tmp_path / "derived"
+    assert main(["translate", "fmnist-inpaint", "--image", str(folder / "photo" / "000.png"), "--derive", "-n", "2",
+                 "--temperature", "0.8", "--out", str(out)]) == 0
+    assert _pngs(out, 2)
+
+
+def test_edit_and_exemplar_commands(tmp_path, image_files, capsys) -> None:
+    folder, labels = image_files
+    out = tmp_path / "e"
+    assert main(["edit", "fmnist-attr", "--image", str(folder / "photo" / "000.png"), "--set", "class=Bag", "-n", "2", "--out", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["to"] == "bag"
+    assert _pngs(out, 2)
+    out = tmp_path / "x"
+    assert main(["exemplar", "fmnist-attr", "--prompt", "sneaker", "--exemplar", str(folder / "photo" / "001.png"), "--out", str(out)]) == 0
+    assert _pngs(out, 1)
+
+
+def test_diagnose_command(tmp_path, image_files, capsys) -> None:
+    folder, _ = image_files
+    out = tmp_path / "d"
+    assert main(["diagnose", "--image", str(folder / "photo" / "000.png"), "-n", "2", "--out", str(out)]) == 0
+    layers = json.loads(capsys.readouterr().out)["layers"]
+    assert _pngs(out, 2 * len(layers))
+
+
+def test_sample_with_rerank(tmp_path) -> None:
+    out = tmp_path / "r"
+    assert main(["sample", "fmnist-attr", "--class", "dress", "-n", "2", "--rerank", "3", "--out", str(out)]) == 0
+    assert _pngs(out, 2)
+
+
+def test_class_editing_changes_the_class_and_keeps_the_rest(test_images) -> None:
+    images, labels = test_images
+    t = load("fmnist-attr")
+    target = (labels[:100] + 3) % 10
+    edited = t.edit(images[:100], [int(v) for v in labels[:100]], [int(v) for v in target])
+    success = float((classifier().predict(edited) == target).float().mean())
+    assert success > 0.6, f"edit success {success:.2f}"
+    # What the class does not say is kept: an edit is closer to its own source than the
+    # edit of another image of the same class into the same target class is.
+    src_labels = labels[:100]
+    partner = torch.tensor([next((j for j in list(range(i + 1, 100)) + list(range(i)) if src_labels[j] == src_labels[i]), i)
+                            for i in range(100)])
+    own = (edited - images[:100]).pow(2).flatten(1).mean(1)
+    other = (edited[partner] - images[:100]).pow(2).flatten(1).mean(1)
+    kept = float((own < other).float().mean())
+    assert kept > 0.6, f"edits closer to their own source in {kept:.2f} of cases"
+
+
+def test_text_prompts_in_held_out_wording_give_the_class_with_diversity() -> None:
+    t = load("fmnist-text2img")
+    prompts = [prompt_for(c) for c in range(len(CLASS_NAMES))]
+    images = t.sample(prompts, n=8, seed=0)
+    pred = classifier().predict(images).view(10, 8)
+    acc = float((pred == torch.arange(10)[:, None]).float().mean())
+    assert acc > 0.6, f"held-out prompt class accuracy {acc:.2f}"
+    assert images.view(10, 8, -1).std(dim=1).mean() > 0.02, "samples of one prompt must differ"
+    mlp = load("fmnist-text2img-mlp").sample(prompts[:1], n=8, seed=0)
+    assert mlp.view(8, -1).std(dim=0).max() == 0, "the MLP baseline has no diversity (Fig. 12)"
+
+
+def test_superres_is_consistent_with_its_input(test_images) -> None:
+    images, _ = test_images
+    t = load("fmnist-superres")
+    query = upsample(downsample(images[:50], 7), 28)
+    out = t.sample(query, n=2, seed=0)
+    err = (downsample(out, 7) - downsample(images[:50], 7).repeat_interleave(2, 0)).pow(2).mean()
+    assert float(10 * torch.log10(1 / err)) > 20, "downsampled outputs must match the 7x7 input"
