@@ -6,6 +6,7 @@ their hidden representations (Rombach, Esser, Ommer, NeurIPS 2020, arXiv:2005.13
 
 from net2net.flow import ConditionalINN, FlowConfig, MLPConfig, MLPTranslator
 from net2net.models import load_model, save_model
+from net2net.translator import Translator, load
 
 __version__ = "0.1.0"
 
@@ -14,6 +15,8 @@ __all__ = [
     "FlowConfig",
     "MLPConfig",
     "MLPTranslator",
+    "Translator",
+    "load",
     "load_model",
     "save_model",
     "__version__",
