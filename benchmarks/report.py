@@ -148,4 +148,6 @@ def render(r: dict) -> str:
     lines += [WHAT_HELPED]
     if r["device"] == "cpu":
         lines += [GPU_ANCHORS]
+    lines += ["", "End to end, a text prompt to 16 images with the shipped translator (MiniLM, τ, the "
+              "autoencoder) is timed separately by `benchmarks/latency.py`: see [latency.md](latency.md)."]
     return "\n".join(lines)
