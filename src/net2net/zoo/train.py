@@ -156,6 +156,18 @@ def _perceptual(feats: Callable[[Tensor], dict[str, Tensor]], layers: list[str],
     return out
 
 
+def _laplace_nll_and_kl(dist: Tensor, log_gamma: Tensor, mean: Tensor, logvar: Tensor) -> tuple[Tensor, Tensor]:
+    """The VAE terms both autoencoders and the CVAE generator train with.
+
+    Laplace NLL with one learned scale γ (Dai & Wipf, arXiv:1903.05789):
+    ``|x - x̂|/γ + log γ`` per pixel, summed over pixels, averaged over the batch; and
+    the KL of the diagonal Gaussian posterior to ``N(0, I)``.
+    """
+    nll = (dist / log_gamma.exp() + log_gamma).flatten(1).sum(1).mean()
+    kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()
+    return nll, kl
+
+
 def _train_vae(r: dict[str, Any], x: Tensor, y: Tensor, device: torch.device, progress: bool | None,
                weights_dir: Path):
     t, loss_cfg = r["train"], r.get("loss", {})
@@ -186,10 +198,7 @@ def _train_vae(r: dict[str, Any], x: Tensor, y: Tensor, device: torch.device, pr
         dist = (rec - xb).abs()
         if feats is not None:
             dist = dist + p_weight * _perceptual(feats, layers, xb, rec)[:, None, None, None]
-        # Laplace NLL with one learned scale γ (Dai & Wipf, arXiv:1903.05789):
-        # |x - x̂|/γ + log γ per pixel, summed over pixels, averaged over the batch.
-        nll = (dist / net.log_gamma.exp() + net.log_gamma).flatten(1).sum(1).mean()
-        kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()
+        nll, kl = _laplace_nll_and_kl(dist, net.log_gamma, mean, logvar)
         loss = nll + kl_weight * kl
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -272,8 +281,7 @@ def _train_cvae_generator(r: dict[str, Any], x: Tensor, y: Tensor, device: torch
         mean, logvar = head(torch.cat([enc(xb), onehot], 1)).chunk(2, dim=1)
         z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
         rec = g_net(torch.cat([z, g_net.embed(onehot)], 1))
-        nll = ((rec - xb).abs() / log_gamma.exp() + log_gamma).flatten(1).sum(1).mean()
-        kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()
+        nll, kl = _laplace_nll_and_kl((rec - xb).abs(), log_gamma, mean, logvar)
         loss = nll + kl
         ce = torch.zeros((), device=device)
         if clf is not None:
