@@ -156,6 +156,7 @@ def test_features_recipe_source(store):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # 60k MiniLM encodings: ~7 min on a quiet 2-core CPU, much longer on a busy one
 def test_full_60k_captions_and_images(tmp_path, minilm, monkeypatch):
     _data_or_skip()
     store = FeatureStore(tmp_path)

@@ -116,3 +116,12 @@ def test_cli_errors_are_one_line(tiny_translator, tmp_path, capsys, args, messag
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
     assert not (tmp_path / "o").exists()
+
+
+def test_independent_residuals_for_statistics(tiny_translator) -> None:
+    t, _ = tiny_translator
+    z_phi = t.encode_query([3, 3])
+    shared = t.sample_latents(z_phi, n=2, seed=0)
+    assert torch.allclose(shared[:2], shared[2:]), "one seed, one set of residuals for every query"
+    independent = t.sample_latents(z_phi, n=2, seed=0, shared=False)
+    assert not torch.allclose(independent[:2], independent[2:])

@@ -173,17 +173,21 @@ class Translator(nn.Module):
 
     @torch.no_grad()
     def sample_latents(self, z_phi: Tensor, *, n: int = 1, temperature: float = 1.0, seed: int = 0,
-                       v: Tensor | None = None) -> Tensor:
+                       v: Tensor | None = None, shared: bool = True) -> Tensor:
         """``n`` draws of ``z_Θ`` per row of ``z_Φ``, query-major: rows ``q*n ... q*n+n-1``.
 
         ``v`` (``(n, dim)``) fixes the residuals instead of drawing them from ``seed``.
+        ``shared=False`` draws independent residuals for every query (what statistics over
+        many queries need; the default shares them so that one seed is one set of styles).
         Baselines without an inverse (MLP, linear) return their regression.
         """
         cond = z_phi.repeat_interleave(n, dim=0)
         if not hasattr(self.tau, "inverse"):
             return self.tau.sample(cond)
         if v is None:
-            v = self.residuals(n, temperature=temperature, seed=seed)
+            v = self.residuals(n if shared else n * len(z_phi), temperature=temperature, seed=seed)
+            if not shared:
+                return self.tau.inverse(v, cond)[0]
         if v.shape != (n, self.tau.dim):
             raise ValueError(f"v must have shape ({n}, {self.tau.dim}), got {tuple(v.shape)}")
         return self.tau.inverse(v.to(self.device).repeat(len(z_phi), 1), cond)[0]

@@ -99,7 +99,9 @@ def evaluate_translator(t: Translator, *, n_queries: int = 200, n_samples: int =
         nll = float(-t.tau.log_prob(z, z_phi).double().mean()) / t.tau.dim
         out.update(nll_nats_per_dim=nll, nll_bits_per_dim=nll / LN2)
 
-    gen = t.decode(t.sample_latents(z_phi, n=n_samples, temperature=temperature, seed=seed)).cpu()
+    # independent residuals per query: shared ones would make every query of a class
+    # (the same one-hot) yield the same images and the statistics meaningless
+    gen = t.decode(t.sample_latents(z_phi, n=n_samples, temperature=temperature, seed=seed, shared=False)).cpu()
     want = labels.repeat_interleave(n_samples)
     pred = clf.predict(gen).cpu()
     out["class_accuracy"] = float((pred == want).float().mean())
