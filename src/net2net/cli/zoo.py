@@ -63,7 +63,9 @@ def _translators() -> dict[str, dict]:
         if name in installed:
             m = read_json(TRANSLATORS_DIR / name / "translator.json")
             size = sum(p.stat().st_size for p in (TRANSLATORS_DIR / name).rglob("*") if p.is_file())
-            out[name] = {"installed": True, "query": m["query"]["name"], "target": m["target"]["name"],
+            opts = ",".join(f"{k}={v}" for k, v in m["query"].get("options", {}).items())
+            query = f"{m['query']['name']}[{opts}]" if opts else m["query"]["name"]
+            out[name] = {"installed": True, "query": query, "target": m["target"]["name"],
                          "task": m["info"].get("task", ""), "bytes": size, "metrics": m["info"].get("metrics", {})}
         else:
             out[name] = {"installed": False}
