@@ -56,7 +56,7 @@ def test_invert_then_render_is_the_identity_and_exemplar_uses_it(tiny_translator
     y = torch.rand(1, 1, 28, 28)
     v = t.invert(y, [5])
     assert v.shape == (1, 8)
-    assert torch.allclose(t.exemplar([1], y, [5]), t._render(v, [1], 1), atol=1e-6)
+    assert torch.allclose(t.exemplar([1], y, [5]), t.render(v, [1], 1), atol=1e-6)
 
 
 def test_round_trip_and_changed_expert_is_named(tiny_translator) -> None:

@@ -170,7 +170,7 @@ def section_attr(r: Report) -> None:
     v = t.invert(ex, [int(c) for c in r.labels[4:7]])
     out = []
     for i in range(len(ex)):
-        out.append(torch.cat([ex[i : i + 1], t._render(v[i : i + 1].expand(10, -1), list(range(10)), 1)]))
+        out.append(torch.cat([ex[i : i + 1], t.render(v[i : i + 1].expand(10, -1), list(range(10)), 1)]))
     r.figure("exemplar", torch.cat(out), 11, "first column: exemplar; then its style in every class")
 
 
@@ -189,7 +189,6 @@ def section_diagnosis(r: Report) -> None:
 
 
 def section_metrics(r: Report, n_queries: int) -> None:
-    from net2net.cli.eval import format_table  # noqa: F401 - same formatting as `net2net eval`
     from net2net.evaluate.translators import FEATURE_SPACE, evaluate_translator
 
     r.heading("Metrics", f"{n_queries} test queries × 4 samples each (held-out wording for text); FID and accuracy "

@@ -18,7 +18,7 @@ from torch import nn
 from net2net.flow import ConditionalINN, FlowConfig, LinearConfig, LinearTranslator, MLPConfig, MLPTranslator
 from net2net.io import atomic_directory, atomic_write_json, load_tensors, read_json, save_tensors
 
-__all__ = ["MODELS", "register_model", "build_model", "save_model", "load_model", "model_kind"]
+__all__ = ["MODELS", "register_model", "build_model", "save_model", "load_model", "model_kind", "config_from_dict"]
 
 FORMAT = "net2net-model"
 FORMAT_VERSION = 1
@@ -45,17 +45,22 @@ def model_kind(model: nn.Module) -> str:
     raise ValueError(f"{type(model).__name__} is not a registered model kind; see register_model")
 
 
+def config_from_dict(cls: type, fields: dict[str, Any], what: str | None = None) -> Any:
+    """``cls(**fields)`` for a config dataclass, naming unknown fields instead of a bare TypeError."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(fields) - names)
+    if unknown:
+        raise ValueError(f"unknown {what or cls.__name__} field(s) {unknown}; valid fields: {sorted(names)}")
+    return cls(**fields)
+
+
 def build_model(kind: str, config: dict[str, Any]) -> nn.Module:
     """Builds a fresh model of ``kind`` from a config dict, validating field names."""
     if kind not in MODELS:
         raise ValueError(f"unknown model kind {kind!r}; choose one of {sorted(MODELS)}")
     cls, config_cls = MODELS[kind]
-    names = {f.name for f in dataclasses.fields(config_cls)}
-    unknown = sorted(set(config) - names)
-    if unknown:
-        raise ValueError(f"unknown {kind} model field(s) {unknown}; valid fields: {sorted(names)}")
     try:
-        cfg = config_cls(**config)
+        cfg = config_from_dict(config_cls, config, f"{kind} model")
     except TypeError as e:  # a missing required field
         raise ValueError(f"{kind} model config: {e}") from None
     return cls.from_config(cfg)

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-import torch
 from torch import Tensor
 
 from net2net.data.captions import caption
@@ -73,9 +72,3 @@ def query_of_images(translator: Translator, images: Tensor) -> Any:
     if kind == "text":
         return caption(images.cpu(), labels, split="train", seed=0)
     raise ValueError(f"cannot re-rank queries of kind {kind!r}")
-
-
-def agreement_labels(images: Tensor) -> Tensor:
-    """The classifier's class for each image (evaluation shares the verdict re-ranking uses)."""
-    with torch.no_grad():
-        return Captioner().labels(images)

@@ -234,19 +234,12 @@ class Translator(nn.Module):
         return self.tau.residual(z, z_phi.repeat_interleave(n, dim=0))
 
     @torch.no_grad()
-    def translate_residual(self, v: Tensor, queries: Sequence[Any] | Tensor) -> Tensor:
-        """``Λ(τ(v | Φ(x)))``: images from given residuals and new queries."""
-        z_phi = self.encode_query(queries)
-        if len(v) != len(z_phi):
-            raise ValueError(f"got {len(v)} residuals but {len(z_phi)} queries")
-        return self.decode(self.tau.inverse(v.to(self.device), z_phi)[0])
-
-    @torch.no_grad()
-    def _render(self, v: Tensor, queries: Sequence[Any] | Tensor, n: int) -> Tensor:
+    def render(self, v: Tensor, queries: Sequence[Any] | Tensor, n: int = 1) -> Tensor:
+        """``Λ(τ(v | Φ(x)))``: images from given residuals ``(B·n, dim)`` and ``B`` queries."""
         z_phi = self.encode_query(queries).repeat_interleave(n, dim=0)
         if len(v) != len(z_phi):
             raise ValueError(f"got {len(v) // n} images but {len(z_phi) // n} target queries; give one per image")
-        return self.decode(self.tau.inverse(v, z_phi)[0])
+        return self.decode(self.tau.inverse(v.to(self.device), z_phi)[0])
 
     def edit(self, images: Tensor, source: Sequence[Any] | Tensor, target: Sequence[Any] | Tensor, *,
              n: int = 1, temperature: float = 1.0, seed: int = 0) -> Tensor:
@@ -254,14 +247,14 @@ class Translator(nn.Module):
 
         ``n > 1`` gives several edits per image (see :meth:`encode_target`); the first is exact.
         """
-        return self._render(self.invert(images, source, n=n, temperature=temperature, seed=seed), target, n)
+        return self.render(self.invert(images, source, n=n, temperature=temperature, seed=seed), target, n)
 
     def exemplar(self, queries: Sequence[Any] | Tensor, exemplar_images: Tensor,
                  exemplar_queries: Sequence[Any] | Tensor, *, n: int = 1, temperature: float = 1.0,
                  seed: int = 0) -> Tensor:
         """The residual of each exemplar rendered with the matching query (Fig. 7a)."""
         v = self.invert(exemplar_images, exemplar_queries, n=n, temperature=temperature, seed=seed)
-        return self._render(v, queries, n)
+        return self.render(v, queries, n)
 
     # --- files ------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from net2net.io import atomic_directory, atomic_write_bytes, atomic_write_json, load_tensors, read_json, save_tensors
-from net2net.models import build_model, load_state_checked, model_kind, read_manifest, save_model
+from net2net.models import build_model, config_from_dict, load_state_checked, model_kind, save_model
 from net2net.train import distributed as D
 
 __all__ = ["Pairs", "TrainConfig", "evaluate_nll", "fit", "lr_at", "make_optimizer", "train_step"]
@@ -113,11 +113,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown train field(s) {unknown}; valid fields: {sorted(names)}")
-        return cls(**d)
+        return config_from_dict(cls, d, "train")
 
 
 @dataclass(frozen=True)
@@ -464,15 +460,3 @@ def _finish(kind: str, model: nn.Module, train: Pairs, val: Pairs | None, cfg: T
     save_model(model, out / "model", extra={"train_config": cfg.to_dict(), "metrics": {k: v for k, v in metrics.items() if k != "history"}, **(extra or {})})
     atomic_write_json(out / "metrics.json", json.loads(json.dumps(metrics)))
     return metrics
-
-
-def read_metrics(out: str | os.PathLike) -> dict[str, Any]:
-    return read_json(Path(out) / "metrics.json")
-
-
-def load_run_model(out: str | os.PathLike) -> nn.Module:
-    """The final model of a run folder (``out/model``)."""
-    from net2net.models import load_model
-
-    read_manifest(Path(out) / "model")
-    return load_model(Path(out) / "model")

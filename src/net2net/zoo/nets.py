@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from net2net.models import config_from_dict  # re-exported: the zoo names its configs the same way
+
 __all__ = [
     "CLASSIFIER_LAYERS",
     "VAE",
@@ -44,15 +46,6 @@ def _positive(owner: str, **values: int) -> None:
 class _Config:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
-
-
-def config_from_dict(cls: type, fields: dict[str, Any]) -> Any:
-    """Builds ``cls(**fields)``, naming unknown fields instead of a bare TypeError."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(fields) - names)
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; valid: {sorted(names)}")
-    return cls(**fields)
 
 
 # --------------------------------------------------------------------- classifier
