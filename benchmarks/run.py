@@ -36,18 +36,25 @@ from net2net.train.fit import TrainConfig, lr_at, make_optimizer, train_step
 # "default" is the shipped text→image translator: MiniLM (384) → a 64-d image code,
 # with FlowConfig's defaults (8 blocks, hidden 256, depth 2, embedding 128).
 # "paper" is the paper's SBERT→BigGAN τ (dim 268, condition 768, embedding 268, 24
-# blocks, hidden 1024, depth 2).
+# blocks, hidden 1024, "depth 2"). The paper's code counts depth as the hidden→hidden
+# layers after the first one, so its depth 2 is three hidden layers: our depth=3. That
+# is what gives the issue's "about 255M parameters" (the plain reference has 255.4M
+# there; with our depth=2 it would have 154.6M).
 SIZES: dict[str, dict] = {
     "tiny": {"dim": 8, "cond_dim": 16, "n_blocks": 2, "hidden": 32, "depth": 2, "embed_dim": 16, "embed_hidden": 32},
     "default": {"dim": 64, "cond_dim": 384, "n_blocks": 8, "hidden": 256, "depth": 2, "embed_dim": 128, "embed_hidden": 256},
-    "paper": {"dim": 268, "cond_dim": 768, "n_blocks": 24, "hidden": 1024, "depth": 2, "embed_dim": 268, "embed_hidden": 1024},
+    "paper": {"dim": 268, "cond_dim": 768, "n_blocks": 24, "hidden": 1024, "depth": 3, "embed_dim": 268, "embed_hidden": 1024},
 }
 # How much work each size does: (steps per timed repeat at the small / large batch,
-# repeats, pairs in the epoch, validation pairs).
+# repeats, pairs in the epoch, validation pairs, and how many initialisation seeds the
+# epoch comparison is repeated for: one run's NLL gap mixes the method with the seed).
 WORK: dict[str, dict] = {
-    "tiny": {"small_steps": 3, "large_steps": 2, "repeats": 2, "warmup": 2, "epoch_pairs": 2048, "val_pairs": 512, "sample_repeats": 5},
-    "default": {"small_steps": 20, "large_steps": 3, "repeats": 5, "warmup": 5, "epoch_pairs": 60_000, "val_pairs": 5000, "sample_repeats": 50},
-    "paper": {"small_steps": 20, "large_steps": 5, "repeats": 5, "warmup": 10, "epoch_pairs": 60_000, "val_pairs": 5000, "sample_repeats": 50},
+    "tiny": {"small_steps": 3, "large_steps": 2, "repeats": 2, "warmup": 2, "epoch_pairs": 2048, "val_pairs": 512,
+             "sample_repeats": 5, "epoch_seeds": 1},
+    "default": {"small_steps": 20, "large_steps": 3, "repeats": 5, "warmup": 5, "epoch_pairs": 60_000,
+                "val_pairs": 5000, "sample_repeats": 50, "epoch_seeds": 3},
+    "paper": {"small_steps": 20, "large_steps": 5, "repeats": 5, "warmup": 10, "epoch_pairs": 60_000,
+              "val_pairs": 5000, "sample_repeats": 50, "epoch_seeds": 1},
 }
 EPOCH_BATCH = 256  # TrainConfig's default batch size
 LR = 1e-3
@@ -62,9 +69,9 @@ class Runner:
     """A model, its optimiser and its training step, built identically for both sides."""
 
     def __init__(self, name: str, kind: str, size: dict, device: torch.device, *, optimizer: str = "fused",
-                 autocast: bool = False, compile_mode: str | None = None) -> None:
+                 autocast: bool = False, compile_mode: str | None = None, seed: int = 0) -> None:
         self.name, self.kind, self.device, self.autocast = name, kind, device, autocast
-        torch.manual_seed(0)
+        torch.manual_seed(seed)
         if kind == "ours":
             self.model = ConditionalINN(**size).to(device)
             self.model.check_finite = False  # what fit() does after checking the data once
@@ -156,32 +163,47 @@ def bench_training(runners: list[Runner], toy, batch: int, steps: int, warmup: i
     return {name: {"samples_per_s": batch * steps / s, "ms_per_step": 1e3 * s / steps} for name, s in med.items()}
 
 
-def bench_epoch(ours: Runner, plain: Runner, toy, pairs: int, val_pairs: int, device) -> dict:
-    """One epoch over ``pairs`` cached pairs for each model from the same fresh start; then
-    the validation NLL of both after the same number of steps."""
+def bench_epoch(size: dict, toy, pairs: int, val_pairs: int, seeds: int, device) -> dict:
+    """One epoch over ``pairs`` cached pairs for ours and the plain reference from the same
+    fresh start, once per initialisation seed; then the validation NLL of both after the
+    same number of steps. Times are summed over the seeds, NLLs reported per seed."""
     c, z = toy.sample(pairs, seed=1)
     vc, vz = toy.sample(val_pairs, seed=2)
     c, z, vc, vz = c.to(device), z.to(device), vc.to(device), vz.to(device)
     steps = pairs // EPOCH_BATCH
     cfg = TrainConfig(steps=steps, batch_size=EPOCH_BATCH, lr=LR, warmup_steps=max(1, steps // 10))
     order = torch.randperm(pairs, generator=torch.Generator().manual_seed(0)).to(device)
-    out: dict = {"pairs": pairs, "batch": EPOCH_BATCH, "steps": steps}
-    seconds = {ours.name: 0.0, plain.name: 0.0}
-    # The two epochs advance step by step in alternation, so a change in the shared
-    # machine's load during the epoch slows both alike.
-    for step in range(steps):
-        idx = order[step * EPOCH_BATCH : (step + 1) * EPOCH_BATCH]
-        zb, cb = z[idx], c[idx]
-        for r in (ours, plain):
-            for g in r.opt.param_groups:
-                g["lr"] = lr_at(step, cfg)
-            seconds[r.name] += timed(device, lambda r=r, zb=zb, cb=cb: r.step(zb, cb))
-    for r in (ours, plain):
-        out[r.name] = {"seconds": seconds[r.name], "val_nll_nats_per_dim": r.val_nll(vz, vc)}
-    out["speedup"] = out[plain.name]["seconds"] / out[ours.name]["seconds"]
-    out["nll_gap_nats_per_dim"] = out[ours.name]["val_nll_nats_per_dim"] - out[plain.name]["val_nll_nats_per_dim"]
+    out: dict = {"pairs": pairs, "batch": EPOCH_BATCH, "steps": steps, "seeds": seeds}
+    seconds = {"ours": 0.0, "plain": 0.0}
+    nll: dict[str, list[float]] = {"ours": [], "plain": []}
+    for seed in range(seeds):
+        runners = (Runner("ours", "ours", size, device, seed=seed), Runner("plain", "plain", size, device, seed=seed))
+        # The two epochs advance step by step in alternation, so a change in the shared
+        # machine's load during the epoch slows both alike.
+        for step in range(steps):
+            idx = order[step * EPOCH_BATCH : (step + 1) * EPOCH_BATCH]
+            zb, cb = z[idx], c[idx]
+            for r in runners:
+                for g in r.opt.param_groups:
+                    g["lr"] = lr_at(step, cfg)
+                seconds[r.name] += timed(device, lambda r=r, zb=zb, cb=cb: r.step(zb, cb))
+        for r in runners:
+            nll[r.name].append(r.val_nll(vz, vc))
+    for name in ("ours", "plain"):
+        out[name] = {"seconds": seconds[name] / seeds, "val_nll_nats_per_dim": statistics.mean(nll[name]),
+                     "val_nll_per_seed": nll[name]}
+    gaps = [o - p for o, p in zip(nll["ours"], nll["plain"])]
+    out["speedup"] = seconds["plain"] / seconds["ours"]
+    out["nll_gap_nats_per_dim"] = statistics.mean(gaps)
+    out["nll_gap_per_seed"] = gaps
     out["entropy_nats_per_dim"] = toy.entropy_per_dim()
     return out
+
+
+def matmul_macs(model: torch.nn.Module) -> int:
+    """Multiply-adds per sample of one forward pass through every Linear layer: for these
+    all-MLP models, the arithmetic that a compute-bound step is made of."""
+    return sum(m.in_features * m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear))
 
 
 def bench_sampling(runners: list[Runner], toy, repeats: int, device) -> dict:
@@ -265,14 +287,15 @@ def main(argv: list[str] | None = None) -> dict:
     for batch, steps in ((16, work["small_steps"]), (large, work["large_steps"])):
         runners = list(pair())
         report["params"] = {r.name: sum(p.numel() for p in r.model.parameters()) for r in runners[:2]}
+        report["macs_per_sample"] = {r.name: matmul_macs(r.model) for r in runners[:2]}
         res = bench_training(runners, toy, batch, steps, work["warmup"], work["repeats"], device)
         res["speedup_vs_plain"] = res["ours"]["samples_per_s"] / res["plain"]["samples_per_s"]
         res["fused_adamw_speedup"] = res["ours"]["samples_per_s"] / res["ours_foreach_adamw"]["samples_per_s"]
         report["train"][str(batch)] = res
         del runners
 
+    report["epoch"] = bench_epoch(size, toy, work["epoch_pairs"], work["val_pairs"], work["epoch_seeds"], device)
     ours, plain, _ = pair()
-    report["epoch"] = bench_epoch(ours, plain, toy, work["epoch_pairs"], work["val_pairs"], device)
     report["sample"] = bench_sampling([ours, plain], toy, work["sample_repeats"], device)
     report["sample"]["speedup_vs_plain"] = report["sample"]["plain"]["ms_for_16"] / report["sample"]["ours"]["ms_for_16"]
     if device.type == "cuda":

@@ -28,7 +28,7 @@ def net2net(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def test_train_writes_a_model_and_reports_nll(tmp_path) -> None:
     (tmp_path / "r.json").write_text(json.dumps(RECIPE))
-    r = net2net("train", "r.json", "--out", "run", cwd=tmp_path)
+    r = net2net("--threads", "1", "train", "r.json", "--out", "run", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout[: r.stdout.rindex("}") + 1])
     assert {"val_nll_nats_per_dim", "val_nll_bits_per_dim"} <= set(summary)
@@ -70,3 +70,20 @@ def test_errors_are_one_line_with_exit_2(tmp_path, monkeypatch, capsys, args, me
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.strip().startswith(message) and err.count("\n") == 1
+
+
+def test_threads_sets_torch_threads_and_refuses_zero(tmp_path, monkeypatch, capsys) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "r.json").write_text(json.dumps(dict(RECIPE, train=dict(RECIPE["train"], steps=2, eval_every=2))))
+    try:
+        assert main(["--threads", "1", "train", "r.json", "--out", "run"]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(SystemExit) as e:
+        main(["--threads", "0", "train", "r.json"])
+    assert e.value.code == 2
+    assert "--threads must be >= 1, got 0" in capsys.readouterr().err

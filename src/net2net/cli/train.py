@@ -32,7 +32,8 @@ def _launch(args: argparse.Namespace) -> int:
     for flag, value in (("--out", args.out), ("--steps", args.steps), ("--device", args.device)):
         if value is not None:
             argv += [flag, str(value)]
-    torchrun(["--standalone", f"--nproc_per_node={args.devices}", "-m", "net2net.cli", "train", *argv])
+    top = ["--threads", str(args.threads)] if args.threads is not None else []
+    torchrun(["--standalone", f"--nproc_per_node={args.devices}", "-m", "net2net.cli", *top, "train", *argv])
     return 0
 
 

@@ -144,16 +144,22 @@ class ConditionalINN(nn.Module):
     def _run(self, x: Tensor, cond: Tensor, reverse: bool) -> tuple[Tensor, Tensor]:
         check_pair(x, cond, self.dim, self.cond_dim, finite=self.check_finite)
         c = self.embedder(cond)
-        acc = torch.float64 if x.dtype == torch.float64 else torch.float32
-        log_det = torch.zeros(x.shape[0], dtype=acc, device=x.device)
+        # The log-det is summed once at the end: the couplings hand back their (B, dim)
+        # log-scales and ActNorm its per-dimension log-scale, both in the forward sign.
+        scales: list[Tensor] = []
+        norms: list[Tensor] = []
         for layer in (reversed(self.layers) if reverse else self.layers):
             if isinstance(layer, Permutation):
-                # Volume preserving: index directly rather than allocate and add a zero log-det.
-                x = x[:, layer.inv_perm if reverse else layer.perm]
-                continue
-            x, ld = layer.inverse(x, c) if reverse else layer(x, c)
-            log_det = log_det + ld
-        return x, log_det
+                x = layer.permute(x, reverse)  # volume preserving: no log-det term
+            elif isinstance(layer, ConditionalAffineCoupling):
+                x, s = layer.couple(x, c, reverse)
+                scales.append(s)
+            else:  # ActNorm
+                x = layer.normalize(x, reverse)
+                norms.append(layer.log_scale)
+        acc = torch.float64 if x.dtype == torch.float64 else torch.float32
+        log_det = torch.cat(scales, dim=1).to(acc).sum(dim=1) + torch.cat(norms).to(acc).sum()
+        return x, -log_det if reverse else log_det
 
     def forward(self, z: Tensor, cond: Tensor) -> tuple[Tensor, Tensor]:
         """``z -> v``; returns ``(v, log|det ∂v/∂z|)`` with the log-det of shape ``(B,)``."""

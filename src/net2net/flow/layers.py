@@ -31,13 +31,16 @@ def mlp(in_dim: int, out_dim: int, hidden: int, depth: int) -> nn.Sequential:
     """A fully connected net: ``depth`` hidden layers of width ``hidden``, LeakyReLU.
 
     The last layer starts at zero so that a fresh coupling is the identity map, which
-    keeps the first steps of maximum-likelihood training stable.
+    keeps the first steps of maximum-likelihood training stable. The activations work
+    in place on their Linear's fresh output (which that Linear's backward does not
+    need): one buffer fewer per layer, which measurably shortens a CPU training step
+    whose saved activations overflow the cache (docs/benchmarks.md).
     """
     if depth < 1:
         raise ValueError(f"mlp depth must be >= 1, got {depth}")
-    layers: list[nn.Module] = [nn.Linear(in_dim, hidden), nn.LeakyReLU(0.1)]
+    layers: list[nn.Module] = [nn.Linear(in_dim, hidden), nn.LeakyReLU(0.1, inplace=True)]
     for _ in range(depth - 1):
-        layers += [nn.Linear(hidden, hidden), nn.LeakyReLU(0.1)]
+        layers += [nn.Linear(hidden, hidden), nn.LeakyReLU(0.1, inplace=True)]
     last = nn.Linear(hidden, out_dim)
     nn.init.zeros_(last.weight)
     nn.init.zeros_(last.bias)
@@ -83,23 +86,28 @@ class ActNorm(nn.Module):
         self.initialized.fill_(True)
         self._is_initialized = True
 
-    def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def normalize(self, x: Tensor, reverse: bool = False) -> Tensor:
+        """The map without its log-det (which is ``±log_scale.sum()`` for every row)."""
         if not self._is_initialized and self.training:
+            if reverse:
+                raise RuntimeError(
+                    "ActNorm must be initialised by a forward pass on data before it is "
+                    "inverted; call forward(z, cond) on a training batch first, or load "
+                    "trained weights."
+                )
             self._initialize(x)
-        y = (x + self.loc) * torch.exp(self.log_scale)
-        log_det = self.log_scale.to(_acc_dtype(x)).sum().expand(x.shape[0])
-        return y, log_det
+        if reverse:
+            return x * torch.exp(-self.log_scale) - self.loc
+        scale = torch.exp(self.log_scale)
+        return torch.addcmul(self.loc * scale, x, scale)  # (x + loc) * scale in one pass over x
+
+    def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        y = self.normalize(x)
+        return y, self.log_scale.to(_acc_dtype(x)).sum().expand(x.shape[0])
 
     def inverse(self, y: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        if not self._is_initialized and self.training:
-            raise RuntimeError(
-                "ActNorm must be initialised by a forward pass on data before it is "
-                "inverted; call forward(z, cond) on a training batch first, or load "
-                "trained weights."
-            )
-        x = y * torch.exp(-self.log_scale) - self.loc
-        log_det = (-self.log_scale.to(_acc_dtype(y)).sum()).expand(y.shape[0])
-        return x, log_det
+        x = self.normalize(y, reverse=True)
+        return x, (-self.log_scale.to(_acc_dtype(y)).sum()).expand(y.shape[0])
 
 
 class ConditionalAffineCoupling(nn.Module):
@@ -141,25 +149,33 @@ class ConditionalAffineCoupling(nn.Module):
         s = self.clamp * torch.tanh(s / self.clamp)
         return s, t
 
-    def forward(self, x: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+    def couple(self, x: Tensor, c: Tensor, reverse: bool = False) -> tuple[Tensor, Tensor]:
+        """The coupling without the final sum: ``(y, s)`` with ``s`` the ``(B, dim)``
+        log-scales of the forward direction, so ``log_det = ±s.sum(1)``.
+
+        :class:`~net2net.flow.cinn.ConditionalINN` collects the ``s`` of all blocks and
+        sums them once, instead of two reductions and an add per block.
+        """
         a, b = x.split([self.dim_a, self.dim_b], dim=1)
-        s1, t1 = self._scale_shift(self.net_b, a, c)
-        b = b * torch.exp(s1) + t1
-        s2, t2 = self._scale_shift(self.net_a, b, c)
-        a = a * torch.exp(s2) + t2
-        acc = _acc_dtype(x)
-        log_det = s1.to(acc).sum(dim=1) + s2.to(acc).sum(dim=1)
-        return torch.cat([a, b], dim=1), log_det
+        if not reverse:
+            s1, t1 = self._scale_shift(self.net_b, a, c)
+            b = torch.addcmul(t1, b, torch.exp(s1))
+            s2, t2 = self._scale_shift(self.net_a, b, c)
+            a = torch.addcmul(t2, a, torch.exp(s2))
+        else:
+            s2, t2 = self._scale_shift(self.net_a, b, c)
+            a = (a - t2) * torch.exp(-s2)
+            s1, t1 = self._scale_shift(self.net_b, a, c)
+            b = (b - t1) * torch.exp(-s1)
+        return torch.cat([a, b], dim=1), torch.cat([s2, s1], dim=1)
+
+    def forward(self, x: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+        y, s = self.couple(x, c)
+        return y, s.to(_acc_dtype(x)).sum(dim=1)
 
     def inverse(self, y: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
-        a, b = y.split([self.dim_a, self.dim_b], dim=1)
-        s2, t2 = self._scale_shift(self.net_a, b, c)
-        a = (a - t2) * torch.exp(-s2)
-        s1, t1 = self._scale_shift(self.net_b, a, c)
-        b = (b - t1) * torch.exp(-s1)
-        acc = _acc_dtype(y)
-        log_det = -(s1.to(acc).sum(dim=1) + s2.to(acc).sum(dim=1))
-        return torch.cat([a, b], dim=1), log_det
+        x, s = self.couple(y, c, reverse=True)
+        return x, -s.to(_acc_dtype(y)).sum(dim=1)
 
 
 class Permutation(nn.Module):
@@ -176,8 +192,12 @@ class Permutation(nn.Module):
         self.register_buffer("perm", perm)
         self.register_buffer("inv_perm", torch.argsort(perm))
 
+    def permute(self, x: Tensor, reverse: bool = False) -> Tensor:
+        # index_select: its backward is one index_add, cheaper than advanced indexing's.
+        return x.index_select(1, self.inv_perm if reverse else self.perm)
+
     def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        return x[:, self.perm], x.new_zeros(x.shape[0], dtype=_acc_dtype(x))
+        return self.permute(x), x.new_zeros(x.shape[0], dtype=_acc_dtype(x))
 
     def inverse(self, y: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        return y[:, self.inv_perm], y.new_zeros(y.shape[0], dtype=_acc_dtype(y))
+        return self.permute(y, reverse=True), y.new_zeros(y.shape[0], dtype=_acc_dtype(y))
