@@ -85,8 +85,12 @@ class Runner:
             self.opt = torch.optim.Adam(self.model.parameters(), lr=LR)
         self.model.train()
         self.log_prob = self.model.log_prob
+        self.inverse = None  # eager sampling through model.sample
         if compile_mode is not None:
             self.log_prob = torch.compile(self.model.log_prob, mode=compile_mode)
+            # Sampling is τ's inverse pass: compiled separately ("reduce-overhead" replays it
+            # as one CUDA graph instead of launching every layer's kernels from Python).
+            self.inverse = torch.compile(self.model.inverse, mode=compile_mode)
 
     def _ctx(self):
         if self.autocast:
@@ -115,7 +119,10 @@ class Runner:
         self.model.eval()
         with self._ctx():
             gen = torch.Generator(self.device).manual_seed(0)
-            return self.model.sample(c, generator=gen)
+            if self.inverse is None:
+                return self.model.sample(c, generator=gen)
+            v = torch.randn(c.shape[0], self.model.dim, generator=gen, device=self.device)
+            return self.inverse(v, c)[0]
 
     @torch.no_grad()
     def val_nll(self, z: torch.Tensor, c: torch.Tensor) -> float:

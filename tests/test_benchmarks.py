@@ -11,6 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -36,3 +39,24 @@ def test_benchmark_script_runs_at_tiny_size(tmp_path: Path) -> None:
     for heading in ("## Training step", "## One epoch", "## Sampling 16 queries", "GPU (H100): not measured",
                     "arithmetic ratio"):
         assert heading in text
+
+
+@pytest.mark.slow
+def test_gpu_levers_run_on_the_cpu_at_tiny_size() -> None:
+    """The CUDA run's lever variants (TF32, bf16 autocast, torch.compile) are only timed on
+    a GPU; here their code runs on the CPU so that a GPU session does not find a Python
+    error first. About a minute, most of it compiling."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from run import SIZES, WORK, gpu_variants
+    finally:
+        sys.path.pop(0)
+    from net2net.data.toy import LinearGaussianToy
+
+    size = SIZES["tiny"]
+    toy = LinearGaussianToy(dim=size["dim"], cond_dim=size["cond_dim"], seed=0)
+    results = gpu_variants(size, toy, WORK["tiny"], 64, torch.device("cpu"))
+    assert len(results) == 4
+    for label, figures in results.items():
+        assert "error" not in figures, (label, figures)
+        assert figures["sample_16"]["ms_for_16"] > 0 and figures["train_b64"]["samples_per_s"] > 0
