@@ -47,14 +47,15 @@ SIZES: dict[str, dict] = {
 }
 # How much work each size does: (steps per timed repeat at the small / large batch,
 # repeats, pairs in the epoch, validation pairs, and how many initialisation seeds the
-# epoch comparison is repeated for: one run's NLL gap mixes the method with the seed).
+# epoch comparison is repeated for: one run's NLL gap mixes the method with the seed;
+# and the length of the longer run that follows both NLLs epoch by epoch).
 WORK: dict[str, dict] = {
     "tiny": {"small_steps": 3, "large_steps": 2, "repeats": 2, "warmup": 2, "epoch_pairs": 2048, "val_pairs": 512,
-             "sample_repeats": 5, "epoch_seeds": 1},
+             "sample_repeats": 5, "epoch_seeds": 1, "convergence_epochs": 2},
     "default": {"small_steps": 20, "large_steps": 3, "repeats": 5, "warmup": 5, "epoch_pairs": 60_000,
-                "val_pairs": 5000, "sample_repeats": 50, "epoch_seeds": 3},
+                "val_pairs": 5000, "sample_repeats": 50, "epoch_seeds": 3, "convergence_epochs": 6},
     "paper": {"small_steps": 20, "large_steps": 5, "repeats": 5, "warmup": 10, "epoch_pairs": 60_000,
-              "val_pairs": 5000, "sample_repeats": 50, "epoch_seeds": 1},
+              "val_pairs": 5000, "sample_repeats": 50, "epoch_seeds": 1, "convergence_epochs": 0},
 }
 EPOCH_BATCH = 256  # TrainConfig's default batch size
 LR = 1e-3
@@ -207,6 +208,32 @@ def bench_epoch(size: dict, toy, pairs: int, val_pairs: int, seeds: int, device)
     return out
 
 
+def bench_convergence(size: dict, toy, pairs: int, val_pairs: int, epochs: int, device) -> dict:
+    """Ours and the plain reference trained side by side for ``epochs`` epochs under one
+    warm-up + cosine schedule; the validation NLL of both after every epoch. One epoch of
+    a one-epoch schedule shows who learns faster; this shows where both end up."""
+    c, z = toy.sample(pairs, seed=1)
+    vc, vz = toy.sample(val_pairs, seed=2)
+    c, z, vc, vz = c.to(device), z.to(device), vc.to(device), vz.to(device)
+    per_epoch = pairs // EPOCH_BATCH
+    cfg = TrainConfig(steps=per_epoch * epochs, batch_size=EPOCH_BATCH, lr=LR, warmup_steps=max(1, per_epoch // 10))
+    runners = (Runner("ours", "ours", size, device), Runner("plain", "plain", size, device))
+    out: dict = {"epochs": epochs, "steps_per_epoch": per_epoch, "ours": [], "plain": [], "gap": []}
+    for epoch in range(epochs):
+        order = torch.randperm(pairs, generator=torch.Generator().manual_seed(epoch)).to(device)
+        for i in range(per_epoch):
+            idx = order[i * EPOCH_BATCH : (i + 1) * EPOCH_BATCH]
+            for r in runners:
+                for g in r.opt.param_groups:
+                    g["lr"] = lr_at(epoch * per_epoch + i, cfg)
+                r.step(z[idx], c[idx])
+        ours, plain = (r.val_nll(vz, vc) for r in runners)
+        out["ours"].append(ours)
+        out["plain"].append(plain)
+        out["gap"].append(ours - plain)
+    return out
+
+
 def matmul_macs(model: torch.nn.Module) -> int:
     """Multiply-adds per sample of one forward pass through every Linear layer: for these
     all-MLP models, the arithmetic that a compute-bound step is made of."""
@@ -269,7 +296,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--threads", type=int, default=1,
                    help="CPU threads for torch (default 1: on a shared 2-core machine more threads "
                         "oversubscribe the cores and make every figure noise)")
+    p.add_argument("--convergence-epochs", type=int,
+                   help="length of the side-by-side NLL run (default: 6 at the default size, 0 = skip)")
     args = p.parse_args(argv)
+    if args.convergence_epochs is not None and args.convergence_epochs < 0:
+        p.error(f"--convergence-epochs must be >= 0, got {args.convergence_epochs}")
     if args.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda: no CUDA device is available here; use --device cpu")
     device = torch.device(args.device)
@@ -302,6 +333,9 @@ def main(argv: list[str] | None = None) -> dict:
         del runners
 
     report["epoch"] = bench_epoch(size, toy, work["epoch_pairs"], work["val_pairs"], work["epoch_seeds"], device)
+    epochs = work["convergence_epochs"] if args.convergence_epochs is None else args.convergence_epochs
+    if epochs:
+        report["convergence"] = bench_convergence(size, toy, work["epoch_pairs"], work["val_pairs"], epochs, device)
     ours, plain, _ = pair()
     report["sample"] = bench_sampling([ours, plain], toy, work["sample_repeats"], device)
     report["sample"]["speedup_vs_plain"] = report["sample"]["plain"]["ms_for_16"] / report["sample"]["ours"]["ms_for_16"]

@@ -35,9 +35,11 @@ def test_benchmark_script_runs_at_tiny_size(tmp_path: Path) -> None:
     # nets do more multiply-adds than our fused ones at any size.
     assert report["macs_per_sample"]["plain"] > report["macs_per_sample"]["ours"] > 0
     assert report["sample"]["ours"]["ms_for_16"] > 0
+    convergence = report["convergence"]
+    assert len(convergence["ours"]) == len(convergence["plain"]) == len(convergence["gap"]) == convergence["epochs"]
     text = out.read_text()
     for heading in ("## Training step", "## One epoch", "## Sampling 16 queries", "GPU (H100): not measured",
-                    "arithmetic ratio"):
+                    "arithmetic ratio", "## Where both end up"):
         assert heading in text
 
 
