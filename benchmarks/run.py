@@ -171,32 +171,44 @@ def bench_training(runners: list[Runner], toy, batch: int, steps: int, warmup: i
     return {name: {"samples_per_s": batch * steps / s, "ms_per_step": 1e3 * s / steps} for name, s in med.items()}
 
 
+def toy_split(toy, pairs: int, val_pairs: int, device) -> tuple[torch.Tensor, ...]:
+    """``(z, c, val_z, val_c)``: the cached training pairs and the validation pairs."""
+    c, z = toy.sample(pairs, seed=1)
+    vc, vz = toy.sample(val_pairs, seed=2)
+    return z.to(device), c.to(device), vz.to(device), vc.to(device)
+
+
+def epoch_side_by_side(runners, z, c, order, cfg: TrainConfig, first_step: int, device) -> dict[str, float]:
+    """One epoch over ``z[order]`` for every runner, the runners taking turns step by step
+    (so a change in the shared machine's load slows all alike); seconds per runner."""
+    seconds = {r.name: 0.0 for r in runners}
+    for i in range(len(order) // EPOCH_BATCH):
+        idx = order[i * EPOCH_BATCH : (i + 1) * EPOCH_BATCH]
+        zb, cb = z[idx], c[idx]
+        for r in runners:
+            for g in r.opt.param_groups:
+                g["lr"] = lr_at(first_step + i, cfg)
+            seconds[r.name] += timed(device, lambda r=r, zb=zb, cb=cb: r.step(zb, cb))
+    return seconds
+
+
 def bench_epoch(size: dict, toy, pairs: int, val_pairs: int, seeds: int, device) -> dict:
     """One epoch over ``pairs`` cached pairs for ours and the plain reference from the same
     fresh start, once per initialisation seed; then the validation NLL of both after the
     same number of steps. Times are summed over the seeds, NLLs reported per seed."""
-    c, z = toy.sample(pairs, seed=1)
-    vc, vz = toy.sample(val_pairs, seed=2)
-    c, z, vc, vz = c.to(device), z.to(device), vc.to(device), vz.to(device)
+    z, c, vz, vc = toy_split(toy, pairs, val_pairs, device)
     steps = pairs // EPOCH_BATCH
     cfg = TrainConfig(steps=steps, batch_size=EPOCH_BATCH, lr=LR, warmup_steps=max(1, steps // 10))
     order = torch.randperm(pairs, generator=torch.Generator().manual_seed(0)).to(device)
-    out: dict = {"pairs": pairs, "batch": EPOCH_BATCH, "steps": steps, "seeds": seeds}
     seconds = {"ours": 0.0, "plain": 0.0}
     nll: dict[str, list[float]] = {"ours": [], "plain": []}
     for seed in range(seeds):
         runners = (Runner("ours", "ours", size, device, seed=seed), Runner("plain", "plain", size, device, seed=seed))
-        # The two epochs advance step by step in alternation, so a change in the shared
-        # machine's load during the epoch slows both alike.
-        for step in range(steps):
-            idx = order[step * EPOCH_BATCH : (step + 1) * EPOCH_BATCH]
-            zb, cb = z[idx], c[idx]
-            for r in runners:
-                for g in r.opt.param_groups:
-                    g["lr"] = lr_at(step, cfg)
-                seconds[r.name] += timed(device, lambda r=r, zb=zb, cb=cb: r.step(zb, cb))
+        for name, s in epoch_side_by_side(runners, z, c, order, cfg, 0, device).items():
+            seconds[name] += s
         for r in runners:
             nll[r.name].append(r.val_nll(vz, vc))
+    out: dict = {"pairs": pairs, "batch": EPOCH_BATCH, "steps": steps, "seeds": seeds}
     for name in ("ours", "plain"):
         out[name] = {"seconds": seconds[name] / seeds, "val_nll_nats_per_dim": statistics.mean(nll[name]),
                      "val_nll_per_seed": nll[name]}
@@ -212,21 +224,14 @@ def bench_convergence(size: dict, toy, pairs: int, val_pairs: int, epochs: int, 
     """Ours and the plain reference trained side by side for ``epochs`` epochs under one
     warm-up + cosine schedule; the validation NLL of both after every epoch. One epoch of
     a one-epoch schedule shows who learns faster; this shows where both end up."""
-    c, z = toy.sample(pairs, seed=1)
-    vc, vz = toy.sample(val_pairs, seed=2)
-    c, z, vc, vz = c.to(device), z.to(device), vc.to(device), vz.to(device)
+    z, c, vz, vc = toy_split(toy, pairs, val_pairs, device)
     per_epoch = pairs // EPOCH_BATCH
     cfg = TrainConfig(steps=per_epoch * epochs, batch_size=EPOCH_BATCH, lr=LR, warmup_steps=max(1, per_epoch // 10))
     runners = (Runner("ours", "ours", size, device), Runner("plain", "plain", size, device))
     out: dict = {"epochs": epochs, "steps_per_epoch": per_epoch, "ours": [], "plain": [], "gap": []}
     for epoch in range(epochs):
         order = torch.randperm(pairs, generator=torch.Generator().manual_seed(epoch)).to(device)
-        for i in range(per_epoch):
-            idx = order[i * EPOCH_BATCH : (i + 1) * EPOCH_BATCH]
-            for r in runners:
-                for g in r.opt.param_groups:
-                    g["lr"] = lr_at(epoch * per_epoch + i, cfg)
-                r.step(z[idx], c[idx])
+        epoch_side_by_side(runners, z, c, order, cfg, epoch * per_epoch, device)
         ours, plain = (r.val_nll(vz, vc) for r in runners)
         out["ours"].append(ours)
         out["plain"].append(plain)
