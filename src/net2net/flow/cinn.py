@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-from net2net.flow.layers import ActNorm, ConditionalAffineCoupling, Permutation, mlp
+from net2net.flow.layers import ActNorm, ConditionalAffineCoupling, Permutation, _acc_dtype, mlp
 
 __all__ = ["FlowConfig", "ConditionalINN", "check_pair"]
 
@@ -157,7 +157,7 @@ class ConditionalINN(nn.Module):
             else:  # ActNorm
                 x = layer.normalize(x, reverse)
                 norms.append(layer.log_scale)
-        acc = torch.float64 if x.dtype == torch.float64 else torch.float32
+        acc = _acc_dtype(x)
         log_det = torch.cat(scales, dim=1).to(acc).sum(dim=1) + torch.cat(norms).to(acc).sum()
         return x, -log_det if reverse else log_det
 

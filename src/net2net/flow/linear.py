@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from net2net.flow.cinn import check_pair
+from net2net.flow.layers import _acc_dtype
 
 __all__ = ["LinearConfig", "LinearTranslator"]
 
@@ -89,8 +90,7 @@ class LinearTranslator(nn.Module):
         L = self.scale_tril.double()
         r = (z.double() - self.predict(cond.double()))
         w = torch.linalg.solve_triangular(L, r.T, upper=False).T
-        return (-0.5 * (w * w).sum(1) - L.diagonal().log().sum() - 0.5 * self.dim * math.log(2 * math.pi)).to(
-            torch.float64 if z.dtype == torch.float64 else torch.float32)
+        return (-0.5 * (w * w).sum(1) - L.diagonal().log().sum() - 0.5 * self.dim * math.log(2 * math.pi)).to(_acc_dtype(z))
 
     @torch.no_grad()
     def sample(self, cond: Tensor, *, temperature: float = 1.0, generator: torch.Generator | None = None) -> Tensor:
