@@ -133,8 +133,7 @@ def test_cli_extract(tmp_path, capsys):
 
 
 def test_features_recipe_source(store):
-    from net2net.features import features_source
-    from net2net.train.recipe import DATA_SOURCES
+    from net2net.train.recipe import DATA_SOURCES, features_source
 
     assert "features" in DATA_SOURCES  # registered by importing the recipes
     onehot, conv = get_expert("onehot"), get_expert("random-conv")
@@ -171,7 +170,7 @@ def test_full_60k_captions_and_images(tmp_path, minilm, monkeypatch):
 
 
 def test_interrupted_extraction_redoes_only_missing_shards_and_reads_lazily(store, monkeypatch):
-    import net2net.features as features
+    import net2net.features.extract as features
     from net2net.features import ShardedRows
     from net2net.train.fit import Pairs
 

@@ -11,8 +11,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from net2net.data.domains import derive as derive_domain
 from net2net.data.fashion_mnist import CLASS_NAMES, class_index
-from net2net.rerank import DERIVE, query_of_images
+from net2net.rerank import query_of_images
 from net2net.translator import Translator, available_translators, load
 
 __all__ = [
@@ -64,9 +65,10 @@ def make_query(translator: Translator, *, prompt: str | None = None, label: str 
     Args:
         prompt: text, for text translators (a class name also works for label ones).
         label: a class name or index, for label translators.
-        image: ``(1, 1, H, W)`` in ``[0, 1]``, for image translators: already in the
+        image: ``(1, C, H, W)`` in ``[0, 1]``, for image translators: already in the
             query domain (a sketch, a low-resolution image, ...), or a plain photo with
-            ``derive=True`` to compute the query domain from it.
+            ``derive=True`` to compute the query domain from it (the translator's
+            ``query_transform``, through :func:`net2net.data.domains.derive`).
     """
     kind = translator.query_kind
     if kind == "text":
@@ -82,13 +84,10 @@ def make_query(translator: Translator, *, prompt: str | None = None, label: str 
         raise ValueError("this translator reads an image: pass one (--image PATH)")
     if derive:
         name = translator.info.get("query_transform", "identity")
-        if name == "masked":
-            from net2net.data.derived import apply_mask, box_masks
-
-            return apply_mask(image, box_masks(1, image.shape[-1], seed=0))
-        if name not in DERIVE:
-            raise ValueError(f"cannot derive a {name!r} query from a photo")
-        return DERIVE[name](image)
+        try:
+            return derive_domain(name, image)
+        except ValueError:
+            raise ValueError(f"cannot derive a {name!r} query from a photo") from None
     return image
 
 

@@ -22,7 +22,8 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from net2net.applications import diagnose, diagnosis_translators
-from net2net.data.derived import apply_mask, box_masks, downsample, silhouette, sobel_edges, upsample
+from net2net.data.derived import upsample
+from net2net.data.domains import derive
 from net2net.data.fashion_mnist import CLASS_NAMES, load_fashion_mnist, to_float
 from net2net.imageio import grid
 from net2net.io import atomic_write_bytes, atomic_write_json
@@ -116,38 +117,48 @@ def section_text(r: Report) -> None:
              f"“{html.escape(prompts[0])}”: rows {', '.join(names)}")
 
 
-def _image_section(r: Report, name: str, title: str, text: str, derive: Callable[[Tensor], Tensor]) -> None:
+def _image_section(r: Report, name: str, title: str, text: str, domain: str) -> None:
     r.heading(title, text)
     t = r.translator(name)
     if t is None:
         return
-    queries = derive(r.images[:5])
+    queries = derive(domain, r.images[:5])
     samples = t.sample(queries, n=r.n, seed=r.seed)
-    r.figure(name, _rows(queries, samples, r.n), r.n + 1, "first column: the query; then samples")
+    shown = _as_shown(queries, samples)
+    r.figure(name, _rows(shown, samples, r.n), r.n + 1, "first column: the query; then samples")
+
+
+def _as_shown(queries: Tensor, samples: Tensor) -> Tensor:
+    """Queries as they sit beside the samples: small ones (low resolution) enlarged
+    block by block, grey ones beside colour samples repeated to three channels."""
+    if queries.shape[-2:] != samples.shape[-2:]:
+        queries = upsample(queries, samples.shape[-1])
+    if queries.shape[1] != samples.shape[1]:
+        queries = queries.expand(-1, samples.shape[1], -1, -1)
+    return queries
 
 
 def section_edges(r: Report) -> None:
     _image_section(r, "fmnist-edge2img", "Sketch → image (shape-biased edge expert → AE)",
-                   "Sobel edges of test images, read by the classifier trained on edges.", sobel_edges)
+                   "Sobel edges of test images, read by the classifier trained on edges.", "edges")
     _image_section(r, "fmnist-edge2img-plain", "Sketch → image with the plain classifier",
                    "The same edges read by the ordinary classifier (Sec. 4.1.2: a texture-biased expert "
-                   "keeps less of the shape).", sobel_edges)
+                   "keeps less of the shape).", "edges")
 
 
 def section_inpaint(r: Report) -> None:
     _image_section(r, "fmnist-inpaint", "Inpainting (classifier of the masked image → AE)",
-                   "One grey box hidden per image.",
-                   lambda x: apply_mask(x, box_masks(len(x), x.shape[-1], seed=0)))
+                   "One grey box hidden per image.", "masked")
 
 
 def section_superres(r: Report) -> None:
     _image_section(r, "fmnist-superres", "Super-resolution (7×7 autoencoder → 28×28 autoencoder)",
                    "The query is a 7×7 image (shown enlarged); samples agree with it when downsampled.",
-                   lambda x: upsample(downsample(x, 7), x.shape[-1]))
+                   "lowres-7")
 
 
 def section_silhouette(r: Report) -> None:
-    _image_section(r, "fmnist-silhouette2img", "Silhouette → image", "A garment/background mask as the query.", silhouette)
+    _image_section(r, "fmnist-silhouette2img", "Silhouette → image", "A garment/background mask as the query.", "silhouette")
 
 
 def section_attr(r: Report) -> None:

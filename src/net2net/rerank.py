@@ -8,29 +8,18 @@ the classifier, as the paper builds pairs for BigGAN in Sec. 4.1).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
 
 from net2net.data.captions import caption
-from net2net.data.derived import downsample, silhouette, sobel_edges, upsample
+from net2net.data.domains import derive
 
 if TYPE_CHECKING:
     from net2net.translator import Translator
 
-__all__ = ["DERIVE", "Captioner", "query_of_images", "classifier"]
-
-#: transform name -> images (B, 1, 28, 28) -> query images, for image-query translators.
-DERIVE: dict[str, Callable[[Tensor], Tensor]] = {
-    "identity": lambda x: x,
-    "edges": sobel_edges,
-    "lowres-7": lambda x: upsample(downsample(x, 7), x.shape[-1]),
-    "lowres-14": lambda x: upsample(downsample(x, 14), x.shape[-1]),
-    "silhouette": silhouette,
-}
-
+__all__ = ["Captioner", "query_of_images", "classifier"]
 
 @lru_cache(maxsize=2)
 def classifier(device: str = "cpu") -> Any:
@@ -63,9 +52,9 @@ def query_of_images(translator: Translator, images: Tensor) -> Any:
     kind = translator.query_kind
     if kind == "image":
         name = translator.info.get("query_transform", "identity")
-        if name not in DERIVE:
+        if name == "masked":
             raise ValueError(f"re-ranking needs a query derivable from an image; {name!r} is not (it needs its mask)")
-        return DERIVE[name](images)
+        return derive(name, images)
     labels = Captioner().labels(images)
     if kind == "label":
         return [int(v) for v in labels]

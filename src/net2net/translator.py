@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from net2net.data.convert import ImageSpec, convert_images, image_spec
 from net2net.experts.base import Expert
 from net2net.io import atomic_directory, atomic_write_json, read_json
 from net2net.models import load_model, save_model
@@ -68,18 +69,21 @@ class ExpertRef:
 
 
 def image_size(expert: Expert) -> int | None:
-    """The square image size an image expert expects, if it says."""
-    size = getattr(expert, "image_size", None) or getattr(getattr(expert, "config", None), "image_size", None)
-    return int(size) if size else None
+    """The square image size an image expert expects, if it says (see :func:`net2net.data.convert.image_spec`)."""
+    return image_spec(expert).size
 
 
-def fit_images(images: Tensor, size: int) -> Tensor:
-    """Resizes ``(B, 1, H, W)`` images to ``size × size`` (area for shrinking, bilinear else)."""
-    if images.shape[-2:] == (size, size):
-        return images
-    mode = "area" if images.shape[-1] > size else "bilinear"
-    kwargs = {} if mode == "area" else {"align_corners": False}
-    return F.interpolate(images, size=(size, size), mode=mode, **kwargs).clamp(0, 1)
+def fit_images(images: Tensor, size: int | None, channels: int | None = None) -> Tensor:
+    """``(B, C, H, W)`` images as ``channels`` × ``size`` × ``size`` (RGB↔grey, centre-crop,
+    resize: area for shrinking, bilinear else); None keeps that property as it is."""
+    return convert_images(images, ImageSpec(channels, size))[0]
+
+
+def _for_expert(images: Tensor, expert: Expert, role: str) -> Tensor:
+    if not isinstance(images, Tensor) or images.dim() != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"this translator's {role} is an image: pass a (B, C, H, W) tensor in [0, 1] with C 1 or 3, "
+                         f"got {tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__}")
+    return convert_images(images.float(), image_spec(expert))[0]
 
 
 class Translator(nn.Module):
@@ -123,12 +127,9 @@ class Translator(nn.Module):
     # --- the three representations ----------------------------------------------------
 
     def encode_query(self, queries: Sequence[Any] | Tensor) -> Tensor:
-        """``z_Φ`` for texts, labels or images ``(B, 1, H, W)`` (resized as the expert needs)."""
+        """``z_Φ`` for texts, labels or images ``(B, C, H, W)`` (converted to what the expert declares)."""
         if self.query_kind == "image":
-            if not isinstance(queries, Tensor) or queries.dim() != 4:
-                raise ValueError("this translator's query is an image: pass a (B, 1, H, W) tensor in [0, 1]")
-            size = image_size(self.query)
-            queries = fit_images(queries.float(), size) if size else queries
+            queries = _for_expert(queries, self.query, "query")
         elif isinstance(queries, (str, bytes)):
             raise ValueError("pass a list of queries, e.g. [\"a dress\"], not a bare string")
         if len(queries) == 0:
@@ -143,8 +144,7 @@ class Translator(nn.Module):
         its standard deviation scaled by ``temperature``: the encoder's own uncertainty,
         which is what varies between several edits of one image.
         """
-        size = image_size(self.target)
-        images = fit_images(images.float(), size) if size else images
+        images = _for_expert(images, self.target, "target")
         if n == 1 or not hasattr(self.target, "posterior"):
             return self.target.encode(images).to(self.device).repeat_interleave(n, dim=0)
         mean, logvar = self.target.posterior(images)

@@ -20,13 +20,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from net2net.data.derived import box_masks, downsample
+from net2net.data.domains import Items, get_domain
 from net2net.data.fashion_mnist import CLASS_NAMES, load_fashion_mnist, to_float
-from net2net.data.transforms import get_transform
 from net2net.evaluate.zoo_metrics import frechet_distance
 from net2net.rerank import classifier as zoo_classifier
 from net2net.translator import Translator
@@ -64,8 +63,10 @@ def test_queries(t: Translator, n: int) -> tuple[Any, Tensor, Tensor]:
     name = t.info.get("query_transform", "identity")
     if t.query_kind == "text":
         name = "captions-heldout"
-    queries = get_transform(name).fn(x[:n], y[:n], np.arange(n), len(x))
-    return queries, to_float(x[:n]), torch.from_numpy(y[:n].copy())
+    images = to_float(x[:n])
+    # the domain sees the first n items of the whole split (masked: the boxes of items 0..n-1 of len(x))
+    queries = get_domain(name)(Items(images, y[:n], {}, start=0, total=len(x)))
+    return queries, images, torch.from_numpy(y[:n].copy())
 
 
 def _real_class_spread(feats: Tensor, labels: Tensor, k: int, seed: int) -> Tensor:

@@ -4,8 +4,11 @@ A generator has no encoder, so there are no (image, latent) pairs to read off a 
 set. Instead: sample a class ``c`` and noise ``z̃``, generate ``y = G([z̃, W c])``,
 caption ``y`` with a captioner built from the zoo classifier and the caption templates,
 embed the caption with MiniLM (``z_Φ``), and keep the dequantised latent ``[z̃, u]``
-as ``z_Θ``. The pairs are cached in the feature store's folder under a key of
-everything that made them (the experts' fingerprints, ``n``, seed, split).
+as ``z_Θ``. The pairs are cached under the feature store's folder, in
+``pairs/gan-captions-<split>-<key>/`` (``pairs.safetensors`` and a ``manifest.json``
+with what made them and the file's sha256), keyed by everything that made them (the
+experts' fingerprints, ``n``, seed, split). The folder appears whole or not at all,
+and a file that does not match its manifest is refused, never reused.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import torch
 
 from net2net.data.captions import caption
 from net2net.experts.base import encode_all
-from net2net.io import load_tensors, save_tensors
+from net2net.io import atomic_directory, atomic_write_json, load_tensors, read_json, save_tensors, sha256_file
 from net2net.train.fit import Pairs
 from net2net.train.recipe import register_data_source
 
@@ -54,10 +57,9 @@ def gan_caption_pairs(n: int, *, seed: int = 0, split: str = "train", root: Path
     spec = {"what": "gan-captions", "n": n, "seed": seed, "split": split, "generator": target.fingerprint(),
             "classifier": clf.fingerprint(), "text": text.fingerprint()}
     key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-    path = FeatureStore(root).root / f"gan-captions-{split}-{key}.safetensors"
-    if path.is_file():
-        t = load_tensors(path)
-        return Pairs(t["cond"], t["target"])
+    folder = FeatureStore(root).root / "pairs" / f"gan-captions-{split}-{key}"
+    if (folder / "manifest.json").is_file():
+        return _read_verified(folder, spec)
     g = torch.Generator().manual_seed(seed * 2 + (0 if split == "train" else 1))
     labels = torch.randint(0, 10, (n,), generator=g)
     latents, captions = [], []
@@ -70,8 +72,24 @@ def gan_caption_pairs(n: int, *, seed: int = 0, split: str = "train", root: Path
         latents.append(z.cpu())
     cond = encode_all(text, captions, progress=progress, desc="embed captions")
     pairs = {"cond": cond, "target": torch.cat(latents), "labels": labels}
-    save_tensors(path, pairs, metadata={"spec": json.dumps(spec)})
+    with atomic_directory(folder) as tmp:
+        save_tensors(tmp / "pairs.safetensors", pairs, metadata={"spec": json.dumps(spec)})
+        atomic_write_json(tmp / "manifest.json", {"spec": spec, "file": "pairs.safetensors",
+                                                  "sha256": sha256_file(tmp / "pairs.safetensors")})
     return Pairs(pairs["cond"], pairs["target"])
+
+
+def _read_verified(folder: Path, spec: dict[str, Any]) -> Pairs:
+    """The cached pairs, after checking the manifest's spec and the file's sha256."""
+    fix = f"delete the folder {folder} and run again"
+    m = read_json(folder / "manifest.json")
+    path = folder / "pairs.safetensors"
+    if not isinstance(m, dict) or m.get("spec") != spec or m.get("file") != path.name:
+        raise ValueError(f"{folder / 'manifest.json'}: does not describe these pairs; {fix}")
+    if not path.is_file() or sha256_file(path) != m.get("sha256"):
+        raise ValueError(f"{path}: missing or its sha256 does not match the manifest; {fix}")
+    t = load_tensors(path)
+    return Pairs(t["cond"], t["target"])
 
 
 @register_data_source("gan-captions", {"n_train": (int, 20000), "n_val": (int, 2000), "seed": (int, 0), "root": (str, None)})

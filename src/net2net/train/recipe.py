@@ -113,13 +113,19 @@ _EXPERT_SPEC: FieldSpec = {"name": (str, ...), "options": (dict, None)}
 _TRANSLATOR_SPEC: FieldSpec = {"query": (dict, ...), "target": (dict, ...), "info": (dict, None)}
 
 
-def _check_translator(obj: Any) -> None:
-    """``translator``: the experts τ connects, so the run also writes ``out/translator``."""
+def _check_translator(obj: Any) -> dict[str, Any]:
+    """``translator``: the experts τ connects, so the run also writes ``out/translator``.
+
+    Each expert is ``{"name": ..., "options": {...}}`` or just its name (``"minilm"``);
+    the returned copy has the object form.
+    """
     if not isinstance(obj, dict):
         raise ValueError("recipe.translator: expected an object with 'query' and 'target' experts")
+    obj = {k: ({"name": v} if k in ("query", "target") and isinstance(v, str) else v) for k, v in obj.items()}
     _take(obj, _TRANSLATOR_SPEC, "recipe.translator")
     for role in ("query", "target"):
         _take(obj[role], _EXPERT_SPEC, f"recipe.translator.{role}")
+    return obj
 
 
 def parse_recipe(obj: dict[str, Any], base: str | os.PathLike = ".") -> Recipe:
@@ -154,7 +160,7 @@ def parse_recipe(obj: dict[str, Any], base: str | os.PathLike = ".") -> Recipe:
         raise ValueError(msg if msg.startswith("train.") else f"recipe.train: {msg}") from None
     translator = obj.get("translator")
     if translator is not None:
-        _check_translator(translator)
+        translator = _check_translator(translator)
     out = obj.get("out", f"runs/{name}")
     if not isinstance(out, str) or not out:
         raise ValueError("recipe.out: expected a folder path")
@@ -168,15 +174,27 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     return parse_recipe(read_json(path), base=path.parent)
 
 
-_EXTRACT_FIELDS = {"expert", "options", "transform", "split", "limit", "dataset"}
+_EXTRACT_FIELDS = {"expert", "options", "transform", "column", "split", "limit", "dataset", "data_dir"}
+
+
+def _dataset_ref(name: str, base: Path) -> str:
+    """A data set name as it is, or a folder relative to the recipe's folder."""
+    from net2net.data.datasets import DATASETS
+
+    if name in DATASETS:
+        return name
+    p = Path(name).expanduser()
+    return str(p if p.is_absolute() or not (base / p).is_dir() else base / p)
 
 
 def resolve_feature_queries(data: dict[str, Any], base: Path, *, progress: bool | None = None) -> dict[str, Any]:
     """Turns each entry query of a ``features`` data spec into an entry key, extracting on a miss.
 
-    A query names how to make the features (``expert``, its ``options`` such as a
-    layer, ``transform``, ``split``, ``limit``); the store computes them once and every
-    later run is a cache hit. Keys given as strings are used as they are.
+    A query names how to make the features: ``expert`` (and its ``options`` such as a
+    layer), ``dataset`` (a name or a folder, relative to the recipe), ``split``,
+    ``transform`` or ``column`` (a column of your data: ``"text"``), ``limit``. The store
+    computes them once and every later run is a cache hit. Keys given as strings are
+    used as they are.
     """
     from net2net.experts.registry import get_expert
     from net2net.features import FeatureStore
@@ -191,11 +209,70 @@ def resolve_feature_queries(data: dict[str, Any], base: Path, *, progress: bool 
         if unknown or "expert" not in q:
             raise ValueError(f"recipe.data.{role}: needs 'expert' and may have {sorted(_EXTRACT_FIELDS - {'expert'})}; "
                              f"unknown {unknown}" if unknown else f"recipe.data.{role}: 'expert' is missing")
-        expert = get_expert(q["expert"], **q.get("options", {}))
-        entry = store.extract(expert, dataset=q.get("dataset", "fashion-mnist"), split=q.get("split", "train"),
-                              transform=q.get("transform", "identity"), limit=q.get("limit"), progress=progress)
+        try:
+            expert = get_expert(q["expert"], **q.get("options", {}))
+            entry = store.extract(expert, dataset=_dataset_ref(q.get("dataset", "fashion-mnist"), base),
+                                  split=q.get("split", "train"), transform=q.get("transform"), column=q.get("column"),
+                                  limit=q.get("limit"), data_dir=q.get("data_dir"), progress=progress)
+        except ValueError as e:
+            raise ValueError(f"recipe.data.{role}: {e}") from None
         out[role] = entry.key
     return out
+
+
+def features_source(fields: dict[str, Any], base: Path) -> tuple[Pairs, Pairs | None, dict[str, Any]]:
+    """The ``"features"`` recipe data source: pairs two feature-store entries row by row.
+
+    Recipe fields: ``cond`` and ``target`` (entry keys, or queries such as
+    ``{"expert": "minilm", "dataset": "my-images", "column": "text", "split": "train"}``,
+    extracted on a miss by :func:`resolve_feature_queries`), optional ``val_cond`` and
+    ``val_target`` (both or neither), optional ``root`` (store folder, relative to the
+    recipe; default :func:`net2net.features.default_root`). The two entries of a pair
+    must come from the same data (dataset, split, its fingerprint and limit).
+
+    Example recipe ``data``::
+
+        {"source": "features",
+         "cond": {"expert": "minilm", "transform": "captions", "split": "train"},
+         "target": {"expert": "fmnist-ae", "transform": "identity", "split": "train"},
+         "val_cond": {"expert": "minilm", "transform": "captions", "split": "test"},
+         "val_target": {"expert": "fmnist-ae", "transform": "identity", "split": "test"}}
+    """
+    from net2net.features import FeatureStore
+
+    allowed = {"source", "cond", "target", "val_cond", "val_target", "root"}
+    unknown = sorted(set(fields) - allowed)
+    if unknown:
+        raise ValueError(f"recipe.data: unknown field(s) {unknown}; valid: {sorted(allowed - {'source'})}")
+    for name in ("cond", "target"):
+        if name not in fields:
+            raise ValueError(f"recipe.data.{name}: required (an entry key or a query like "
+                             '{"expert": "minilm", "transform": "captions", "split": "train"})')
+    if ("val_cond" in fields) != ("val_target" in fields):
+        raise ValueError("recipe.data: give both val_cond and val_target, or neither")
+    root = fields.get("root")
+    store = FeatureStore(base / root if root else None)
+
+    def pair(c: str, t: str) -> tuple[Pairs, dict[str, Any]]:
+        entries = {}
+        for name in (c, t):
+            try:
+                entries[name] = store.open(fields[name])
+            except ValueError as e:
+                raise ValueError(f"recipe.data.{name}: {e}") from None
+        ec, et = entries[c], entries[t]
+        dc, dt = ec.manifest["spec"]["dataset"], et.manifest["spec"]["dataset"]
+        if dc != dt:
+            raise ValueError(f"recipe.data.{c}/{t}: the entries come from different data ({dc} vs {dt}); "
+                             "extract both from the same dataset, split and limit")
+        return Pairs(ec.tensor(), et.tensor()), {c: ec.key, t: et.key, f"{c}_path": str(ec.path), f"{t}_path": str(et.path)}
+
+    train, prov = pair("cond", "target")
+    val = None
+    if "val_cond" in fields:
+        val, vprov = pair("val_cond", "val_target")
+        prov.update(vprov)
+    return train, val, {"source": "features", "root": str(store.root), **prov}
 
 
 def run_recipe(recipe: Recipe, *, resume: bool = False, out: str | os.PathLike | None = None, progress: bool | None = None) -> dict[str, Any]:
@@ -242,10 +319,6 @@ def assemble_translator(recipe: Recipe, out: Path, metrics: dict[str, Any]) -> P
                             query_ref=refs["query"], target_ref=refs["target"], info=info)
     return translator.save_pretrained(out / "translator")
 
-
-# The "features" source lives beside the store it reads (net2net.features); it is
-# registered here, at the bottom, so that features.py need not import this module.
-from net2net.features import features_source  # noqa: E402
 
 _ENTRY = (str, dict)  # an entry key, or a query like {"expert": ..., "transform": ..., "split": ...}
 register_data_source("features", {

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from net2net.data.derived import downsample, sobel_edges
+from net2net.data.domains import derive
 from net2net.data.fashion_mnist import load_fashion_mnist, to_float
 from net2net.io import read_json
 from net2net.train.fit import resolve_device
@@ -39,11 +39,10 @@ from net2net.zoo.store import RECIPES_DIR, WEIGHTS_DIR, load_from, save_expert
 
 __all__ = ["DOMAINS", "domain_images", "load_zoo_recipe", "recipe_names", "train_expert"]
 
-#: Input domains a recipe may name: uint8-derived float images -> the expert's input.
+#: Input domains a recipe may name (recipe name -> query domain of net2net.data.domains).
 DOMAINS: dict[str, Callable[[Tensor], Tensor]] = {
-    "image": lambda x: x,
-    "edges": sobel_edges,
-    "lowres-7": lambda x: downsample(x, 7),
+    name: (lambda x, d=domain: derive(d, x)) for name, domain in
+    (("image", "identity"), ("edges", "edges"), ("lowres-7", "lowres-7"))
 }
 _TRAIN_KEYS = {"epochs", "steps", "batch_size", "lr", "weight_decay", "seed", "hflip", "betas"}
 
@@ -322,7 +321,7 @@ def _evaluate(r: dict[str, Any], expert, domain: str, weights_dir: Path, eval_li
         # A judge the generator never trained against: the classifier's own verdict is
         # biased upwards when its cross-entropy was part of the generator's loss.
         edge = _load_dependency(ev["second_judge"], weights_dir)
-        judged = zm.generated_class_accuracy(expert, lambda im: edge.logits(sobel_edges(im)), per_class=500,
+        judged = zm.generated_class_accuracy(expert, lambda im: edge.logits(derive("edges", im)), per_class=500,
                                              seed=ev.get("seed", 0))
         out["generated_accuracy_" + ev["second_judge"]] = judged["generated_accuracy"]
     return out
