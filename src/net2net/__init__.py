@@ -4,11 +4,25 @@ Fuse two frozen expert networks by learning only a small conditional INN τ betw
 their hidden representations (Rombach, Esser, Ommer, NeurIPS 2020, arXiv:2005.13580).
 """
 
+import os
+from typing import Any
+
 from net2net.flow import ConditionalINN, FlowConfig, MLPConfig, MLPTranslator
 from net2net.models import load_model, save_model
 from net2net.translator import Translator, load
 
 __version__ = "0.1.0"
+
+
+def train_translator(recipe: str | os.PathLike | dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Trains τ from a recipe file or dict; returns the metrics with ``out`` and ``translator``.
+
+    The same as ``net2net train RECIPE``; see :func:`net2net.train.recipe.train` for the arguments.
+    """
+    from net2net.train.recipe import train
+
+    return train(recipe, **kwargs)
+
 
 __all__ = [
     "ConditionalINN",
@@ -19,5 +33,6 @@ __all__ = [
     "load",
     "load_model",
     "save_model",
+    "train_translator",
     "__version__",
 ]

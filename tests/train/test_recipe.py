@@ -70,3 +70,18 @@ def test_missing_and_malformed_recipe_files(tmp_path) -> None:
     (tmp_path / "bad.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match="expected a JSON object"):
         load_recipe(tmp_path / "bad.json")
+
+
+def test_training_from_python_and_plain_expert_names(tmp_path) -> None:
+    import net2net
+    from net2net.train.recipe import parse_recipe
+
+    recipe = {"name": "toy", "data": {"source": "toy-linear-gaussian", "n_train": 512, "n_val": 256},
+              "model": {"kind": "cinn", "n_blocks": 2, "hidden": 16}, "train": {"steps": 20, "batch_size": 64}}
+    m = net2net.train_translator(recipe, out=tmp_path / "run", progress=False)
+    assert m["out"] == str(tmp_path / "run") and (tmp_path / "run" / "model").is_dir() and m["steps"] == 20
+    assert "translator" not in m
+    r = parse_recipe({**recipe, "translator": {"query": "onehot", "target": {"name": "random-conv", "options": {"seed": 1}}}})
+    assert r.translator["query"] == {"name": "onehot"} and r.translator["target"]["options"] == {"seed": 1}
+    with pytest.raises(ValueError, match=r"recipe.translator.query: expected"):
+        parse_recipe({**recipe, "translator": {"query": 3, "target": "onehot"}})

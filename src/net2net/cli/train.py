@@ -38,27 +38,22 @@ def _launch(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    import dataclasses
-
     from net2net.train import distributed as D
-    from net2net.train.recipe import load_recipe
+    from net2net.train.recipe import train
 
     if args.devices < 1:
         raise ValueError(f"--devices must be >= 1, got {args.devices}")
     if args.devices > 1 and D.env_world_size() == 1:
         return _launch(args)
 
-    recipe = load_recipe(args.recipe)
-    overrides = {k: v for k, v in (("steps", args.steps), ("device", args.device)) if v is not None}
-    if overrides:
-        recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, **overrides))
-    metrics = recipe.run(resume=args.resume, out=args.out)
+    metrics = train(args.recipe, out=args.out, steps=args.steps, device=args.device, resume=args.resume)
     if not D.setup().is_main:  # every rank returns rank 0's metrics; one prints them
         D.shutdown()
         return 0
     D.shutdown()
-    out = args.out or recipe.out
     summary = {k: metrics[k] for k in ("steps", "train_pairs", "val_nll_nats_per_dim", "val_nll_bits_per_dim") if k in metrics}
     print(json.dumps(summary, indent=2))
-    print(f"model written to {out}/model")
+    print(f"model written to {metrics['out']}/model")
+    if "translator" in metrics:
+        print(f"translator written to {metrics['translator']} (net2net sample {metrics['translator']} --prompt ...)")
     return 0

@@ -26,7 +26,8 @@ from net2net.io import load_tensors, read_json
 from net2net.models import MODELS
 from net2net.train.fit import Pairs, TrainConfig, fit
 
-__all__ = ["Recipe", "DATA_SOURCES", "register_data_source", "load_recipe", "parse_recipe", "run_recipe"]
+__all__ = ["Recipe", "DATA_SOURCES", "features_source", "register_data_source", "load_recipe", "parse_recipe",
+           "run_recipe", "train"]
 
 #: A data source turns the recipe's validated ``data`` fields (and the recipe's folder,
 #: for relative paths) into ``(train, val, provenance)``.
@@ -87,7 +88,13 @@ def _read_pairs(path: Path, where: str) -> Pairs:
 
 @register_data_source("pairs", {"train": (str, ...), "val": (str, None)})
 def _pairs_source(f: dict[str, Any], base: Path) -> tuple[Pairs, Pairs | None, dict[str, Any]]:
-    """Pairs saved as safetensors files with tensors ``cond`` and ``target``."""
+    """Your own pairs, computed elsewhere: ``{"source": "pairs", "train": FILE, "val": FILE}``.
+
+    Each file (a path relative to the recipe) is a safetensors file holding exactly two
+    tensors: ``cond`` ``(N, cond_dim)`` (``z_Φ``, the query side) and ``target``
+    ``(N, dim)`` (``z_Θ``), row ``i`` of one paired with row ``i`` of the other; ``val``
+    is optional. Write one with ``net2net.io.save_tensors(path, {"cond": c, "target": z})``.
+    """
     train = _read_pairs(base / f["train"], "recipe.data.train")
     val = _read_pairs(base / f["val"], "recipe.data.val") if "val" in f else None
     return train, val, {"source": "pairs", **f}
@@ -294,6 +301,47 @@ def run_recipe(recipe: Recipe, *, resume: bool = False, out: str | os.PathLike |
     metrics["data"] = provenance
     if recipe.translator is not None:
         assemble_translator(recipe, Path(out or recipe.out), metrics)
+    return metrics
+
+
+def train(recipe: str | os.PathLike | dict[str, Any] | Recipe, *, out: str | os.PathLike | None = None,
+          steps: int | None = None, device: str | None = None, resume: bool = False,
+          progress: bool | None = None, base: str | os.PathLike = ".") -> dict[str, Any]:
+    """Trains τ from a recipe (a file, a dict, or a parsed :class:`Recipe`); what ``net2net train`` does.
+
+    Args:
+        recipe: a recipe file, or its contents as a dict (relative paths are read from ``base``).
+        out: the run folder (default: the recipe's ``out``).
+        steps, device: override ``train.steps`` / ``train.device``.
+        resume: continue from the run folder's latest checkpoint.
+
+    Returns:
+        The metrics, with ``out`` (the run folder) and, when the recipe names its experts,
+        ``translator`` (the folder ``net2net.load`` reads).
+
+    Example:
+        >>> import net2net                                             # doctest: +SKIP
+        >>> m = net2net.train_translator({"name": "toy", "data": {"source": "toy-linear-gaussian"},
+        ...                               "train": {"steps": 100}}, out="runs/toy")
+        >>> m["val_nll_nats_per_dim"] < 1.5
+        True
+    """
+    import dataclasses
+
+    if isinstance(recipe, Recipe):
+        r = recipe
+    elif isinstance(recipe, dict):
+        r = parse_recipe(recipe, base=base)
+    else:
+        r = load_recipe(recipe)
+    overrides = {k: v for k, v in (("steps", steps), ("device", device)) if v is not None}
+    if overrides:
+        r = dataclasses.replace(r, train=dataclasses.replace(r.train, **overrides))
+    run = Path(out) if out is not None else Path(r.out)  # like the CLI: relative to the working folder
+    metrics = r.run(resume=resume, out=run, progress=progress)
+    metrics["out"] = str(run)
+    if r.translator is not None:
+        metrics["translator"] = str(run / "translator")
     return metrics
 
 
