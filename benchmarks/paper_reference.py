@@ -37,18 +37,24 @@ __all__ = ["PaperCINN"]
 LOG_2PI = math.log(2.0 * math.pi)
 
 
-def _fc(in_dim: int, out_dim: int, hidden: int, depth: int, *, batch_norm: bool = False,
-        tanh: bool = False) -> nn.Sequential:
+NORMS = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}
+
+
+def _fc(in_dim: int, out_dim: int, hidden: int, depth: int, *, norm: str | None = None,
+        tanh: bool = False, zero_last: bool = False) -> nn.Sequential:
     """The paper's fully connected net: ``depth + 1`` hidden layers, LeakyReLU(0.01)."""
     layers: list[nn.Module] = []
     width = in_dim
     for _ in range(depth + 1):
         layers.append(nn.Linear(width, hidden))
-        if batch_norm:
-            layers.append(nn.BatchNorm1d(hidden))
+        if norm is not None:
+            layers.append(NORMS[norm](hidden))
         layers.append(nn.LeakyReLU())
         width = hidden
     layers.append(nn.Linear(width, out_dim))
+    if zero_last:
+        nn.init.zeros_(layers[-1].weight)
+        nn.init.zeros_(layers[-1].bias)
     if tanh:
         layers.append(nn.Tanh())
     return nn.Sequential(*layers)
@@ -76,13 +82,21 @@ class _ActNorm(nn.Module):
 
 
 class _DoubleCoupling(nn.Module):
-    def __init__(self, dim: int, embed_dim: int, hidden: int, depth: int) -> None:
+    def __init__(self, dim: int, embed_dim: int, hidden: int, depth: int, zero_last: bool = False,
+                 fused: bool = False) -> None:
         super().__init__()
         if dim % 2:
             raise ValueError(f"the paper's conditional coupling needs an even dim, got {dim}")
         half = dim // 2
-        self.s = nn.ModuleList([_fc(half + embed_dim, half, hidden, depth, tanh=True) for _ in range(2)])
-        self.t = nn.ModuleList([_fc(half + embed_dim, half, hidden, depth) for _ in range(2)])
+        self.fused = fused
+        if fused:  # ablation: one net for scale and shift, as τ does
+            self.st = nn.ModuleList([_fc(half + embed_dim, 2 * half, hidden, depth, zero_last=zero_last)
+                                     for _ in range(2)])
+        else:
+            self.s = nn.ModuleList([_fc(half + embed_dim, half, hidden, depth, tanh=True, zero_last=zero_last)
+                                    for _ in range(2)])
+            self.t = nn.ModuleList([_fc(half + embed_dim, half, hidden, depth, zero_last=zero_last)
+                                    for _ in range(2)])
 
     def forward(self, x: Tensor, c: Tensor, reverse: bool = False) -> tuple[Tensor, Tensor]:
         log_det = x.new_zeros(x.shape[0])
@@ -92,7 +106,11 @@ class _DoubleCoupling(nn.Module):
                 x = torch.cat(x.chunk(2, dim=1)[::-1], dim=1)
             keep, change = x.chunk(2, dim=1)
             h = torch.cat([keep, c], dim=1)
-            s, t = self.s[i](h), self.t[i](h)
+            if self.fused:
+                s, t = self.st[i](h).chunk(2, dim=1)
+                s = torch.tanh(s)
+            else:
+                s, t = self.s[i](h), self.t[i](h)
             change = (change - t) * torch.exp(-s) if reverse else change * torch.exp(s) + t
             log_det = log_det + s.sum(dim=1)
             x = torch.cat([keep, change], dim=1)
@@ -115,16 +133,22 @@ class PaperCINN(nn.Module):
         cond_depth: the paper's count (hidden layers minus one) of the embedder.
         cond_bn: batch norm in the embedder (the paper's ``conditioner_use_bn``).
         seed: seeds the shuffles (the paper's code draws them from the global RNG).
+        cond_norm: ablation: "batch" (the paper), "layer" or None; overrides ``cond_bn``.
+        zero_last: ablation: the couplings' last layers start at zero (as τ's do).
+        fused: ablation: one net for scale and shift per half (as τ's).
     """
 
     def __init__(self, dim: int, cond_dim: int, *, n_flows: int = 6, hidden: int = 128, hidden_depth: int = 1,
                  embed_dim: int = 64, cond_hidden: int = 128, cond_depth: int = 2, cond_bn: bool = True,
-                 seed: int = 0) -> None:
+                 seed: int = 0, cond_norm: str | None = "default", zero_last: bool = False,
+                 fused: bool = False) -> None:
         super().__init__()
         self.dim, self.cond_dim = dim, cond_dim
-        self.embedder = _fc(cond_dim, embed_dim, cond_hidden, cond_depth, batch_norm=cond_bn)
+        norm = ("batch" if cond_bn else None) if cond_norm == "default" else cond_norm
+        self.embedder = _fc(cond_dim, embed_dim, cond_hidden, cond_depth, norm=norm)
         self.norms = nn.ModuleList([_ActNorm(dim) for _ in range(n_flows)])
-        self.couplings = nn.ModuleList([_DoubleCoupling(dim, embed_dim, hidden, hidden_depth) for _ in range(n_flows)])
+        self.couplings = nn.ModuleList([_DoubleCoupling(dim, embed_dim, hidden, hidden_depth, zero_last, fused)
+                                        for _ in range(n_flows)])
         g = torch.Generator().manual_seed(seed)
         perms = torch.stack([torch.randperm(dim, generator=g) for _ in range(n_flows)])
         self.register_buffer("perms", perms)

@@ -97,8 +97,22 @@ def builders(variants: dict[str, dict]) -> dict[str, Builder]:
         if kw.pop("reference", False):
             out[name] = lambda d, c, kw=kw: PaperCINN(d, c, **kw)
         else:
-            out[name] = lambda d, c, kw=kw: ConditionalINN(d, c, **kw)
+            out[name] = lambda d, c, kw=kw: _tau(d, c, **kw)
     return out
+
+
+def _tau(dim: int, cond_dim: int, *, embedder_bn: bool = False, **kw) -> ConditionalINN:
+    """τ; ``embedder_bn`` (ablation only) swaps in the paper's batch-normalised embedder."""
+    model = ConditionalINN(dim, cond_dim, **kw)
+    if embedder_bn:
+        cfg = model.config
+        layers: list[nn.Module] = []
+        width = cond_dim
+        for _ in range(cfg.embed_depth):
+            layers += [nn.Linear(width, cfg.embed_hidden), nn.BatchNorm1d(cfg.embed_hidden), nn.LeakyReLU(cfg.slope)]
+            width = cfg.embed_hidden
+        model.embedder = nn.Sequential(*layers, nn.Linear(width, cfg.embed_dim))
+    return model
 
 
 def race(make: dict[str, Builder], train: Pairs, val: Pairs, *, steps: int, warmup: int, eval_every: int,
@@ -181,6 +195,13 @@ ABLATIONS: dict[str, dict] = {
     "tau-slope": {**OLD_TAU, "slope": 0.01},
     "tau-split": {**OLD_TAU, "split_nets": True},
     "new-tau": NEW_TAU,
+    "ref-layernorm": {**REFERENCE, "cond_norm": "layer", "reference": True},
+    "ref-zero-last": {**REFERENCE, "zero_last": True, "reference": True},
+    "ref-fused": {**REFERENCE, "fused": True, "reference": True},
+    "ref-embed1": {**REFERENCE, "cond_depth": 0, "reference": True},
+    "tau-embed3-bn": {**OLD_TAU, "embed_depth": 3, "embedder_bn": True},
+    "tau-embed3-bn-rand": {**OLD_TAU, "embed_depth": 3, "embedder_bn": True, "zero_init": False},
+    "tau-embed1-bn": {**OLD_TAU, "embedder_bn": True},
 }
 
 
@@ -338,6 +359,19 @@ WHY = (
     "(`zero_init=false`), so every layer learns from the first step, and (4) the paper's "
     "LeakyReLU slope 0.01."
 )
+
+
+_BASE = {**OLD_TAU, "embed_depth": 3, "embed_norm": "layer", "zero_init": False}
+ABLATIONS.update({
+    "A-embed3-ln-rand": _BASE,
+    "A-clamp1": {**_BASE, "clamp": 1.0},
+    "B-d1-h256": {**_BASE, "depth": 1, "hidden": 256},
+    "C-d1-h320": {**_BASE, "depth": 1, "hidden": 320},
+    "D-split-h96": {**_BASE, "split_nets": True, "hidden": 96},
+    "E-h192": {**_BASE, "hidden": 192},
+    "F-4blocks-split": {**_BASE, "n_blocks": 4, "split_nets": True},
+    "G-d1-h256-8blocks": {**_BASE, "depth": 1, "hidden": 256, "n_blocks": 8},
+})
 
 
 if __name__ == "__main__":
