@@ -17,6 +17,7 @@ Benchmarks are not tests: nothing here asserts a speed or a likelihood.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import platform
@@ -40,8 +41,10 @@ RECIPES = ROOT / "src" / "net2net" / "zoo" / "translator_recipes"
 #: The shipped translators' τ: 6 blocks, hidden 128, depth 2, embedding 64 (hidden 128).
 OLD_TAU: dict = {"n_blocks": 6, "hidden": 128, "depth": 2, "embed_dim": 64, "embed_hidden": 128}
 #: The new τ: the same sizes with the settings this benchmark found to learn faster.
-NEW_TAU: dict = {**OLD_TAU, "embed_depth": 3, "embed_norm": "layer", "clamp": 1.0, "zero_init": False,
-                 "slope": 0.01}
+NEW_TAU: dict = {**OLD_TAU, "depth": 1, "hidden": 384, "embed_depth": 3, "embed_norm": "layer",
+                 "zero_init": False}
+#: The new τ's peak learning rate, as a multiple of the protocol's (a recipe's train.lr).
+NEW_LR_SCALE = 2.0
 #: The paper's code at the same sizes: its hidden_depth=1 is our depth 2; its default
 #: conditioning depth (2, i.e. three hidden layers) with batch norm; activation "none".
 REFERENCE: dict = {"n_flows": 6, "hidden": 128, "hidden_depth": 1, "embed_dim": 64, "cond_hidden": 128,
@@ -49,7 +52,7 @@ REFERENCE: dict = {"n_flows": 6, "hidden": 128, "hidden_depth": 1, "embed_dim": 
 
 SIZES: dict[str, dict] = {
     # the issue's protocol: batch 256, 200 warm-up steps, cosine from 1e-3, 1,500 steps
-    "default": {"steps": 1500, "warmup": 200, "eval_every": 50, "turn": 25, "train_rows": None, "val_rows": None},
+    "default": {"steps": 1500, "warmup": 200, "eval_every": 100, "turn": 25, "train_rows": None, "val_rows": None},
     # seconds, for the smoke test: the same code on a few rows
     "tiny": {"steps": 12, "warmup": 2, "eval_every": 4, "turn": 2, "train_rows": 600, "val_rows": 300},
 }
@@ -94,10 +97,12 @@ def builders(variants: dict[str, dict]) -> dict[str, Builder]:
     out: dict[str, Builder] = {}
     for name, kw in variants.items():
         kw = dict(kw)
+        lr_scale = kw.pop("lr_scale", 1.0)
         if kw.pop("reference", False):
-            out[name] = lambda d, c, kw=kw: PaperCINN(d, c, **kw)
+            out[name] = functools.partial(PaperCINN, **kw)
         else:
-            out[name] = lambda d, c, kw=kw: _tau(d, c, **kw)
+            out[name] = functools.partial(_tau, **kw)
+        out[name].lr_scale = lr_scale  # type: ignore[attr-defined] - ablation of the peak learning rate
     return out
 
 
@@ -128,10 +133,11 @@ def race(make: dict[str, Builder], train: Pairs, val: Pairs, *, steps: int, warm
     for name, build in make.items():
         torch.manual_seed(seed)
         model = build(dim, cond_dim).train()
+        lr_scale = getattr(build, "lr_scale", 1.0)
         if isinstance(model, ConditionalINN):
             model.check_finite = False  # what fit() does after checking the data once
         runs[name] = {"model": model, "opt": make_optimizer(model, cfg), "cpu": 0.0, "steps": [], "nll": [],
-                      "seconds": [], "params": sum(p.numel() for p in model.parameters())}
+                      "seconds": [], "params": sum(p.numel() for p in model.parameters()), "lr_scale": lr_scale}
     order = list(runs)
     for start in range(0, steps, turn):
         batches = []
@@ -144,7 +150,7 @@ def race(make: dict[str, Builder], train: Pairs, val: Pairs, *, steps: int, warm
             t0 = time.thread_time()
             for step, z, c in batches:
                 for group in r["opt"].param_groups:
-                    group["lr"] = lr_at(step, cfg)
+                    group["lr"] = lr_at(step, cfg) * r["lr_scale"]
                 train_step(r["model"], r["opt"], z, c, cfg.grad_clip)
             r["cpu"] += time.thread_time() - t0
         done = min(steps, start + turn)
@@ -171,15 +177,22 @@ def time_to(run: dict, target: float) -> float | None:
     return None
 
 
-def ablate(task: str, variants: dict[str, dict], size: dict, seed: int, root: str | None) -> None:
+def ablate(task: str, variants: dict[str, dict], size: dict, seed: int, root: str | None) -> dict[str, dict]:
+    """One seed of ``variants`` side by side; printed, and returned for the report.
+    CPU time is relative to the first variant."""
     train, val = load_pairs(task, root)
     runs = race(builders(variants), train, val, steps=size["steps"], warmup=size["warmup"],
                 eval_every=size["eval_every"], turn=size["turn"], seed=seed)
     base = next(iter(runs.values()))
+    rows = {}
     for name, r in runs.items():
-        mid = r["nll"][len(r["nll"]) // 2]
+        mid = r["nll"][len(r["nll"]) // 2 - 1]
+        rows[name] = {"settings": {k: v for k, v in variants[name].items()}, "params": r["params"],
+                      "mid_step": r["steps"][len(r["nll"]) // 2 - 1], "mid": mid, "final": r["nll"][-1],
+                      "cpu_ratio": r["cpu"] / base["cpu"]}
         print(f"{name:28s} params {r['params']:8d}  nll@mid {mid:+.4f}  final {r['nll'][-1]:+.4f}  "
               f"cpu {r['cpu']:6.1f}s  ratio {r['cpu'] / base['cpu']:.2f}", flush=True)
+    return rows
 
 
 ABLATIONS: dict[str, dict] = {
@@ -204,6 +217,28 @@ ABLATIONS: dict[str, dict] = {
     "tau-embed1-bn": {**OLD_TAU, "embedder_bn": True},
 }
 
+_BASE = {**OLD_TAU, "embed_depth": 3, "embed_norm": "layer", "zero_init": False}
+ABLATIONS.update({
+    "A-embed3-ln-rand": _BASE,
+    "A-clamp1": {**_BASE, "clamp": 1.0},
+    "B-d1-h256": {**_BASE, "depth": 1, "hidden": 256},
+    "C-d1-h320": {**_BASE, "depth": 1, "hidden": 320},
+    "D-split-h96": {**_BASE, "split_nets": True, "hidden": 96},
+    "E-h192": {**_BASE, "hidden": 192},
+    "F-4blocks-split": {**_BASE, "n_blocks": 4, "split_nets": True},
+    "G-d1-h256-8blocks": {**_BASE, "depth": 1, "hidden": 256, "n_blocks": 8},
+    "H-d1-h384": {**_BASE, "depth": 1, "hidden": 384},
+    "I-4b-d1-h512": {**_BASE, "depth": 1, "hidden": 512, "n_blocks": 4},
+    "J-d1-h320-emb128": {**_BASE, "depth": 1, "hidden": 320, "embed_dim": 128},
+    "K-d1-h320-clamp1": {**_BASE, "depth": 1, "hidden": 320, "clamp": 1.0},
+    "M-d1-h448": {**_BASE, "depth": 1, "hidden": 448},
+    "ref-lr2": {**REFERENCE, "reference": True, "lr_scale": 2.0},
+    "A-lr2": {**_BASE, "lr_scale": 2.0},
+    "B-d1-h256-lr2": {**_BASE, "depth": 1, "hidden": 256, "lr_scale": 2.0},
+    "H-d1-h384-lr2": {**_BASE, "depth": 1, "hidden": 384, "lr_scale": 2.0},
+    "old-tau-lr2": {**OLD_TAU, "lr_scale": 2.0},
+})
+
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -214,27 +249,48 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--root", help="feature store folder (default: $NET2NET_CACHE)")
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks-real.md"))
     p.add_argument("--ablate", nargs="*", help="print a one-seed ablation of these variants (all if none named)")
+    p.add_argument("--ablation-json", help="with --ablate: also save the ablation here (--merge takes it)")
+    p.add_argument("--merge", nargs="+", metavar="JSON",
+                   help="write --out from the JSON files of earlier runs (one task each, run side by side)")
     args = p.parse_args(argv)
+    if args.merge:
+        parts = [json.loads(Path(f).read_text()) for f in args.merge]
+        runs = [part for part in parts if "tasks" in part]
+        merged = {**runs[0], "tasks": {}}
+        merged["command"] = " && ".join(part["command"] for part in runs)
+        for part in runs:
+            merged["tasks"].update(part["tasks"])
+        merged["ablations"] = [part for part in parts if "ablation" in part]
+        write_report(merged, Path(args.out))
+        return
     torch.set_num_threads(1)
     size = dict(SIZES[args.size])
     if args.steps:
         size["steps"] = args.steps
     if args.ablate is not None:
         names = args.ablate or list(ABLATIONS)
+        result = {"command": "python benchmarks/real_pairs.py " + " ".join(sys.argv[1:]), "steps": size["steps"],
+                  "ablation": {}}
         for task in args.tasks:
             print(f"== {task}, {size['steps']} steps", flush=True)
-            ablate(task, {n: ABLATIONS[n] for n in names}, size, 0, args.root)
+            result["ablation"][task] = ablate(task, {n: ABLATIONS[n] for n in names}, size, 0, args.root)
+        if args.ablation_json:
+            Path(args.ablation_json).write_text(json.dumps(result, indent=1) + "\n")
         return
     report = run_all(args, size)
     write_report(report, Path(args.out))
 
 
 def run_all(args: argparse.Namespace, size: dict) -> dict:
-    variants = {"old τ": OLD_TAU, "reference": {**REFERENCE, "reference": True}, "new τ": NEW_TAU}
-    report: dict = {"command": "python " + " ".join([Path(sys.argv[0]).name if sys.argv[0] else "real_pairs.py", *sys.argv[1:]]),
+    lr2 = f"lr {LR * NEW_LR_SCALE:g}"
+    variants = {"old τ": OLD_TAU, "reference": {**REFERENCE, "reference": True}, "new τ": NEW_TAU,
+                f"new τ, {lr2}": {**NEW_TAU, "lr_scale": NEW_LR_SCALE},
+                f"reference, {lr2}": {**REFERENCE, "reference": True, "lr_scale": NEW_LR_SCALE}}
+    report: dict = {"command": "python benchmarks/real_pairs.py " + " ".join(sys.argv[1:]),
                     "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, torch {torch.__version__}, 1 thread",
                     "size": args.size, "protocol": {**size, "batch": BATCH, "lr": LR}, "models": {
-                        "old τ": OLD_TAU, "reference": REFERENCE, "new τ": NEW_TAU}, "tasks": {}}
+                        "old τ": OLD_TAU, "reference": REFERENCE, "new τ": NEW_TAU}, "new_lr_scale": NEW_LR_SCALE,
+                    "tasks": {}}
     for task in args.tasks:
         if args.size == "tiny":
             train, val = synthetic_pairs(size["train_rows"], size["val_rows"])
@@ -271,7 +327,7 @@ def write_report(report: dict, out: Path) -> None:
         "",
         f"Protocol: AdamW (the trainer's: weight decay 1e-5, gradient clip 10), batch {proto['batch']}, "
         f"{proto['warmup']} warm-up steps then cosine from {proto['lr']:g}, {proto['steps']} steps; the "
-        "three models see the same batches and take turns every "
+        "models see the same batches and take turns every "
         f"{proto['turn']} steps, each turn timed in thread CPU time on one thread. Held-out NLL (nats/dim, "
         f"Gaussian constant included) every {proto['eval_every']} steps on the validation pairs "
         "(for text→image: the test split with held-out wording). *Time to reference* is the CPU time a "
@@ -321,57 +377,80 @@ def write_report(report: dict, out: Path) -> None:
         for i in list(range(stride - 1, len(steps), stride)) + ([len(steps) - 1] if (len(steps) - 1) % stride != stride - 1 else []):
             lines.append(f"| {steps[i]} | " + " | ".join(f"{_mean([s[n]['nll'][i] for s in seeds]):+.3f}" for n in names) + " |")
         lines.append("")
-    lines += ["## What changed and why it learns better", "", _explain(summary), ""]
+    for ab in report.get("ablations", []):
+        for task, rows in ab["ablation"].items():
+            first = next(iter(rows))
+            lines += [f"## Ablations on {task}: {ab['steps']} steps, one seed", "",
+                      f"`{ab['command']}`; the same protocol, shortened (warm-up, then cosine over "
+                      f"{ab['steps']} steps). CPU time relative to {first}.", "",
+                      "| variant | settings | params | NLL mid-run | NLL at the end | CPU vs first |", "|---|---|---|---|---|---|"]
+            for name, r in rows.items():
+                lines.append(f"| {name} | {_fields(r['settings']) or '–'} | {r['params']:,} | {r['mid']:+.3f} "
+                             f"(step {r['mid_step']}) | {r['final']:+.3f} | {r['cpu_ratio']:.2f} |")
+            lines.append("")
+    lines += ["## What changed and why it learns better", "", _explain(summary, report.get("new_lr_scale")), "", WHY, ""]
     out.write_text("\n".join(lines))
+
+
+WHY = (
+    "Why the paper's code learns more per step than the old τ (the ablation tables): "
+    "(1) its condition embedder: three hidden layers, batch-normalised. MiniLM conditions "
+    "are unit-norm 384-d vectors that differ little from one caption to the next, so an "
+    "unnormalised embedder hands the couplings a small embedding that barely varies with "
+    "the query; normalising the hidden units fixes that, and LayerNorm does it nearly as "
+    "well as batch norm in the reference. (2) Its separate scale and shift networks. They "
+    "double the coupling's parameters, and Adam moves every parameter by about the "
+    "learning rate per step whatever its gradient, so more (or wider) networks change the "
+    "flow's function faster per step: fusing them costs the reference a clear margin, and "
+    "widening τ's fused networks wins it back. (3) PyTorch's default "
+    "initialisation of the couplings' last layers: zeros (the old τ's identity start) cost "
+    "the reference a clear margin. The tanh bound against the soft clamp, and the "
+    "LeakyReLU slope, make no difference beyond noise. "
+    "What the new τ changes, all through `FlowConfig` fields whose defaults keep the old "
+    "τ: one hidden layer of 384 units per coupling network instead of two of 128 "
+    "(`depth=1, hidden=384`; a fused one-layer net of width 2h can compute anything the "
+    "paper's separate one-layer scale and shift nets of width h compute, and the wide "
+    "layer is one efficient matmul), a three-layer embedder with LayerNorm "
+    "(`embed_depth=3, embed_norm=\"layer\"`: no batch statistics, so a query alone gets the "
+    "embedding it gets in a batch, there are no running averages to go stale between "
+    "training and inference and nothing to synchronise under DDP), and PyTorch's default "
+    "initialisation (`zero_init=false`). The learning rate matters as much as the "
+    "architecture at this budget: both models learn faster with the higher peak rate, "
+    "which is the one a recipe for the new τ should use."
+)
 
 
 def _fields(d: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in d.items() if k != "reference")
 
 
-def _explain(summary: dict) -> str:
+def _explain(summary: dict, lr_scale: float | None) -> str:
     parts = []
     for task, s in summary.items():
         new, ref, old = s["new τ"], s["reference"], s["old τ"]
-        verdict = "at least as good as" if new["final"] <= ref["final"] else "worse than"
-        speed = f"{new['speedup']:.2f}× faster" if new["speedup"] else "never, within the run,"
-        parts.append(
-            f"On {task} the new τ ends at {new['final']:+.3f} nats/dim against the reference's "
-            f"{ref['final']:+.3f} ({verdict} it at the same steps; the old τ: {old['final']:+.3f}), "
-            f"costs {new['step_ratio']:.2f}× the reference's CPU time per step and reaches the reference's "
-            f"final NLL {speed} than the reference takes to get there.")
-    return " ".join(parts) + " " + WHY
 
+        def versus(m: dict, ref: dict = ref) -> str:
+            gap = m["final"] - ref["final"]
+            if gap <= 0:
+                return "at least as good as the reference's"
+            return f"{gap:.3f} nats/dim worse than the reference's"
 
-#: The reasoning behind NEW_TAU, measured by ``--ablate`` (one seed, printed, not stored).
-WHY = (
-    "The new τ keeps τ's fused scale-and-shift networks, so its couplings cost what the "
-    "old ones did; what changed is around them. (1) The condition embedder is the "
-    "paper's depth (three hidden layers instead of one) with a LayerNorm after each "
-    "hidden layer (`embed_depth=3, embed_norm=\"layer\"`): the MiniLM condition is a "
-    "unit-norm 384-d vector, so a fresh linear layer hands the couplings an embedding "
-    "whose units are tiny and whose scale drifts while it trains; the paper's batch norm "
-    "fixes that, and LayerNorm does the same per row, with no batch statistics (a query "
-    "alone gets the embedding it got in a batch; nothing to synchronise under DDP, no "
-    "running averages to go stale). It runs once per batch, not once per block, so it "
-    "costs little. (2) `clamp=1`, the paper's tanh bound on the log-scales, (3) PyTorch's "
-    "default initialisation of the couplings' last layers instead of zeros "
-    "(`zero_init=false`), so every layer learns from the first step, and (4) the paper's "
-    "LeakyReLU slope 0.01."
-)
+        def speed(m: dict) -> str:
+            return f"{m['speedup']:.2f}× sooner than" if m["speedup"] else "not within the run, unlike"
 
+        text = (f"On {task}, under the same protocol, the new τ ends at {new['final']:+.3f} nats/dim "
+                f"({versus(new)} {ref['final']:+.3f}; the old τ {old['final']:+.3f}) at {new['step_ratio']:.2f}× "
+                f"the reference's CPU time per step, and reaches the reference's final NLL {speed(new)} the "
+                "reference (in CPU time).")
+        lr_names = [n for n in s if n.startswith("new τ, lr")]
+        if lr_names:
+            fast, ref2 = s[lr_names[0]], s[lr_names[0].replace("new τ", "reference")]
+            text += (f" With its peak learning rate ×{lr_scale:g}, it ends at {fast['final']:+.3f} ({versus(fast)}) "
+                     f"and reaches the reference's final NLL {speed(fast)} the reference; the reference itself, "
+                     f"given the same higher rate, ends at {ref2['final']:+.3f}.")
+        parts.append(text)
+    return " ".join(parts)
 
-_BASE = {**OLD_TAU, "embed_depth": 3, "embed_norm": "layer", "zero_init": False}
-ABLATIONS.update({
-    "A-embed3-ln-rand": _BASE,
-    "A-clamp1": {**_BASE, "clamp": 1.0},
-    "B-d1-h256": {**_BASE, "depth": 1, "hidden": 256},
-    "C-d1-h320": {**_BASE, "depth": 1, "hidden": 320},
-    "D-split-h96": {**_BASE, "split_nets": True, "hidden": 96},
-    "E-h192": {**_BASE, "hidden": 192},
-    "F-4blocks-split": {**_BASE, "n_blocks": 4, "split_nets": True},
-    "G-d1-h256-8blocks": {**_BASE, "depth": 1, "hidden": 256, "n_blocks": 8},
-})
 
 
 if __name__ == "__main__":
