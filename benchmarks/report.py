@@ -106,12 +106,19 @@ def _f(x: float, digits: int = 1) -> str:
     return f"{x:,.{digits}f}"
 
 
+#: Where the comparison on real pairs, against the paper's own parametrisation, lives.
+REAL_PAIRS_LINK = ("How τ learns on real cached pairs against the paper's own parametrisation (time to "
+                   "quality, three seeds, two tasks): [benchmarks-real.md](benchmarks-real.md), written by "
+                   "`benchmarks/real_pairs.py`.")
+
+
 def render(r: dict) -> str:
     m = r["machine"]
     lines = [
         "# Benchmarks: our τ against a plain implementation of the paper's block",
         "",
         "Written by `benchmarks/run.py`; the JSON beside this file has every figure.",
+        REAL_PAIRS_LINK,
         "",
         f"    {r['command']}",
         "",

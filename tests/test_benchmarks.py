@@ -62,3 +62,36 @@ def test_gpu_levers_run_on_the_cpu_at_tiny_size() -> None:
     for label, figures in results.items():
         assert "error" not in figures, (label, figures)
         assert figures["sample_16"]["ms_for_16"] > 0 and figures["train_b64"]["samples_per_s"] > 0
+
+
+def test_real_pair_benchmark_runs_at_tiny_size(tmp_path: Path) -> None:
+    """benchmarks/real_pairs.py end to end on a few synthetic pairs: the race, the time to
+    the reference's NLL and the report with its table and its explanation."""
+    out = tmp_path / "real.md"
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "real_pairs.py"), "--size", "tiny", "--seeds", "2",
+         "--tasks", "fmnist-text2img", "--out", str(out)],
+        check=True, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    report = json.loads(out.with_suffix(".json").read_text())
+    seeds = report["tasks"]["fmnist-text2img"]["seeds"]
+    assert len(seeds) == 2 and {"old τ", "reference", "new τ"} <= set(seeds[0])
+    for run in seeds[0].values():
+        assert run["steps"] == [4, 8, 12] and len(run["nll"]) == 3 and run["cpu"] > 0
+        assert run["seconds"] == sorted(run["seconds"])
+    # the reference reaches its own final NLL exactly at its last evaluation (or earlier)
+    assert seeds[0]["reference"]["time_to_reference"] <= seeds[0]["reference"]["cpu"] + 1e-9
+    text = out.read_text()
+    for needle in ("| old τ |", "| reference |", "| new τ |", "## What changed and why it learns better",
+                   "Written by `benchmarks/real_pairs.py`"):
+        assert needle in text
+    # runs of one task each and an ablation merge into one report
+    ablation = tmp_path / "ablation.json"
+    ablation.write_text(json.dumps({"command": "python benchmarks/real_pairs.py --ablate", "steps": 600, "ablation": {
+        "fmnist-text2img": {"reference": {"settings": {"reference": True}, "params": 10, "mid_step": 300, "mid": -0.5,
+                                          "final": -0.8, "cpu_ratio": 1.0}}}}))
+    merged = tmp_path / "merged.md"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "real_pairs.py"), "--merge", str(out.with_suffix(".json")),
+                    str(ablation), "--out", str(merged)], check=True, capture_output=True, text=True, timeout=60)
+    text = merged.read_text()
+    assert "## Ablations on fmnist-text2img: 600 steps, one seed" in text and "| reference | – | 10 |" in text

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from net2net.flow import ActNorm, ConditionalAffineCoupling, ConditionalINN, MLPTranslator, Permutation
-from net2net.flow.layers import mlp
+from net2net.flow.cinn import check_layers
+from net2net.flow.layers import InvertibleLayer, mlp
 
 
 def small_flow(dim: int = 6, cond_dim: int = 3, **kw) -> ConditionalINN:
@@ -29,9 +30,19 @@ def initialised(flow: ConditionalINN, dtype=torch.float32) -> ConditionalINN:
     return flow.eval()
 
 
+#: The new FlowConfig options, one at a time and all together (the new τ's settings).
+VARIANTS = {
+    "old": {},
+    "split_nets": {"split_nets": True},
+    "embed_layernorm": {"embed_depth": 3, "embed_norm": "layer"},
+    "embed_actnorm": {"embed_depth": 2, "embed_norm": "actnorm"},
+    "new": {"embed_depth": 3, "embed_norm": "layer", "clamp": 1.0, "zero_init": False, "slope": 0.01},
+}
+
 LAYERS = {
     "actnorm": lambda d, c: ActNorm(d),
     "coupling": lambda d, c: ConditionalAffineCoupling(d, c, lambda i, o: mlp(i, o, 12, 2), clamp=1.5),
+    "coupling_split": lambda d, c: ConditionalAffineCoupling(d, c, lambda i, o: mlp(i, o, 12, 2), split_nets=True),
     "permutation": lambda d, c: Permutation(d, seed=3),
 }
 
@@ -58,9 +69,10 @@ def test_layer_inverse_and_logdet(name: str, dim: int) -> None:
         assert math.isclose(float(torch.linalg.slogdet(J)[1]), float(ld[i].detach()), abs_tol=1e-10)
 
 
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
 @pytest.mark.parametrize("dim", [2, 7])
-def test_cinn_inverse_is_exact_in_float64(dim: int) -> None:
-    flow = initialised(small_flow(dim, 3), torch.float64)
+def test_cinn_inverse_is_exact_in_float64(dim: int, variant: str) -> None:
+    flow = initialised(small_flow(dim, 3, **VARIANTS[variant]), torch.float64)
     z, c = torch.randn(50, dim, dtype=torch.float64) * 2, torch.randn(50, 3, dtype=torch.float64)
     v, ld = flow(z, c)
     z2, ld_inv = flow.inverse(v, c)
@@ -69,8 +81,9 @@ def test_cinn_inverse_is_exact_in_float64(dim: int) -> None:
     assert ld.shape == (50,) and ld.dtype == torch.float64
 
 
-def test_cinn_logdet_matches_autograd_jacobian() -> None:
-    flow = initialised(small_flow(5, 3), torch.float64)
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_cinn_logdet_matches_autograd_jacobian(variant: str) -> None:
+    flow = initialised(small_flow(5, 3, **VARIANTS[variant]), torch.float64)
     z, c = torch.randn(4, 5, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
     _, ld = flow(z, c)
     for i in range(4):
@@ -108,8 +121,9 @@ def test_log_prob_of_identity_flow_is_standard_normal() -> None:
     assert torch.allclose(flow.log_prob(z, c), expected, atol=1e-12)
 
 
-def test_gradient_reaches_every_parameter() -> None:
-    flow = small_flow(6, 3)
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_gradient_reaches_every_parameter(variant: str) -> None:
+    flow = small_flow(6, 3, **VARIANTS[variant])
     flow.train()
     z, c = torch.randn(16, 6), torch.randn(16, 3)
     flow(z, c)  # ActNorm init
@@ -189,7 +203,43 @@ def test_bad_input_is_a_clear_error_and_changes_nothing(bad, match) -> None:
     assert all(torch.equal(before[k], after[k]) for k in before), "a rejected call must not initialise ActNorm"
 
 
+def test_a_layer_without_the_block_call_is_refused_at_construction() -> None:
+    class Half(InvertibleLayer):  # forgot transform
+        pass
+
+    for bad in (torch.nn.Linear(2, 2), Half()):
+        with pytest.raises(ValueError, match="must subclass net2net.flow.layers.InvertibleLayer and implement transform"):
+            check_layers([ActNorm(2), bad])
+    assert check_layers([ActNorm(2), Permutation(2, seed=0)])
+
+
+def test_every_layer_answers_the_same_call() -> None:
+    """transform gives the log-scale in the forward sign: (B, k), (k,) or None."""
+    torch.manual_seed(0)
+    x, c = torch.randn(5, 4), torch.randn(5, 3)
+    coupling = ConditionalAffineCoupling(4, 3, lambda i, o: mlp(i, o, 8, 1, zero_init=False))
+    an = ActNorm(4)
+    for layer, shape in ((an, (4,)), (coupling, (5, 4)), (Permutation(4, seed=1), None)):
+        y, s = layer.transform(x, c)
+        x2, s2 = layer.transform(y, c, reverse=True)
+        assert torch.allclose(x2, x, atol=1e-5)
+        assert (s is None and s2 is None) if shape is None else (s.shape == shape and torch.allclose(s, s2, atol=1e-5))
+
+
+def test_layernorm_embedding_does_not_depend_on_the_batch() -> None:
+    """A query alone gets the embedding it gets inside a batch, in training mode too."""
+    flow = small_flow(4, 3, embed_depth=3, embed_norm="layer").train()
+    c = torch.randn(16, 3)
+    assert torch.allclose(flow.embedder(c)[:1], flow.embedder(c[:1]), atol=1e-6)
+
+
 def test_config_is_validated() -> None:
+    with pytest.raises(ValueError, match="FlowConfig.embed_norm must be one of"):
+        ConditionalINN(4, 2, embed_norm="batch")
+    with pytest.raises(ValueError, match="FlowConfig.split_nets must be true or false"):
+        ConditionalINN(4, 2, split_nets=1)
+    with pytest.raises(ValueError, match="FlowConfig.embed_depth must be a positive integer"):
+        ConditionalINN(4, 2, embed_depth=0)
     with pytest.raises(ValueError, match="FlowConfig.hidden must be a positive integer"):
         ConditionalINN(4, 2, hidden=0)
     with pytest.raises(ValueError, match="FlowConfig.dim must be >= 2"):

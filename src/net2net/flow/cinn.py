@@ -18,11 +18,39 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-from net2net.flow.layers import ActNorm, ConditionalAffineCoupling, Permutation, _acc_dtype, mlp
+from net2net.flow.layers import ActNorm, ConditionalAffineCoupling, InvertibleLayer, Permutation, acc_dtype, mlp
 
-__all__ = ["FlowConfig", "ConditionalINN", "check_pair"]
+__all__ = ["FlowConfig", "ConditionalINN", "check_layers", "check_pair", "embedder"]
 
 LOG_2PI = math.log(2.0 * math.pi)
+
+
+class _FeatureActNorm(ActNorm):
+    """ActNorm as a plain feature normalisation (no log-det): the embedder's hidden
+    units leave the first training batch with zero mean and unit variance, and the
+    affine map is an ordinary parameter after that. Unlike batch norm, the output of a
+    row never depends on the other rows of its batch, in training or at inference."""
+
+    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+        return self.normalize(x)
+
+
+EMBED_NORMS = {"none": None, "layer": nn.LayerNorm, "actnorm": _FeatureActNorm}
+
+
+def embedder(cfg: FlowConfig) -> nn.Sequential:
+    """The condition embedder: ``embed_depth`` hidden layers (Linear, norm, LeakyReLU)."""
+    layers: list[nn.Module] = []
+    width = cfg.cond_dim
+    for _ in range(cfg.embed_depth):
+        layers.append(nn.Linear(width, cfg.embed_hidden))
+        norm = EMBED_NORMS[cfg.embed_norm]
+        if norm is not None:
+            layers.append(norm(cfg.embed_hidden))
+        layers.append(nn.LeakyReLU(cfg.slope))
+        width = cfg.embed_hidden
+    layers.append(nn.Linear(width, cfg.embed_dim))
+    return nn.Sequential(*layers)
 
 
 @dataclass(frozen=True)
@@ -39,6 +67,17 @@ class FlowConfig:
         embed_hidden: width of the condition embedder.
         clamp: soft bound on every log-scale.
         seed: seed of the fixed permutations.
+        embed_depth: hidden layers of the condition embedder.
+        embed_norm: normalisation after each hidden layer of the embedder: "none",
+            "layer" (LayerNorm) or "actnorm" (a per-unit affine map initialised from
+            the first training batch, then an ordinary parameter).
+        split_nets: separate scale and shift networks in every coupling.
+        zero_init: the couplings' last layers start at zero (a fresh flow is the
+            identity), instead of PyTorch's default initialisation.
+        slope: negative slope of the LeakyReLUs of the couplings and the embedder.
+
+    The defaults of the fields after ``seed`` are the first τ's, so that a config saved
+    before they existed rebuilds the same network.
     """
 
     dim: int
@@ -50,9 +89,14 @@ class FlowConfig:
     embed_hidden: int = 256
     clamp: float = 2.0
     seed: int = 0
+    embed_depth: int = 1
+    embed_norm: str = "none"
+    split_nets: bool = False
+    zero_init: bool = True
+    slope: float = 0.1
 
     def __post_init__(self) -> None:
-        for name in ("dim", "cond_dim", "n_blocks", "hidden", "depth", "embed_dim", "embed_hidden"):
+        for name in ("dim", "cond_dim", "n_blocks", "hidden", "depth", "embed_dim", "embed_hidden", "embed_depth"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"FlowConfig.{name} must be a positive integer, got {value!r}")
@@ -60,6 +104,13 @@ class FlowConfig:
             raise ValueError(f"FlowConfig.dim must be >= 2 (couplings split it in halves), got {self.dim}")
         if not self.clamp > 0:
             raise ValueError(f"FlowConfig.clamp must be positive, got {self.clamp!r}")
+        if self.embed_norm not in EMBED_NORMS:
+            raise ValueError(f"FlowConfig.embed_norm must be one of {sorted(EMBED_NORMS)}, got {self.embed_norm!r}")
+        for name in ("split_nets", "zero_init"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"FlowConfig.{name} must be true or false, got {getattr(self, name)!r}")
+        if not 0 <= self.slope < 1:
+            raise ValueError(f"FlowConfig.slope must be in [0, 1), got {self.slope!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -88,6 +139,17 @@ def check_pair(z: Tensor, cond: Tensor, dim: int, cond_dim: int, *, finite: bool
         for name, t in (("z", z), ("cond", cond)):
             if not bool(torch.isfinite(t).all()):
                 raise ValueError(f"{name} contains NaN or inf values")
+
+
+def check_layers(layers: list[nn.Module]) -> list[nn.Module]:
+    """Refuses a layer that does not answer the one call of the block rule."""
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, InvertibleLayer) or type(layer).transform is InvertibleLayer.transform:
+            raise ValueError(
+                f"layer {i} ({type(layer).__name__}) must subclass net2net.flow.layers.InvertibleLayer "
+                "and implement transform(x, c, reverse) -> (y, log_scale or None)"
+            )
+    return layers
 
 
 class ConditionalINN(nn.Module):
@@ -120,21 +182,17 @@ class ConditionalINN(nn.Module):
         # Validate NaN/inf on every public call unless a caller (the trainer, after
         # checking its data once) turns it off to avoid a host sync per step.
         self.check_finite = True
-        self.embedder = nn.Sequential(
-            nn.Linear(cfg.cond_dim, cfg.embed_hidden),
-            nn.LeakyReLU(0.1),
-            nn.Linear(cfg.embed_hidden, cfg.embed_dim),
-        )
+        self.embedder = embedder(cfg)
 
         def subnet(i: int, o: int) -> nn.Module:
-            return mlp(i, o, cfg.hidden, cfg.depth)
+            return mlp(i, o, cfg.hidden, cfg.depth, slope=cfg.slope, zero_init=cfg.zero_init)
 
         layers: list[nn.Module] = []
         for k in range(cfg.n_blocks):
             layers.append(ActNorm(cfg.dim))
-            layers.append(ConditionalAffineCoupling(cfg.dim, cfg.embed_dim, subnet, cfg.clamp))
+            layers.append(ConditionalAffineCoupling(cfg.dim, cfg.embed_dim, subnet, cfg.clamp, cfg.split_nets))
             layers.append(Permutation(cfg.dim, seed=cfg.seed * 1_000_003 + k))
-        self.layers = nn.ModuleList(layers)
+        self.layers = nn.ModuleList(check_layers(layers))
 
     @classmethod
     def from_config(cls, config: FlowConfig) -> ConditionalINN:
@@ -144,21 +202,21 @@ class ConditionalINN(nn.Module):
     def _run(self, x: Tensor, cond: Tensor, reverse: bool) -> tuple[Tensor, Tensor]:
         check_pair(x, cond, self.dim, self.cond_dim, finite=self.check_finite)
         c = self.embedder(cond)
-        # The log-det is summed once at the end: the couplings hand back their (B, dim)
-        # log-scales and ActNorm its per-dimension log-scale, both in the forward sign.
-        scales: list[Tensor] = []
-        norms: list[Tensor] = []
+        # The log-det is summed once at the end: every layer hands back its log-scale in
+        # the forward sign, per row (B, k) or shared by all rows (k,), or None.
+        rows: list[Tensor] = []
+        shared: list[Tensor] = []
         for layer in (reversed(self.layers) if reverse else self.layers):
-            if isinstance(layer, Permutation):
-                x = layer.permute(x, reverse)  # volume preserving: no log-det term
-            elif isinstance(layer, ConditionalAffineCoupling):
-                x, s = layer.couple(x, c, reverse)
-                scales.append(s)
-            else:  # ActNorm
-                x = layer.normalize(x, reverse)
-                norms.append(layer.log_scale)
-        acc = _acc_dtype(x)
-        log_det = torch.cat(scales, dim=1).to(acc).sum(dim=1) + torch.cat(norms).to(acc).sum()
+            x, s = layer.transform(x, c, reverse)
+            if s is not None:
+                (rows if s.dim() == 2 else shared).append(s)
+        acc = acc_dtype(x)
+        if rows:
+            log_det = torch.cat(rows, dim=1).to(acc).sum(dim=1)
+        else:
+            log_det = x.new_zeros(x.shape[0], dtype=acc)
+        if shared:
+            log_det = log_det + torch.cat(shared).to(acc).sum()
         return x, -log_det if reverse else log_det
 
     def forward(self, z: Tensor, cond: Tensor) -> tuple[Tensor, Tensor]:

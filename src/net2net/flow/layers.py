@@ -3,8 +3,13 @@ fixed permutation.
 
 Every layer follows one rule (the FrEIA block rule): ``forward(x, c) -> (y, log_det)``
 and ``inverse(y, c) -> (x, log_det)``, with ``log_det`` of shape ``(B,)`` and the two
-log-dets negatives of each other. Log-dets are accumulated in float32 (or float64 when
-the input is float64) even if the matmuls run in lower precision.
+log-dets negatives of each other. Both are built on the one call every layer answers,
+:meth:`InvertibleLayer.transform` ``(x, c, reverse) -> (y, s)``, where ``s`` is the
+layer's log-scale in the forward sign before any sum: ``(B, k)`` when it depends on the
+row, ``(k,)`` when it does not, ``None`` for volume-preserving layers. A flow collects the
+``s`` of all its layers and sums them once (:class:`~net2net.flow.cinn.ConditionalINN`).
+Log-dets are accumulated in float32 (or float64 when the input is float64) even if the
+matmuls run in lower precision.
 
 References:
     Kingma & Dhariwal, "Glow" (arXiv:1807.03039) for ActNorm.
@@ -19,36 +24,72 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-__all__ = ["ActNorm", "ConditionalAffineCoupling", "Permutation", "mlp"]
+__all__ = ["ActNorm", "ConditionalAffineCoupling", "InvertibleLayer", "Permutation", "acc_dtype", "mlp"]
 
 
-def _acc_dtype(x: Tensor) -> torch.dtype:
+def acc_dtype(x: Tensor) -> torch.dtype:
     """The dtype log-dets are summed in: float64 stays, everything else is float32."""
     return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
-def mlp(in_dim: int, out_dim: int, hidden: int, depth: int) -> nn.Sequential:
+def mlp(in_dim: int, out_dim: int, hidden: int, depth: int, *, slope: float = 0.1,
+        zero_init: bool = True) -> nn.Sequential:
     """A fully connected net: ``depth`` hidden layers of width ``hidden``, LeakyReLU.
 
-    The last layer starts at zero so that a fresh coupling is the identity map, which
-    keeps the first steps of maximum-likelihood training stable. The activations work
-    in place on their Linear's fresh output (which that Linear's backward does not
-    need): one buffer fewer per layer, which measurably shortens a CPU training step
-    whose saved activations overflow the cache (docs/benchmarks.md).
+    With ``zero_init`` the last layer starts at zero, so that a fresh coupling is the
+    identity map; without it every layer keeps PyTorch's default initialisation (as the
+    paper's code does), so the hidden layers get gradients from the first step on. The
+    activations work in place on their Linear's fresh output (which that Linear's
+    backward does not need): one buffer fewer per layer, which measurably shortens a CPU
+    training step whose saved activations overflow the cache (docs/benchmarks.md).
     """
     if depth < 1:
         raise ValueError(f"mlp depth must be >= 1, got {depth}")
-    layers: list[nn.Module] = [nn.Linear(in_dim, hidden), nn.LeakyReLU(0.1, inplace=True)]
+    layers: list[nn.Module] = [nn.Linear(in_dim, hidden), nn.LeakyReLU(slope, inplace=True)]
     for _ in range(depth - 1):
-        layers += [nn.Linear(hidden, hidden), nn.LeakyReLU(0.1, inplace=True)]
+        layers += [nn.Linear(hidden, hidden), nn.LeakyReLU(slope, inplace=True)]
     last = nn.Linear(hidden, out_dim)
-    nn.init.zeros_(last.weight)
-    nn.init.zeros_(last.bias)
+    if zero_init:
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
     layers.append(last)
     return nn.Sequential(*layers)
 
 
-class ActNorm(nn.Module):
+class InvertibleLayer(nn.Module):
+    """The one call every layer of a flow answers, and the block rule built on it.
+
+    Subclasses implement :meth:`transform`; ``forward`` and ``inverse`` sum its
+    log-scale into the ``(B,)`` log-det of the FrEIA block rule.
+    """
+
+    def transform(self, x: Tensor, c: Tensor | None, reverse: bool = False) -> tuple[Tensor, Tensor | None]:
+        """``(y, s)``: the map (inverse when ``reverse``) and its log-scale, forward sign.
+
+        ``s`` is ``(B, k)`` when the scale depends on the row, ``(k,)`` when it does not,
+        or ``None`` when the layer preserves volume; ``log|det| = ±s.sum()`` per row.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement transform(x, c, reverse)")
+
+    def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        y, s = self.transform(x, c)
+        return y, _row_log_det(s, x)
+
+    def inverse(self, y: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        x, s = self.transform(y, c, reverse=True)
+        return x, -_row_log_det(s, y)
+
+
+def _row_log_det(s: Tensor | None, x: Tensor) -> Tensor:
+    acc = acc_dtype(x)
+    if s is None:
+        return x.new_zeros(x.shape[0], dtype=acc)
+    if s.dim() == 1:
+        return s.to(acc).sum().expand(x.shape[0])
+    return s.to(acc).sum(dim=1)
+
+
+class ActNorm(InvertibleLayer):
     """Per-dimension affine normalisation, initialised from the first training batch.
 
     ``y = (x + loc) * exp(log_scale)``. On the first forward call in training mode,
@@ -101,29 +142,27 @@ class ActNorm(nn.Module):
         scale = torch.exp(self.log_scale)
         return torch.addcmul(self.loc * scale, x, scale)  # (x + loc) * scale in one pass over x
 
-    def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        y = self.normalize(x)
-        return y, self.log_scale.to(_acc_dtype(x)).sum().expand(x.shape[0])
-
-    def inverse(self, y: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        x = self.normalize(y, reverse=True)
-        return x, (-self.log_scale.to(_acc_dtype(y)).sum()).expand(y.shape[0])
+    def transform(self, x: Tensor, c: Tensor | None = None, reverse: bool = False) -> tuple[Tensor, Tensor]:
+        return self.normalize(x, reverse), self.log_scale
 
 
-class ConditionalAffineCoupling(nn.Module):
+class ConditionalAffineCoupling(InvertibleLayer):
     """Affine coupling of both halves, each conditioned on an embedding ``c``.
 
     With ``x = [a, b]``: first ``b <- b * exp(s1(a, c)) + t1(a, c)``, then
-    ``a <- a * exp(s2(b, c)) + t2(b, c)``. Each of ``(s1, t1)`` and ``(s2, t2)`` comes
-    from one fused network (one matmul chain for scale and shift, not two). Scales are
-    soft-clamped, ``s = clamp * tanh(s_raw / clamp)``, so ``|s| < clamp`` always and
-    training cannot overflow ``exp``.
+    ``a <- a * exp(s2(b, c)) + t2(b, c)``. By default each of ``(s1, t1)`` and
+    ``(s2, t2)`` comes from one fused network (one matmul chain for scale and shift);
+    with ``split_nets`` scale and shift get a network each, as in the paper's code, which
+    doubles the coupling's parameters and cost. Scales are soft-clamped,
+    ``s = clamp * tanh(s_raw / clamp)``, so ``|s| < clamp`` always and training cannot
+    overflow ``exp`` (``clamp=1`` is the paper's plain ``tanh``).
 
     Args:
         dim: size of ``x``.
         cond_dim: size of the condition embedding ``c``.
         subnet: ``subnet(in_dim, out_dim) -> nn.Module``; builds the scale/shift nets.
         clamp: bound on the log-scale of every dimension.
+        split_nets: separate scale and shift networks instead of one fused network.
     """
 
     def __init__(
@@ -132,6 +171,7 @@ class ConditionalAffineCoupling(nn.Module):
         cond_dim: int,
         subnet: Callable[[int, int], nn.Module],
         clamp: float = 2.0,
+        split_nets: bool = False,
     ) -> None:
         super().__init__()
         if dim < 2:
@@ -141,11 +181,22 @@ class ConditionalAffineCoupling(nn.Module):
         self.dim_a = dim // 2
         self.dim_b = dim - self.dim_a
         self.clamp = clamp
-        self.net_b = subnet(self.dim_a + cond_dim, 2 * self.dim_b)  # updates b from a
-        self.net_a = subnet(self.dim_b + cond_dim, 2 * self.dim_a)  # updates a from b
+        self.split_nets = split_nets
+        if split_nets:
+            self.scale_b = subnet(self.dim_a + cond_dim, self.dim_b)  # updates b from a
+            self.shift_b = subnet(self.dim_a + cond_dim, self.dim_b)
+            self.scale_a = subnet(self.dim_b + cond_dim, self.dim_a)  # updates a from b
+            self.shift_a = subnet(self.dim_b + cond_dim, self.dim_a)
+        else:
+            self.net_b = subnet(self.dim_a + cond_dim, 2 * self.dim_b)  # updates b from a
+            self.net_a = subnet(self.dim_b + cond_dim, 2 * self.dim_a)  # updates a from b
 
-    def _scale_shift(self, net: nn.Module, x: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
-        s, t = net(torch.cat([x, c], dim=1)).chunk(2, dim=1)
+    def _scale_shift(self, half: str, x: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+        xc = torch.cat([x, c], dim=1)
+        if self.split_nets:
+            s, t = getattr(self, "scale_" + half)(xc), getattr(self, "shift_" + half)(xc)
+        else:
+            s, t = getattr(self, "net_" + half)(xc).chunk(2, dim=1)
         s = self.clamp * torch.tanh(s / self.clamp)
         return s, t
 
@@ -158,27 +209,24 @@ class ConditionalAffineCoupling(nn.Module):
         """
         a, b = x.split([self.dim_a, self.dim_b], dim=1)
         if not reverse:
-            s1, t1 = self._scale_shift(self.net_b, a, c)
+            s1, t1 = self._scale_shift("b", a, c)
             b = torch.addcmul(t1, b, torch.exp(s1))
-            s2, t2 = self._scale_shift(self.net_a, b, c)
+            s2, t2 = self._scale_shift("a", b, c)
             a = torch.addcmul(t2, a, torch.exp(s2))
         else:
-            s2, t2 = self._scale_shift(self.net_a, b, c)
+            s2, t2 = self._scale_shift("a", b, c)
             a = (a - t2) * torch.exp(-s2)
-            s1, t1 = self._scale_shift(self.net_b, a, c)
+            s1, t1 = self._scale_shift("b", a, c)
             b = (b - t1) * torch.exp(-s1)
         return torch.cat([a, b], dim=1), torch.cat([s2, s1], dim=1)
 
-    def forward(self, x: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
-        y, s = self.couple(x, c)
-        return y, s.to(_acc_dtype(x)).sum(dim=1)
-
-    def inverse(self, y: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
-        x, s = self.couple(y, c, reverse=True)
-        return x, -s.to(_acc_dtype(y)).sum(dim=1)
+    def transform(self, x: Tensor, c: Tensor | None, reverse: bool = False) -> tuple[Tensor, Tensor]:
+        if c is None:
+            raise ValueError("ConditionalAffineCoupling needs its condition embedding c, got None")
+        return self.couple(x, c, reverse)
 
 
-class Permutation(nn.Module):
+class Permutation(InvertibleLayer):
     """A fixed, randomly drawn permutation of the dimensions (volume preserving).
 
     The indices are buffers, so they are saved with the weights; they are drawn from a
@@ -196,8 +244,5 @@ class Permutation(nn.Module):
         # index_select: its backward is one index_add, cheaper than advanced indexing's.
         return x.index_select(1, self.inv_perm if reverse else self.perm)
 
-    def forward(self, x: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        return self.permute(x), x.new_zeros(x.shape[0], dtype=_acc_dtype(x))
-
-    def inverse(self, y: Tensor, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        return self.permute(y, reverse=True), y.new_zeros(y.shape[0], dtype=_acc_dtype(y))
+    def transform(self, x: Tensor, c: Tensor | None = None, reverse: bool = False) -> tuple[Tensor, None]:
+        return self.permute(x, reverse), None

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from net2net.flow.cinn import check_pair
-from net2net.flow.layers import _acc_dtype
+from net2net.flow.layers import acc_dtype as _acc_dtype
 
 __all__ = ["LinearConfig", "LinearTranslator"]
 

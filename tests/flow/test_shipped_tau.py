@@ -1,0 +1,55 @@
+"""Old saved configs rebuild the old τ: the shipped translators give the samples they gave
+before FlowConfig grew its new fields.
+
+``shipped_tau_samples.json`` was written by the τ code before those fields existed
+(commit 0688975), on this project's CPU machine, where the current code reproduces it bit
+for bit; the comparison allows float32 rounding so that another CPU's BLAS passes too.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from net2net.flow import ConditionalINN, FlowConfig
+from net2net.models import load_model
+
+TRANSLATORS = Path(__file__).resolve().parents[2] / "src" / "net2net" / "zoo" / "translators"
+EXPECTED = json.loads((Path(__file__).with_name("shipped_tau_samples.json")).read_text())
+
+
+def test_every_shipped_cinn_is_covered() -> None:
+    cinns = sorted(p.parent.parent.name for p in TRANSLATORS.glob("*/tau/config.json")
+                   if json.loads(p.read_text())["kind"] == "cinn")
+    assert cinns == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_shipped_tau_gives_the_same_samples(name: str) -> None:
+    saved = json.loads((TRANSLATORS / name / "tau" / "config.json").read_text())["config"]
+    assert not {"embed_depth", "embed_norm", "split_nets", "zero_init", "slope"} & set(saved), \
+        "this test is about configs saved before the new fields"
+    tau = load_model(TRANSLATORS / name / "tau")
+    g = torch.Generator().manual_seed(0)
+    cond = torch.randn(3, tau.cond_dim, generator=g)
+    with torch.no_grad():
+        z = tau.sample(cond, generator=torch.Generator().manual_seed(1))
+        log_prob = tau.log_prob(z, cond)
+    expected = EXPECTED[name]
+    torch.testing.assert_close(z[0], torch.tensor(expected["z_row0"]), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(log_prob, torch.tensor(expected["log_prob"]), rtol=1e-5, atol=1e-4)
+
+
+def test_a_config_without_the_new_fields_is_the_old_architecture() -> None:
+    old = {"dim": 6, "cond_dim": 3, "n_blocks": 2, "hidden": 8, "depth": 2, "embed_dim": 4, "embed_hidden": 5,
+           "clamp": 2.0, "seed": 0}
+    cfg = FlowConfig(**old)
+    assert (cfg.embed_depth, cfg.embed_norm, cfg.split_nets, cfg.zero_init, cfg.slope) == (1, "none", False, True, 0.1)
+    keys = set(ConditionalINN.from_config(cfg).state_dict())
+    assert {"embedder.0.weight", "embedder.2.weight", "layers.1.net_b.4.weight"} <= keys
+    assert not any(k.startswith("embedder.3") for k in keys)
+    assert set(FlowConfig(**old).to_dict()) >= {"embed_depth", "embed_norm", "split_nets", "zero_init", "slope"}, \
+        "a new config writes every field"
