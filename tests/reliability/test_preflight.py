@@ -136,3 +136,39 @@ def test_threads_out_of_range_is_one_line_before_torch_is_touched(threads, capsy
     err = capsys.readouterr().err
     assert err.startswith(f"net2net: error: --threads must be between 1 and 1024, got {threads} (this machine has ")
     assert err.count("\n") == 1
+
+
+def test_docs_reliability_lists_these_messages_exactly(monkeypatch, tmp_path) -> None:
+    """docs/reliability.md quotes what the checks really say (computed here, not retyped)."""
+    from pathlib import Path
+
+    from net2net import preflight as pf
+    from net2net.train.checkpoints import latest_checkpoint
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.version, "cuda", None)
+
+    def said(fn, *args) -> str:
+        with pytest.raises(ValueError) as e:
+            fn(*args)
+        return str(e.value)
+
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "latest").write_bytes(b"../..")
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "reliability.md").read_text()
+    for message in [
+        said(pf.check_device, "potato"),
+        said(pf.check_device, "cuda"),
+        said(pf.check_device, "potato", "train.device"),
+        said(pf.check_seed, 2**64),
+        said(pf.check_rerank, 1000000, 256),
+        said(pf.check_threads, 100000).split(" (this machine")[0],
+        said(latest_checkpoint, tmp_path).split(": ", 1)[1].split(";")[0],
+        "choose a folder you can write to",
+        "belongs to another recipe; changed: data.train (the pairs' content); train.batch_size 32 -> 64. Resume with "
+        "the recipe that started the run (only ckpt_every, device, eval_batch_size, eval_every, keep_checkpoints, "
+        "steps may change) or start a new run folder",
+        "malformed checkpoint record ('kind' is missing)",
+        "another process is training into this folder",
+    ]:
+        assert message in doc, f"docs/reliability.md does not quote: {message}"
