@@ -47,9 +47,9 @@ def test_kill_9_mid_checkpoint_then_resume_finishes_and_cleans_up(tmp_path, kill
     r = net2net("train", "r.json", "--out", "run", "--resume", "--steps", "30", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "run" / "model" / "config.json").is_file()
-    # the killed writer's checkpoint-sized temporary is gone; only the run's lock file stays hidden
+    # the killed writer's checkpoint-sized temporary is gone, and nothing else hidden stays
     assert [p.name for p in latest.parent.iterdir() if p.name.startswith(".")] == []
-    assert [p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".")] == [".lock"]
+    assert [p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".")] == []
     assert latest.read_text() == "step-00000030"
 
 

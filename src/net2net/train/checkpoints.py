@@ -4,7 +4,7 @@ Layout of a run folder ``out``::
 
     out/checkpoints/step-00000500/{model,optimizer}.safetensors, trainer.json
     out/checkpoints/latest          the name of the newest complete checkpoint
-    out/.lock                       held (flock) by the process training into ``out``
+    out/.lock                       held (flock) by the process training into ``out``; removed after
     out/best/, out/model/           the best (validation NLL) and the final model
 
 ``trainer.json`` records the *run*: the model kind and config, every training setting
@@ -186,9 +186,10 @@ def read_trainer_state(ckpt: Path) -> dict[str, Any]:
 class RunLock:
     """An exclusive ``flock`` on ``out/.lock`` while a process trains into ``out``.
 
-    The kernel drops it when the process dies (SIGKILL included), so whoever holds it
-    knows that no live writer owns the temporaries it finds. A second ``net2net train``
-    into the same folder is refused instead of racing the first.
+    The kernel drops it when the process dies (SIGKILL included; the empty file stays
+    until the next run takes and removes it), so whoever holds it knows that no live
+    writer owns the temporaries it finds. A second ``net2net train`` into the same folder
+    is refused instead of racing the first.
     """
 
     def __init__(self, out: Path) -> None:
@@ -197,18 +198,28 @@ class RunLock:
 
     def __enter__(self) -> RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise ValueError(f"{self.path.parent}: another process is training into this folder (it holds "
-                             f"{self.path}); wait for it to finish or choose another run folder") from None
-        self.fd = fd
-        return self
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise ValueError(f"{self.path.parent}: another process is training into this folder (it holds "
+                                 f"{self.path}); wait for it to finish or choose another run folder") from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self.fd = fd
+                return self
+            os.close(fd)  # the holder removed the file between our open and our lock: take the new one
 
     def __exit__(self, *exc: object) -> None:
         if self.fd is not None:
+            # Removed while still held, so a waiting opener sees another inode and retries.
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
             with contextlib.suppress(OSError):
                 fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
