@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import importlib
 import json
 import os
 import shutil
@@ -166,8 +167,10 @@ def _store_entry(root, rows=5, dim=3, bad_row=None, expert="e"):
             "transform": {"name": "identity", "kind": "image", "params": {}}}
     folder = FeatureStore(root).folder(spec)
     folder.mkdir(parents=True)
-    shards = [FeatureStore._put(folder, "z-00000.npy", _npy_bytes(z), rows)]
-    files = [FeatureStore._put(folder, "labels.npy", _npy_bytes(np.zeros(rows, np.int64)), rows)]
+    # the store's record writer: a static method here, a module function once features/ is a package
+    put = getattr(FeatureStore, "_put", None) or importlib.import_module("net2net.features.store")._put
+    shards = [put(folder, "z-00000.npy", _npy_bytes(z), rows)]
+    files = [put(folder, "labels.npy", _npy_bytes(np.zeros(rows, np.int64)), rows)]
     nio.atomic_write_json(folder / "manifest.json", {"key": _key(spec), "spec": spec, "rows": rows, "dim": dim,
                                                       "dtype": "float32", "shards": shards, "files": files})
     return folder
