@@ -14,6 +14,7 @@ import torch
 from net2net.data import LinearGaussianToy
 from net2net.models import load_model
 from net2net.train import fit as fit_module
+from net2net.train import progress as progress_module
 from net2net.train.fit import OverfittingWarning, Pairs, TrainConfig, fit
 
 TOY = LinearGaussianToy(dim=4, cond_dim=2, seed=0, noise=0.5)
@@ -36,7 +37,7 @@ def one_thread():
 
 
 def test_off_a_terminal_progress_is_a_log_line_about_every_5_percent(pairs, tmp_path, caplog, monkeypatch) -> None:
-    monkeypatch.setattr(fit_module.sys.stderr, "isatty", lambda: False)
+    monkeypatch.setattr(progress_module.sys.stderr, "isatty", lambda: False)
     cfg = TrainConfig(steps=200, batch_size=64, warmup_steps=5, eval_every=100, ckpt_every=0)
     with caplog.at_level(logging.INFO, logger="net2net.train.fit"):
         fit("cinn", SMALL, *pairs, cfg, tmp_path / "run", progress=None)

@@ -15,6 +15,11 @@ training NLL is all-reduced (the global-batch mean), and validation, checkpoints
 model and the metrics are computed and written by rank 0 alone; the others wait at a
 barrier. ``train.precision="bf16"`` runs the forward pass under bf16 autocast; the
 flow's log-dets and the loss stay float32.
+
+Around the loop: the run folder is checked for writing before the model is built and
+locked while training (:mod:`net2net.train.checkpoints`: checkpoint records, the
+``--resume`` check against a changed recipe, stale temporaries), progress is shown by
+:mod:`net2net.train.progress`, and the best model by validation NLL is kept in ``out/best``.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ import json
 import logging
 import math
 import os
-import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -35,7 +39,6 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from net2net.io import atomic_write_json, load_tensors
 from net2net.models import build_model, config_from_dict, load_state_checked, save_model
@@ -43,6 +46,7 @@ from net2net.preflight import check_device, check_writable
 from net2net.train import checkpoints as C
 from net2net.train import distributed as D
 from net2net.train.checkpoints import latest_checkpoint
+from net2net.train.progress import RISING_EVALS, OverfittingWarning, Progress, rising
 
 __all__ = ["OverfittingWarning", "Pairs", "TrainConfig", "evaluate_nll", "fit", "latest_checkpoint", "lr_at",
            "make_optimizer", "train_step"]
@@ -260,62 +264,6 @@ class _DDPStep:
         return self.ddp.parameters()
 
 
-# --- progress: a bar on a terminal, log lines elsewhere; a warning when validation rises --
-
-
-class OverfittingWarning(UserWarning):
-    """The validation NLL has risen for :data:`RISING_EVALS` evaluations in a row."""
-
-
-#: evaluations in a row with a rising validation NLL before :class:`OverfittingWarning`.
-RISING_EVALS = 3
-#: about this many log lines per run when stderr is not a terminal.
-LOG_LINES = 20
-
-
-def _clock(seconds: float) -> str:
-    m, s = divmod(int(round(seconds)), 60)
-    h, m = divmod(m, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-class _Progress:
-    """Step, loss, learning rate and ETA: a tqdm bar when stderr is a terminal (or
-    ``progress=True``), else one ``logging`` line every ``every`` steps (``progress=None``
-    off a terminal: CI logs, ``nohup``); ``progress=False`` is silent."""
-
-    def __init__(self, kind: str, steps: int, start: int, progress: bool | None, main: bool, log_every: int) -> None:
-        tty = sys.stderr.isatty()
-        self.bar_on = main and (progress is True or (progress is None and tty))
-        self.lines_on = main and progress is None and not tty
-        self.kind, self.steps, self.start = kind, steps, start
-        self.every = log_every * max(1, math.ceil((steps - start) / (LOG_LINES * log_every)))
-        self.t0 = time.perf_counter()
-        self.val: float | None = None
-        self.bar = tqdm(total=steps, initial=start, desc=f"fit {kind}", unit="step", disable=not self.bar_on,
-                        dynamic_ncols=True)
-
-    def logged(self, done: int, loss: float, lr: float) -> None:
-        """Called at each log step with the mean training loss since the last one."""
-        post = {"nll": f"{loss:.3f}", "lr": f"{lr:.1e}"}
-        if self.val is not None:
-            post["val"] = f"{self.val:.3f}"
-        self.bar.set_postfix(post, refresh=False)
-        if self.lines_on and (done % self.every == 0 or done == self.steps):
-            elapsed = time.perf_counter() - self.t0
-            eta = elapsed / max(1, done - self.start) * (self.steps - done)
-            val = f"  val {self.val:.4f}" if self.val is not None else ""
-            log.info("fit %s: step %d/%d  loss %.4f nats/dim  lr %.2e%s  elapsed %s  ETA %s", self.kind, done,
-                     self.steps, loss, lr, val, _clock(elapsed), _clock(eta))
-
-    def close(self) -> None:
-        self.bar.close()
-
-
-def _rising(values: list[float], k: int = RISING_EVALS) -> bool:
-    return len(values) > k and all(values[-i] > values[-i - 1] for i in range(1, k + 1))
-
-
 # --- the loop ------------------------------------------------------------------------
 
 
@@ -443,7 +391,7 @@ def _train(dist: D.DistInfo, device: torch.device, kind: str, model: nn.Module, 
     local = cfg.batch_size // dist.world_size
     lo = dist.rank * local  # this rank's contiguous slice of every global batch
     log_every = 50
-    shown = _Progress(kind, cfg.steps, start, progress, dist.is_main, log_every)
+    shown = Progress(kind, cfg.steps, start, progress, dist.is_main, log_every)
     running = torch.full((), resumed_running, device=device)
     best = min(history["val_nll"], default=math.inf)
     warned = False
@@ -462,7 +410,7 @@ def _train(dist: D.DistInfo, device: torch.device, kind: str, model: nn.Module, 
                 best = v
                 save_model(model, out / "best", extra={"best": {"step": done, "val_nll_nats_per_dim": v},
                                                        "train_config": cfg.to_dict(), **(extra or {})})
-            if not warned and _rising(history["val_nll"]):
+            if not warned and rising(history["val_nll"]):
                 warned = True
                 warnings.warn(OverfittingWarning(
                     f"validation NLL has risen for {RISING_EVALS} evaluations in a row "
