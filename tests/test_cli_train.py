@@ -80,3 +80,32 @@ def test_threads_sets_torch_threads_and_refuses_zero(tmp_path, monkeypatch, caps
         main(["--threads", "0", "train", "r.json"])
     assert e.value.code == 2
     assert "--threads must be between 1 and 1024, got 0" in capsys.readouterr().err
+
+
+def test_rising_validation_nll_is_one_warning_line_and_best_is_kept(tmp_path, capsys, monkeypatch) -> None:
+    import torch
+
+    from net2net.data import LinearGaussianToy
+    from net2net.io import save_tensors
+
+    toy = LinearGaussianToy(dim=4, cond_dim=2, seed=0, noise=0.5)
+    c, z = toy.sample(2048, seed=1)
+    save_tensors(tmp_path / "train.safetensors", {"cond": c, "target": z})
+    # validation pairs from another distribution: the better τ fits training, the worse it scores them
+    save_tensors(tmp_path / "val.safetensors", {"cond": c[:256], "target": z[:256] + 2.0})
+    recipe = {"name": "over", "data": {"source": "pairs", "train": "train.safetensors", "val": "val.safetensors"},
+              "model": RECIPE["model"],
+              "train": {"steps": 150, "batch_size": 64, "lr": 3e-3, "warmup_steps": 5, "eval_every": 10,
+                        "ckpt_every": 0, "device": "cpu"}}
+    (tmp_path / "r.json").write_text(json.dumps(recipe))
+    monkeypatch.chdir(tmp_path)
+    before = torch.get_num_threads()
+    try:
+        assert main(["--threads", "1", "train", "r.json", "--out", "run"]) == 0
+    finally:
+        torch.set_num_threads(before)
+    warned = [x for x in capsys.readouterr().err.splitlines() if "warning" in x]
+    assert len(warned) == 1 and warned[0].startswith("net2net train: warning: validation NLL has risen for 3 "
+                                                     "evaluations in a row"), warned
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["best"]["step"] < 150 and (tmp_path / "run" / "best" / "model.safetensors").is_file()

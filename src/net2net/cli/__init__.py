@@ -15,6 +15,7 @@ import errno
 import importlib
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 
 __all__ = ["main", "build_parser", "COMMANDS"]
@@ -90,6 +91,14 @@ def preflight(args: argparse.Namespace) -> None:
             pf.check_writable(Path(value).parent if is_file else value, flag)
 
 
+def _one_line_warning(command: str):
+    """Warnings (e.g. a rising validation NLL) as ``net2net CMD: warning: ...``, not a source dump."""
+    def show(message, category, filename, lineno, file=None, line=None) -> None:  # warnings.showwarning's signature
+        print(f"net2net {command}: warning: {' '.join(str(message).split())}", file=file or sys.stderr)
+
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -106,7 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         preflight(args)
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():  # restored on return: main() may run inside a test or a notebook
+            warnings.showwarning = _one_line_warning(args.command)
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("net2net: interrupted", file=sys.stderr)
         return 130
