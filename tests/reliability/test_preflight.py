@@ -44,12 +44,13 @@ def _argv(cmd: str, dirs, tmp_path, out) -> list[str]:
         "demo": ["demo", "--out", str(out)],
         "extract": ["extract", "--expert", "onehot", "--root", str(out)],
         "train": ["train", str(tmp_path / "r.json"), "--out", str(out)],
+        "convert": ["convert", str(tmp_path / "r.json"), str(out / "w.safetensors"), "--trust-pickle"],
     }[cmd]
 
 
 @pytest.mark.parametrize(("cmd", "flag"), [
     ("sample", "--out"), ("translate", "--out"), ("eval-json", "--json"), ("eval-plots", "--plots"),
-    ("demo", "--out"), ("extract", "--root"), ("train", "--out"),
+    ("demo", "--out"), ("extract", "--root"), ("train", "--out"), ("convert", "OUTPUT"),
 ])
 def test_unwritable_outputs_fail_before_any_work(cmd, flag, translator_dirs, tmp_path, blocked, capsys, nothing_loads,
                                                  monkeypatch) -> None:
@@ -66,8 +67,7 @@ def test_unwritable_outputs_fail_before_any_work(cmd, flag, translator_dirs, tmp
     (tmp_path / "r.json").write_text("{}")
     assert main(_argv(cmd, translator_dirs, tmp_path, blocked)) == 2
     msg = _one_line(capsys, cmd.split("-")[0])
-    where = blocked / "m.json" if flag == "--json" else blocked
-    assert msg == (f"{flag}: cannot write to {where.parent if flag == '--json' else where} "
+    assert msg == (f"{flag}: cannot write to {blocked} "  # a file's folder (--json, OUTPUT) or the folder itself
                    f"({tmp_path / 'a-file'} is a file, not a folder); choose a folder you can write to")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "r.json"]  # no probe, no folder left
 

@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: argparse destination -> (the flag, whether it names a file: its folder is checked).
 OUTPUTS: dict[str, tuple[str, bool]] = {"out": ("--out", False), "plots": ("--plots", False), "root": ("--root", False),
-                                        "json": ("--json", True)}
+                                        "json": ("--json", True), "output": ("OUTPUT", True)}
 
 
 def _default_store_root() -> str | None:
