@@ -32,11 +32,12 @@ class Server:
         """Bytes in the server's temporary folder (files the sweeper deletes meanwhile count 0)."""
         (folder,) = self.temp_folders()
         total = 0
-        for f in folder.rglob("*"):
-            try:
-                total += f.stat().st_size if f.is_file() else 0
-            except FileNotFoundError:
-                pass
+        for where, _, names in os.walk(folder):  # os.walk skips folders that vanish mid-walk
+            for name in names:
+                try:
+                    total += os.stat(os.path.join(where, name)).st_size
+                except FileNotFoundError:
+                    pass
         return total
 
 
