@@ -19,6 +19,7 @@ import pytest
 pytest.importorskip("gradio", reason="the web app needs gradio (pip install 'gradio>=5')")
 
 MAX_MB, MAX_AGE_MIN = 1, 0.1  # 1 MiB, 6 s: small enough to watch the sweeper work in a test
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "src" / "net2net" / "app" / "examples").glob("*.png"))
 
 
 class Server:
@@ -106,10 +107,14 @@ def test_unused_uploads_do_not_pile_up(server) -> None:
     while server.temp_bytes() > MAX_MB * 1024 * 1024 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert server.temp_bytes() <= MAX_MB * 1024 * 1024, "the byte bound is kept"
+    examples = sum(p.stat().st_size for p in EXAMPLES)
     deadline = time.monotonic() + MAX_AGE_MIN * 60 + 20
-    while server.temp_bytes() > 0 and time.monotonic() < deadline:
+    while server.temp_bytes() > examples and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert server.temp_bytes() == 0, "files older than --temp-max-age are deleted"
+    assert server.temp_bytes() == examples, "files older than --temp-max-age are deleted..."
+    (folder,) = server.temp_folders()
+    left = sorted(p.name for p in folder.rglob("*.png"))
+    assert left == sorted(p.name for p in EXAMPLES), "...but not the page's example images, which it links"
     assert server.proc.poll() is None
 
 

@@ -116,6 +116,15 @@ def test_sweeper_deletes_old_files_then_the_oldest_over_the_byte_bound(tmp_path)
     assert not made["stale"].parent.exists()  # its emptied hash folder too
     assert mine.read_text() == "keep"
     assert sweeper.sweep() == 0
+    # what the page links (Gradio's copies of its example images) is kept, however old
+    example = tmp_path / "bag.png"
+    example.write_bytes(b"\x89PNG example bytes")
+    copy = _files(tmp_path, {"bag": (1, 3600)})["bag"]
+    copy.write_bytes(example.read_bytes())
+    os.utime(copy, (time.time() - 3600, time.time() - 3600))
+    other = _files(tmp_path, {"other": (len(example.read_bytes()), 3600)})["other"]  # same size, other bytes
+    assert server.TempSweeper(tmp_path, max_bytes=0, max_age_s=60, keep=[example]).sweep() == 800 + len(b"\x89PNG example bytes")
+    assert copy.exists() and not other.exists()
     with pytest.raises(ValueError, match="must be positive"):
         server.TempSweeper(tmp_path, max_bytes=1, max_age_s=0)
 

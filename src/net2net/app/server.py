@@ -11,6 +11,7 @@ temporary folder for the server's lifetime: :class:`TempSweeper` bounds that fol
 from __future__ import annotations
 
 import atexit
+import hashlib
 import logging
 import os
 import re
@@ -29,7 +30,7 @@ if not os.environ.get("GRADIO_TEMP_DIR"):
     os.environ["GRADIO_TEMP_DIR"] = _TEMP
     atexit.register(shutil.rmtree, _TEMP, ignore_errors=True)
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import gradio as gr
@@ -193,16 +194,21 @@ class TempSweeper:
     """
 
     def __init__(self, root: str | os.PathLike, max_bytes: int = TEMP_MAX_BYTES, max_age_s: float = TEMP_MAX_AGE_S,
-                 interval_s: float | None = None) -> None:
+                 interval_s: float | None = None, keep: Iterable[str | os.PathLike] = ()) -> None:
         if max_bytes < 0 or max_age_s <= 0:
             raise ValueError(f"the temporary folder's bounds must be positive, got {max_bytes} bytes, {max_age_s} s")
         self.root, self.max_bytes, self.max_age_s = Path(root), int(max_bytes), float(max_age_s)
+        # Gradio copies the page's example images into this folder once, at start-up, and
+        # the page links those copies: files with the same bytes are never deleted.
+        kept = [Path(p) for p in keep]
+        self._keep = {hashlib.sha256(p.read_bytes()).hexdigest() for p in kept}
+        self._keep_sizes = {p.stat().st_size for p in kept}
         self.interval_s = interval_s if interval_s is not None else min(30.0, max(0.5, self.max_age_s / 4))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def files(self) -> list[tuple[float, int, Path]]:
-        """``(mtime, bytes, path)`` of every file in Gradio's hash folders, oldest first."""
+        """``(mtime, bytes, path)`` of every file in Gradio's hash folders but the kept ones, oldest first."""
         found = []
         if not self.root.is_dir():
             return found
@@ -214,9 +220,17 @@ class TempSweeper:
                     st = f.lstat()
                 except FileNotFoundError:
                     continue
-                if f.is_file() and not f.is_symlink():
+                if f.is_file() and not f.is_symlink() and not self._kept(f, st.st_size):
                     found.append((st.st_mtime, st.st_size, f))
         return sorted(found)
+
+    def _kept(self, f: Path, size: int) -> bool:
+        if size not in self._keep_sizes:
+            return False
+        try:
+            return hashlib.sha256(f.read_bytes()).hexdigest() in self._keep
+        except OSError:
+            return False
 
     def sweep(self) -> int:
         """One pass; returns the bytes deleted."""
@@ -274,7 +288,7 @@ def serve(host: str = "127.0.0.1", port: int = 7860, *, translators: Mapping[str
     ``temp_max_bytes`` and ``temp_max_age_s`` bound Gradio's temporary folder
     (:class:`TempSweeper`).
     """
-    sweeper = TempSweeper(os.environ["GRADIO_TEMP_DIR"], temp_max_bytes, temp_max_age_s)
+    sweeper = TempSweeper(os.environ["GRADIO_TEMP_DIR"], temp_max_bytes, temp_max_age_s, keep=h.example_images())
     if block:
         _sigterm_closes_the_server()
     demo = build_app(translators, device=device)
