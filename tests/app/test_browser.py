@@ -44,7 +44,7 @@ def browser():
 @pytest.fixture
 def page(browser, url):
     page = browser.new_page(viewport={"width": 1100, "height": 900})
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(60_000)  # a busy 2-core CI machine: 20 s once timed out on an upload
     page.goto(url, wait_until="domcontentloaded")
     yield page
     page.close()

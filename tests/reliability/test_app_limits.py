@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import time
+
 import pytest
 
 pytest.importorskip("gradio")
@@ -27,6 +31,7 @@ class FakeDemo:
 def launched(monkeypatch):
     demo = FakeDemo()
     monkeypatch.setattr(server, "build_app", lambda translators=None, device="cpu": demo)
+    monkeypatch.setenv("GRADIO_TEMP_DIR", os.environ["GRADIO_TEMP_DIR"])
     return demo
 
 
@@ -36,6 +41,10 @@ def test_serve_binds_to_loopback_runs_one_job_at_a_time_and_caps_uploads(launche
     assert launched.calls["queue"] == {"default_concurrency_limit": 1, "max_size": 32}
     assert launched.calls["launch"]["max_file_size"] == MAX_BYTES
     assert launched.calls["launch"]["show_error"] is False  # no tracebacks in the page
+    sweeper = launched.temp_sweeper
+    assert (sweeper.max_bytes, sweeper.max_age_s) == (server.TEMP_MAX_BYTES, server.TEMP_MAX_AGE_S)
+    assert sweeper.root == server.Path(os.environ["GRADIO_TEMP_DIR"]) and sweeper._thread.is_alive()
+    sweeper.stop()
 
 
 def test_user_errors_become_messages_without_a_traceback() -> None:
@@ -47,10 +56,77 @@ def test_user_errors_become_messages_without_a_traceback() -> None:
     assert e.value.__cause__ is None and e.value.print_exception is False
 
 
-@pytest.mark.parametrize("prompt", ["x" * 501, "", None, b"\xff\xfe", 42])
-def test_over_long_empty_or_non_text_prompts(tiny_text_translators_or_none, prompt) -> None:
-    with pytest.raises(ValueError, match="prompt"):
+@pytest.mark.parametrize(("prompt", "message"), [
+    ("x" * 501, "the prompt has 501 characters; the limit is 500"),
+    ("", "the prompt is empty; describe a garment, e.g. 'a dark pair of trousers'"),
+    (" \t\n ", "the prompt is empty; describe a garment, e.g. 'a dark pair of trousers'"),
+    (None, "the prompt must be text, got NoneType"),
+    (42, "the prompt must be text, got int"),
+    (b"\xff\xfe", "the prompt is not valid UTF-8 text"),
+    ("a dress \udcff", "the prompt is not valid UTF-8 text"),
+])
+def test_over_long_empty_or_non_text_prompts(tiny_text_translators_or_none, prompt, message) -> None:
+    with pytest.raises(ValueError) as e:
         h.text_to_image(tiny_text_translators_or_none, prompt, 2, 1.0, 0)
+    assert str(e.value) == message
+
+
+def test_the_longest_allowed_prompt_and_utf8_bytes_are_accepted(tiny_text_translators_or_none) -> None:
+    items, v = h.text_to_image(tiny_text_translators_or_none, "x" * 500, 2, 1.0, 0)
+    assert len(items) == 2 and tuple(v.shape)[0] == 2
+    items, _ = h.text_to_image(tiny_text_translators_or_none, "une robe légère".encode(), 1, 1.0, 0)
+    assert len(items) == 1
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ((0, 1.0, 0), "the number of samples must be between 1 and 16, got 0"),
+    ((17, 1.0, 0), "the number of samples must be between 1 and 16, got 17"),
+    ((2, 2.5, 0), "the temperature must be between 0 and 2.0, got 2.5"),
+    ((2, float("nan"), 0), "the temperature must be between 0 and 2.0, got nan"),
+    ((2, 1.0, -1), "the seed must be a whole number >= 0, got -1"),
+    ((2, 1.0, 2**64), f"the seed must be a whole number >= 0, got {2**64}"),
+    (("many", 1.0, 0), "the number of samples, the temperature and the seed must be numbers"),
+])
+def test_api_callers_cannot_send_out_of_range_settings(tiny_text_translators_or_none, settings, message) -> None:
+    with pytest.raises(ValueError) as e:
+        h.text_to_image(tiny_text_translators_or_none, "a dress", *settings)
+    assert str(e.value) == message
+
+
+def _files(root, sizes_ages: dict[str, tuple[int, float]]) -> dict[str, object]:
+    made = {}
+    now = time.time()
+    for name, (size, age) in sizes_ages.items():
+        folder = root / hashlib.sha256(name.encode()).hexdigest()
+        folder.mkdir()
+        f = folder / f"{name}.png"
+        f.write_bytes(b"\0" * size)
+        os.utime(f, (now - age, now - age))
+        made[name] = f
+    return made
+
+
+def test_sweeper_deletes_old_files_then_the_oldest_over_the_byte_bound(tmp_path) -> None:
+    made = _files(tmp_path, {"stale": (10, 120), "old": (400, 50), "mid": (400, 40), "new": (400, 1)})
+    mine = tmp_path / "notes.txt"  # not a Gradio hash folder: never touched
+    mine.write_text("keep")
+    sweeper = server.TempSweeper(tmp_path, max_bytes=900, max_age_s=60)
+    assert sweeper.sweep() == 410  # "stale" by age, then "old" (the oldest) until 800 <= 900 bytes
+    assert sorted(n for n, f in made.items() if f.exists()) == ["mid", "new"]
+    assert not made["stale"].parent.exists()  # its emptied hash folder too
+    assert mine.read_text() == "keep"
+    assert sweeper.sweep() == 0
+    # what the page links (Gradio's copies of its example images) is kept, however old
+    example = tmp_path / "bag.png"
+    example.write_bytes(b"\x89PNG example bytes")
+    copy = _files(tmp_path, {"bag": (1, 3600)})["bag"]
+    copy.write_bytes(example.read_bytes())
+    os.utime(copy, (time.time() - 3600, time.time() - 3600))
+    other = _files(tmp_path, {"other": (len(example.read_bytes()), 3600)})["other"]  # same size, other bytes
+    assert server.TempSweeper(tmp_path, max_bytes=0, max_age_s=60, keep=[example]).sweep() == 800 + len(b"\x89PNG example bytes")
+    assert copy.exists() and not other.exists()
+    with pytest.raises(ValueError, match="must be positive"):
+        server.TempSweeper(tmp_path, max_bytes=1, max_age_s=0)
 
 
 @pytest.fixture

@@ -41,15 +41,19 @@ def _check_checkpoints(run: Path) -> int:
     return state["step"]
 
 
-def _kill_and_resume(tmp_path: Path, kills: int, seed: int) -> None:
-    """Trains with `kills` SIGKILLs at random moments, each run resuming the last; then
-    finishes and checks the weights equal an uninterrupted run's, bit for bit."""
+def _kill_and_resume(tmp_path: Path, kills: int, seed: int, kill_mid_checkpoint) -> None:
+    """Trains with a SIGKILL inside a checkpoint write (certain: the trainer is paused
+    there) and `kills` more at random moments, each run resuming the last; then finishes
+    and checks the weights equal an uninterrupted run's, bit for bit."""
     torch.set_num_threads(1)  # the subprocesses' setting: same kernels, same bits
     (tmp_path / "r.json").write_text(json.dumps(RECIPE))
     rng = random.Random(seed)
-    run, done = tmp_path / "run", 0
+    run = tmp_path / "run"
+    temp = kill_mid_checkpoint(["train", "r.json", "--out", "run"], tmp_path, step=8, env=ENV)
+    assert temp.parent == run / "checkpoints" and _check_checkpoints(run) == 4  # latest still names step 4
+    done = 4
     for _ in range(kills):
-        cmd = [sys.executable, "-m", "net2net.cli", "train", "r.json", "--out", "run"] + (["--resume"] if done else [])
+        cmd = [sys.executable, "-m", "net2net.cli", "train", "r.json", "--out", "run", "--resume"]
         proc = subprocess.Popen(cmd, cwd=tmp_path, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.time() + 120
         # Wait for progress past the last checkpoint, then kill at a random moment:
@@ -63,6 +67,7 @@ def _kill_and_resume(tmp_path: Path, kills: int, seed: int) -> None:
         assert proc.returncode in (-signal.SIGKILL, 0), err.decode()
         new = _check_checkpoints(run)
         assert new >= done
+        assert not temp.exists(), "the resumed run removes the killed writer's temporary"
         done = new
     assert 0 < done < RECIPE["train"]["steps"], "every run was killed before its first checkpoint, or none was"
     # Checkpoint frequency changes no number, only how much a kill loses: finish (and
@@ -84,11 +89,11 @@ def _safe_step(run: Path) -> int:
         return 0
 
 
-def test_sigkill_twice_then_resume_equals_an_uninterrupted_run(tmp_path) -> None:
-    _kill_and_resume(tmp_path, kills=2, seed=0)
+def test_sigkill_mid_checkpoint_and_twice_more_then_resume_equals_an_uninterrupted_run(tmp_path, kill_mid_checkpoint) -> None:
+    _kill_and_resume(tmp_path, kills=2, seed=0, kill_mid_checkpoint=kill_mid_checkpoint)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
-def test_sigkill_many_times_then_resume_equals_an_uninterrupted_run(tmp_path, seed) -> None:
-    _kill_and_resume(tmp_path, kills=6, seed=seed)
+def test_sigkill_many_times_then_resume_equals_an_uninterrupted_run(tmp_path, seed, kill_mid_checkpoint) -> None:
+    _kill_and_resume(tmp_path, kills=6, seed=seed, kill_mid_checkpoint=kill_mid_checkpoint)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import importlib
 import json
 import os
 import shutil
@@ -166,8 +167,10 @@ def _store_entry(root, rows=5, dim=3, bad_row=None, expert="e"):
             "transform": {"name": "identity", "kind": "image", "params": {}}}
     folder = FeatureStore(root).folder(spec)
     folder.mkdir(parents=True)
-    shards = [FeatureStore._put(folder, "z-00000.npy", _npy_bytes(z), rows)]
-    files = [FeatureStore._put(folder, "labels.npy", _npy_bytes(np.zeros(rows, np.int64)), rows)]
+    # the store's record writer: a static method here, a module function once features/ is a package
+    put = getattr(FeatureStore, "_put", None) or importlib.import_module("net2net.features.store")._put
+    shards = [put(folder, "z-00000.npy", _npy_bytes(z), rows)]
+    files = [put(folder, "labels.npy", _npy_bytes(np.zeros(rows, np.int64)), rows)]
     nio.atomic_write_json(folder / "manifest.json", {"key": _key(spec), "spec": spec, "rows": rows, "dim": dim,
                                                       "dtype": "float32", "shards": shards, "files": files})
     return folder
@@ -213,6 +216,26 @@ def test_nan_in_a_store_entry_is_refused_with_its_row(tmp_path, capsys) -> None:
     assert err == ("net2net train: error: training target has NaN or inf values (first bad row: 3); "
                    "re-extract the features\n")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 15 item 9: the fix belongs to the feature store (data helper's file). In FeatureStore._check, after the "
+    "record checks: `if not shards: raise ValueError(f\"{folder / 'manifest.json'}: malformed manifest (no shards); "
+    "{fix}\")`. Remove this marker once it lands (strict: the test then passes and the marker fails it)."))
+def test_a_manifest_without_shards_is_one_line(tmp_path, capsys) -> None:
+    cond = _store_entry(tmp_path / "store", expert="c")
+    target = _store_entry(tmp_path / "store", expert="t")
+    manifest = json.loads((target / "manifest.json").read_text())
+    manifest.update(shards=[], rows=0)
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    recipe = {"name": "noshards", "data": {"source": "features", "root": "store", "cond": cond.name,
+                                           "target": target.name},
+              "model": {"kind": "linear"}, "train": {"steps": 1, "device": "cpu"}}
+    (tmp_path / "r.json").write_text(json.dumps(recipe))
+    assert main(["train", str(tmp_path / "r.json"), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("net2net train: error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert f"{target / 'manifest.json'}: malformed manifest (no shards); delete the folder {target}" in err
 
 
 @pytest.mark.slow

@@ -96,8 +96,9 @@ def test_refuses_to_mix_runs(toy_data, tmp_path) -> None:
     fit("cinn", small, *toy_data, cfg, tmp_path, progress=False)
     with pytest.raises(ValueError, match="pass --resume"):
         fit("cinn", small, *toy_data, cfg, tmp_path, progress=False)
-    with pytest.raises(ValueError, match="different model config"):
-        fit("cinn", dict(small, hidden=32), *toy_data, cfg, tmp_path, resume=True, progress=False)
+    with pytest.raises(ValueError, match=r"belongs to another recipe; changed: model\.embed_hidden 16 -> 32; "
+                                         r"model\.hidden 16 -> 32\. Resume with the recipe"):
+        fit("cinn", dict(small, hidden=32, embed_hidden=32), *toy_data, cfg, tmp_path, resume=True, progress=False)
 
 
 def test_bad_training_data_is_refused(tmp_path) -> None:

@@ -2,15 +2,25 @@
 
 Translators are loaded once (or injected, for tests); a queue runs one request at a
 time so concurrent users do not collide on the CPU; errors a user causes show as a
-message, not a stack trace.
+message, not a stack trace. Gradio keeps every upload and every output image in its
+temporary folder for the server's lifetime: :class:`TempSweeper` bounds that folder
+(files older than ``max_age_s`` go, and the oldest go first while it holds more than
+``max_bytes``), and the folder is removed when the server stops, SIGTERM included.
 """
 
 from __future__ import annotations
 
 import atexit
+import hashlib
+import logging
 import os
+import re
 import shutil
+import signal
 import tempfile
+import threading
+import time
+from pathlib import Path
 
 # Before Gradio is imported: it reads these at import time. No analytics (it would
 # look up hosts this project cannot reach); uploads in our own temporary folder.
@@ -20,7 +30,7 @@ if not os.environ.get("GRADIO_TEMP_DIR"):
     os.environ["GRADIO_TEMP_DIR"] = _TEMP
     atexit.register(shutil.rmtree, _TEMP, ignore_errors=True)
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import gradio as gr
@@ -30,7 +40,16 @@ from net2net.data.fashion_mnist import CLASS_NAMES
 from net2net.imageio import MAX_BYTES
 from net2net.translator import Translator
 
-__all__ = ["USER_ERRORS", "build_app", "serve"]
+__all__ = ["TEMP_MAX_AGE_S", "TEMP_MAX_BYTES", "USER_ERRORS", "TempSweeper", "build_app", "serve"]
+
+log = logging.getLogger(__name__)
+
+#: the temporary folder's bounds: uploads and outputs older than this are deleted...
+TEMP_MAX_AGE_S = 30 * 60
+#: ...and the oldest go first while the folder holds more than this.
+TEMP_MAX_BYTES = 256 * 1024 * 1024
+#: Gradio keeps each file in a folder named by the hex hash of its content.
+_HASH_DIR = re.compile(r"[0-9a-f]{32,128}")
 
 #: what a handler raises for input a user got wrong -> an error message in the page.
 USER_ERRORS = (ValueError, FileNotFoundError)
@@ -163,10 +182,117 @@ def build_app(translators: Mapping[str, Translator] | None = None, *, device: st
     return demo
 
 
+class TempSweeper:
+    """Bounds Gradio's temporary folder, where every upload (used by a request or not)
+    and every output image stays until the server stops.
+
+    Every ``interval_s`` (and on :meth:`sweep`), files older than ``max_age_s`` are
+    deleted, then the oldest while the total exceeds ``max_bytes``. Only Gradio's own
+    content-hash folders are touched, so a ``GRADIO_TEMP_DIR`` shared with other files is
+    safe. An upload is not deleted right after its request: the page keeps offering it
+    (change the class, press Edit again), so it lives until it ages out.
+    """
+
+    def __init__(self, root: str | os.PathLike, max_bytes: int = TEMP_MAX_BYTES, max_age_s: float = TEMP_MAX_AGE_S,
+                 interval_s: float | None = None, keep: Iterable[str | os.PathLike] = ()) -> None:
+        if max_bytes < 0 or max_age_s <= 0:
+            raise ValueError(f"the temporary folder's bounds must be positive, got {max_bytes} bytes, {max_age_s} s")
+        self.root, self.max_bytes, self.max_age_s = Path(root), int(max_bytes), float(max_age_s)
+        # Gradio copies the page's example images into this folder once, at start-up, and
+        # the page links those copies: files with the same bytes are never deleted.
+        kept = [Path(p) for p in keep]
+        self._keep = {hashlib.sha256(p.read_bytes()).hexdigest() for p in kept}
+        self._keep_sizes = {p.stat().st_size for p in kept}
+        self.interval_s = interval_s if interval_s is not None else min(30.0, max(0.5, self.max_age_s / 4))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def files(self) -> list[tuple[float, int, Path]]:
+        """``(mtime, bytes, path)`` of every file in Gradio's hash folders but the kept ones, oldest first."""
+        found = []
+        if not self.root.is_dir():
+            return found
+        for d in self.root.iterdir():
+            if not (_HASH_DIR.fullmatch(d.name) and d.is_dir() and not d.is_symlink()):
+                continue
+            for f in d.rglob("*"):
+                try:
+                    st = f.lstat()
+                except FileNotFoundError:
+                    continue
+                if f.is_file() and not f.is_symlink() and not self._kept(f, st.st_size):
+                    found.append((st.st_mtime, st.st_size, f))
+        return sorted(found)
+
+    def _kept(self, f: Path, size: int) -> bool:
+        if size not in self._keep_sizes:
+            return False
+        try:
+            return hashlib.sha256(f.read_bytes()).hexdigest() in self._keep
+        except OSError:
+            return False
+
+    def sweep(self) -> int:
+        """One pass; returns the bytes deleted."""
+        files, now, freed = self.files(), time.time(), 0
+        total = sum(size for _, size, _ in files)
+        for mtime, size, f in files:
+            if now - mtime <= self.max_age_s and total <= self.max_bytes:
+                break  # oldest first: everything after is younger, and the total fits
+            try:
+                f.unlink()
+            except OSError:
+                continue
+            total, freed = total - size, freed + size
+            try:
+                f.parent.rmdir()  # the hash folder, once empty
+            except OSError:
+                pass
+        if freed:
+            log.info("net2net app: deleted %d bytes of old uploads and outputs from %s", freed, self.root)
+        return freed
+
+    def start(self) -> TempSweeper:
+        def loop() -> None:
+            while not self._stop.wait(self.interval_s):
+                try:
+                    self.sweep()
+                except OSError as e:  # never take the server down for a sweep
+                    log.warning("net2net app: could not sweep %s: %s", self.root, e)
+
+        self._thread = threading.Thread(target=loop, name="net2net-temp-sweeper", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def _sigterm_closes_the_server() -> None:
+    """SIGTERM (``kill``, ``docker stop``, systemd) ends the server like Ctrl-C: Gradio
+    closes it, ``serve`` returns, and the atexit hooks remove the temporary folder."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+
+
 def serve(host: str = "127.0.0.1", port: int = 7860, *, translators: Mapping[str, Translator] | None = None,
-          device: str = "cpu", max_queue: int = 32, block: bool = True, quiet: bool = False) -> gr.Blocks:
-    """Builds and launches the app; ``block=False`` returns at once (``demo.close()`` stops it)."""
+          device: str = "cpu", max_queue: int = 32, block: bool = True, quiet: bool = False,
+          temp_max_bytes: int = TEMP_MAX_BYTES, temp_max_age_s: float = TEMP_MAX_AGE_S) -> gr.Blocks:
+    """Builds and launches the app; ``block=False`` returns at once (``demo.close()`` stops it).
+
+    ``temp_max_bytes`` and ``temp_max_age_s`` bound Gradio's temporary folder
+    (:class:`TempSweeper`).
+    """
+    sweeper = TempSweeper(os.environ["GRADIO_TEMP_DIR"], temp_max_bytes, temp_max_age_s, keep=h.example_images())
+    if block:
+        _sigterm_closes_the_server()
     demo = build_app(translators, device=device)
+    demo.temp_sweeper = sweeper.start()  # type: ignore[attr-defined]
     demo.queue(default_concurrency_limit=1, max_size=max_queue)
     # System fonts: the default theme fetches web fonts, which an offline browser waits for.
     theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
@@ -174,4 +300,6 @@ def serve(host: str = "127.0.0.1", port: int = 7860, *, translators: Mapping[str
     demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=quiet, ssr_mode=False,
                 max_file_size=MAX_BYTES, allowed_paths=[str(h.EXAMPLES_DIR)], theme=theme, footer_links=[],
                 show_error=False)
+    if block:  # launch returned: the server was closed (Ctrl-C or SIGTERM)
+        sweeper.stop()
     return demo

@@ -3,7 +3,9 @@
 Each sub-command lives in its own module of this package and exposes
 ``register(subparsers)``; :data:`COMMANDS` lists them explicitly. Errors a user can
 cause (``ValueError``, missing files, ...) print one line and exit with status 2;
-``--debug`` shows the traceback instead.
+``--debug`` shows the traceback instead. Flags every command shares (``--threads``,
+``--device``, ``--seed`` and the output folders) are checked here, before the command
+loads anything (:mod:`net2net.preflight`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import errno
 import importlib
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 
 __all__ = ["main", "build_parser", "COMMANDS"]
@@ -57,18 +60,64 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: argparse destination -> (the flag, whether it names a file: its folder is checked).
+OUTPUTS: dict[str, tuple[str, bool]] = {"out": ("--out", False), "plots": ("--plots", False), "root": ("--root", False),
+                                        "json": ("--json", True), "output": ("OUTPUT", True)}
+
+
+def _default_store_root() -> str | None:
+    try:
+        from net2net.features import default_root
+    except (ImportError, AttributeError):
+        return None
+    return str(default_root())
+
+
+def preflight(args: argparse.Namespace) -> None:
+    """Checks the shared flags and that every output folder can be written, before any work."""
+    from pathlib import Path
+
+    from net2net import preflight as pf
+
+    if getattr(args, "device", None) is not None:
+        pf.check_device(args.device, "--device")
+    if getattr(args, "seed", None) is not None:
+        pf.check_seed(args.seed, "--seed")
+    for dest, (flag, is_file) in OUTPUTS.items():
+        value = getattr(args, dest, None)
+        if dest == "root" and value is None and args.command == "extract":
+            value, flag = _default_store_root(), "the feature store ($NET2NET_CACHE)"
+        if isinstance(value, str) and value:
+            pf.check_writable(Path(value).parent if is_file else value, flag)
+
+
+def _one_line_warning(command: str):
+    """Warnings (e.g. a rising validation NLL) as ``net2net CMD: warning: ...``, not a source dump."""
+    def show(message, category, filename, lineno, file=None, line=None) -> None:  # warnings.showwarning's signature
+        print(f"net2net {command}: warning: {' '.join(str(message).split())}", file=file or sys.stderr)
+
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format="%(message)s")
     if args.threads is not None:
-        if args.threads < 1:
-            parser.error(f"--threads must be >= 1, got {args.threads}")
+        from net2net.preflight import check_threads
+
+        try:
+            check_threads(args.threads)
+        except ValueError as e:
+            parser.error(str(e))
         import torch
 
         torch.set_num_threads(args.threads)
     try:
-        return int(args.func(args) or 0)
+        preflight(args)
+        with warnings.catch_warnings():  # restored on return: main() may run inside a test or a notebook
+            warnings.showwarning = _one_line_warning(args.command)
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("net2net: interrupted", file=sys.stderr)
         return 130

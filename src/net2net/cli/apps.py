@@ -26,6 +26,10 @@ def _check_n(args: argparse.Namespace) -> None:
         raise ValueError(f"-n must be between 1 and 256, got {args.n}")
     if not 0 <= args.temperature <= 10:
         raise ValueError(f"--temperature must be between 0 and 10, got {args.temperature}")
+    if hasattr(args, "rerank"):  # rerank x n candidates are decoded and scored: bounded before any allocation
+        from net2net.preflight import check_rerank
+
+        check_rerank(args.rerank, args.n)
 
 
 def _image(path: str):
@@ -48,7 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prompt", help="the text query (text translators); a class name for class translators")
     p.add_argument("--class", dest="label", help="the class query (class translators)")
     p.add_argument("--rerank", type=int, default=1, metavar="K",
-                   help="draw K×n candidates and keep the n the query's expert agrees with most")
+                   help="draw K×n candidates and keep the n the query's expert agrees with most "
+                        "(K×n is at most 4096)")
     _common(p)
     p.set_defaults(func=run_sample)
 

@@ -18,6 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     p.add_argument("--max-queue", type=int, default=32, help="requests that may wait in the queue (default: 32)")
+    p.add_argument("--temp-max-mb", type=float, default=256,
+                   help="uploads and outputs kept in the temporary folder, in MiB; the oldest go first (default: 256)")
+    p.add_argument("--temp-max-age", type=float, default=30, metavar="MINUTES",
+                   help="uploads and outputs older than this are deleted (default: 30)")
     p.set_defaults(func=run_serve)
 
 
@@ -26,9 +30,14 @@ def run_serve(args: argparse.Namespace) -> int:
         raise ValueError(f"--port must be between 0 and 65535, got {args.port}")
     if args.max_queue < 1:
         raise ValueError(f"--max-queue must be >= 1, got {args.max_queue}")
+    if not 0 <= args.temp_max_mb <= 1 << 20:
+        raise ValueError(f"--temp-max-mb must be between 0 and 1048576, got {args.temp_max_mb}")
+    if not 0 < args.temp_max_age <= 7 * 24 * 60:
+        raise ValueError(f"--temp-max-age must be between 0 and 10080 minutes (a week), got {args.temp_max_age}")
     try:
         from net2net.app.server import serve
     except ImportError as e:
         raise ValueError(f"the web app needs Gradio: pip install 'gradio>=5' ({e})") from None
-    serve(args.host, args.port, device=args.device, max_queue=args.max_queue)
+    serve(args.host, args.port, device=args.device, max_queue=args.max_queue,
+          temp_max_bytes=int(args.temp_max_mb * 1024 * 1024), temp_max_age_s=args.temp_max_age * 60)
     return 0

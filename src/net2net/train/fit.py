@@ -15,30 +15,43 @@ training NLL is all-reduced (the global-batch mean), and validation, checkpoints
 model and the metrics are computed and written by rank 0 alone; the others wait at a
 barrier. ``train.precision="bf16"`` runs the forward pass under bf16 autocast; the
 flow's log-dets and the loss stay float32.
+
+Around the loop: the run folder is checked for writing before the model is built and
+locked while training (:mod:`net2net.train.checkpoints`: checkpoint records, the
+``--resume`` check against a changed recipe, stale temporaries), progress is shown by
+:mod:`net2net.train.progress`, and the best model by validation NLL is kept in ``out/best``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
+import logging
 import math
 import os
-import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
-from net2net.io import atomic_directory, atomic_write_bytes, atomic_write_json, load_tensors, read_json, save_tensors
-from net2net.models import build_model, config_from_dict, load_state_checked, model_kind, save_model
+from net2net.io import atomic_write_json, load_tensors
+from net2net.models import build_model, config_from_dict, load_state_checked, save_model
+from net2net.preflight import check_device, check_writable
+from net2net.train import checkpoints as C
 from net2net.train import distributed as D
+from net2net.train.checkpoints import latest_checkpoint
+from net2net.train.progress import RISING_EVALS, OverfittingWarning, Progress, rising
 
-__all__ = ["Pairs", "TrainConfig", "evaluate_nll", "fit", "lr_at", "make_optimizer", "train_step"]
+__all__ = ["OverfittingWarning", "Pairs", "TrainConfig", "evaluate_nll", "fit", "latest_checkpoint", "lr_at",
+           "make_optimizer", "train_step"]
+
+log = logging.getLogger(__name__)
 
 LN2 = math.log(2.0)
 #: train.precision -> the autocast dtype of the forward pass (None: plain float32).
@@ -145,12 +158,8 @@ class Pairs:
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but no CUDA device is available; use 'cpu' or 'auto'")
-    return dev
+    """``train.device`` as a device that exists here; a one-line ``ValueError`` otherwise."""
+    return check_device(name, "train.device")
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -255,62 +264,6 @@ class _DDPStep:
         return self.ddp.parameters()
 
 
-# --- checkpoints: weights + optimiser moments (safetensors) + counters (JSON) -------
-
-
-def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    sd = opt.state_dict()
-    tensors = {f"state.{i}.{k}": v for i, s in sd["state"].items() for k, v in s.items() if isinstance(v, Tensor)}
-    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in sd["param_groups"]]
-    return tensors, {"param_groups": groups}
-
-
-def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
-    state: dict[int, dict[str, Tensor]] = {}
-    for key, v in tensors.items():
-        _, i, name = key.split(".", 2)
-        state.setdefault(int(i), {})[name] = v
-    groups = [{k: (tuple(v) if k == "betas" else v) for k, v in g.items()} for g in meta["param_groups"]]
-    opt.load_state_dict({"state": state, "param_groups": groups})
-
-
-def _save_checkpoint(out: Path, model: nn.Module, opt: torch.optim.Optimizer, step: int, history: dict, cfg: TrainConfig,
-                     running_loss: float = 0.0) -> Path:
-    ckpt_root = out / "checkpoints"
-    target = ckpt_root / f"step-{step:08d}"
-    opt_tensors, opt_meta = _optimizer_tensors(opt)
-    with atomic_directory(target) as tmp:
-        save_tensors(tmp / "model.safetensors", model.state_dict())
-        save_tensors(tmp / "optimizer.safetensors", opt_tensors)
-        atomic_write_json(tmp / "trainer.json", {
-            "step": step,
-            "kind": model_kind(model),
-            "model_config": model.config.to_dict(),
-            "train_config": cfg.to_dict(),
-            "optimizer": opt_meta,
-            "history": history,
-            # the loss summed since the last log line: a resumed run logs the same means
-            "running_loss": running_loss,
-        })
-    # The pointer moves only once the folder is complete: a kill at any moment
-    # leaves `latest` naming a whole checkpoint.
-    atomic_write_bytes(ckpt_root / "latest", target.name.encode())
-    old = sorted(p for p in ckpt_root.glob("step-*") if p.is_dir())[: -cfg.keep_checkpoints]
-    for p in old:
-        shutil.rmtree(p, ignore_errors=True)
-    return target
-
-
-def latest_checkpoint(out: str | os.PathLike) -> Path | None:
-    pointer = Path(out) / "checkpoints" / "latest"
-    if not pointer.is_file():
-        return None
-    path = pointer.parent / pointer.read_text().strip()
-    if not (path / "trainer.json").is_file():
-        raise ValueError(f"{pointer} names {path.name}, which is missing or incomplete; delete {pointer} to start over")
-    return path
-
-
 # --- the loop ------------------------------------------------------------------------
 
 
@@ -328,15 +281,25 @@ def fit(
 ) -> dict[str, Any]:
     """Trains a ``kind`` model on ``train``, validating on ``val``; writes ``out/model``.
 
+    Progress (step, loss, learning rate, ETA) shows as a bar on a terminal and as a log
+    line (``logging``, logger ``net2net.train.fit``) about every 5 % of the run
+    elsewhere. When ``val`` is given, the model with the lowest validation NLL so far is
+    kept in ``out/best`` beside the checkpoints, and an :class:`OverfittingWarning` is
+    issued (once) when the validation NLL has risen for :data:`RISING_EVALS`
+    evaluations in a row.
+
     Args:
         kind: a key of :data:`net2net.models.MODELS` ("cinn", "mlp").
         model_config: its config fields (``dim`` and ``cond_dim`` included).
         train, val: the pairs; ``val`` may be ``None``.
         cfg: the optimisation settings.
-        out: run folder: ``checkpoints/``, ``model/`` and ``metrics.json`` go there.
-        resume: continue from ``out``'s latest complete checkpoint (error if none).
+        out: run folder: ``checkpoints/``, ``model/``, ``best/`` and ``metrics.json`` go there.
+        resume: continue from ``out``'s latest complete checkpoint (error if none, or if
+            the checkpoint was written by a different recipe: model, data or a training
+            setting other than :data:`~net2net.train.checkpoints.RESUMABLE_FIELDS`).
         extra: stored in the model's ``config.json`` (e.g. what made the features).
-        progress: show a progress bar (default: when stderr is a terminal).
+        progress: ``True`` a bar, ``False`` nothing, ``None`` (default) a bar on a
+            terminal and log lines elsewhere.
 
     Returns:
         The metrics dict also written to ``out/metrics.json``.
@@ -344,6 +307,7 @@ def fit(
     out = Path(out)
     dist = D.setup(resolve_device(cfg.device))  # a world of one unless launched by torchrun
     device = D.rank_device(resolve_device(cfg.device))
+    check_writable(out, "run folder")  # before any work: an unwritable folder must not cost a run
     if cfg.batch_size % dist.world_size:
         raise ValueError(f"train.batch_size ({cfg.batch_size}) is the global batch and must divide by the number of "
                          f"processes ({dist.world_size}); choose a multiple of {dist.world_size}")
@@ -360,29 +324,51 @@ def fit(
     if val is not None:
         val.check_finite("validation")
     model.check_finite = False  # checked once above; no host sync per step
+    with C.RunLock(out) if dist.is_main else contextlib.nullcontext():
+        if dist.is_main:
+            removed = C.clean_stale_temporaries(out)
+            if removed:
+                log.info("%s: removed %d temporaries left by a killed run (%s)", out, len(removed), ", ".join(removed))
+        return _train(dist, device, kind, model, train, val, cfg, out, resume, extra, progress)
 
+
+def _train(dist: D.DistInfo, device: torch.device, kind: str, model: nn.Module, train: Pairs, val: Pairs | None,
+           cfg: TrainConfig, out: Path, resume: bool, extra: dict[str, Any] | None, progress: bool | None) -> dict[str, Any]:
     model.to(device).train()
     history: dict[str, list] = {"step": [], "train_nll": [], "val_step": [], "val_nll": []}
     t0 = time.perf_counter()
     if getattr(model, "closed_form", False):
         # A closed-form baseline (least squares) is solved, not stepped: no loop to run.
         model.fit_closed_form(train.cond.to(device), train.target.to(device))
-        return _finish_on_main(dist, kind, model, train, val, cfg, out, device, history, t0, extra)
+        return _finish_on_main(dist, kind, model, train, val, cfg, out, device, history, t0, extra, [])
+    run = C.run_record(kind, model, cfg.to_dict(), {"train": C.fingerprint(train.cond) + C.fingerprint(train.target),
+                                                    "val": None if val is None else
+                                                    C.fingerprint(val.cond) + C.fingerprint(val.target)})
     opt = make_optimizer(model, cfg)
-    start, resumed_running = 0, 0.0
+    start, resumed_running, segments = 0, 0.0, []
     if resume:
         ckpt = latest_checkpoint(out)
         if ckpt is None:
             raise ValueError(f"--resume: no checkpoint in {out / 'checkpoints'}; run without --resume to start")
-        state = read_json(ckpt / "trainer.json")
-        if state["kind"] != kind or state["model_config"] != model.config.to_dict():
+        state = C.read_trainer_state(ckpt)
+        if "run" in state:
+            diffs = C.compare_runs(state["run"], run)
+            if diffs:
+                raise ValueError(f"--resume: {ckpt} belongs to another recipe; changed: {'; '.join(diffs)}. Resume "
+                                 f"with the recipe that started the run (only {', '.join(sorted(C.RESUMABLE_FIELDS))} "
+                                 "may change) or start a new run folder")
+        elif state["kind"] != kind or state["model_config"] != model.config.to_dict():
             raise ValueError(f"--resume: {ckpt} was trained with a different model config; use a new output folder")
         load_state_checked(model, load_tensors(ckpt / "model.safetensors", device), str(ckpt))
-        _load_optimizer(opt, load_tensors(ckpt / "optimizer.safetensors", device), state["optimizer"])
+        C.load_optimizer(opt, load_tensors(ckpt / "optimizer.safetensors", device), state["optimizer"], str(ckpt))
         start, history = state["step"], state["history"]
         resumed_running = float(state.get("running_loss", 0.0))
+        segments = list(state.get("segments", []))
+        if start > cfg.steps:
+            raise ValueError(f"--resume: {ckpt} is at step {start}, past train.steps={cfg.steps}; raise --steps")
     elif latest_checkpoint(out) is not None:
         raise ValueError(f"{out} holds checkpoints of an earlier run; pass --resume to continue it or choose a new folder")
+    segments.append({"start": start, "steps": cfg.steps})
 
     target = train.target if train.target.device == device else train.target.to(device, torch.float32)
     cond = train.cond if train.cond.device == device else train.cond.to(device, torch.float32)
@@ -404,16 +390,33 @@ def fit(
         step_model = _DDPStep(ddp, model.dim)  # type: ignore[assignment]
     local = cfg.batch_size // dist.world_size
     lo = dist.rank * local  # this rank's contiguous slice of every global batch
-    hide = ((not progress) if progress is not None else None) if dist.is_main else True
-    bar = tqdm(total=cfg.steps, initial=start, desc=f"fit {kind}", unit="step", disable=hide, dynamic_ncols=True)
-    running = torch.full((), resumed_running, device=device)
     log_every = 50
+    shown = Progress(kind, cfg.steps, start, progress, dist.is_main, log_every)
+    running = torch.full((), resumed_running, device=device)
+    best = min(history["val_nll"], default=math.inf)
+    warned = False
     for step in range(start, cfg.steps):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
         idx = batch_indices(step, n, cfg)[lo : lo + local].to(device)
         running += train_step(step_model, opt, target[idx].float(), cond[idx].float(), cfg.grad_clip)
         done = step + 1
+        if val is not None and dist.is_main and ((cfg.eval_every and done % cfg.eval_every == 0) or done == cfg.steps):
+            v = evaluate_nll(model, val, device, cfg.eval_batch_size)
+            history["val_step"].append(done)
+            history["val_nll"].append(v)
+            shown.val = v
+            if v < best:  # the best model so far, beside the checkpoints
+                best = v
+                save_model(model, out / "best", extra={"best": {"step": done, "val_nll_nats_per_dim": v},
+                                                       "train_config": cfg.to_dict(), **(extra or {})})
+            if not warned and rising(history["val_nll"]):
+                warned = True
+                warnings.warn(OverfittingWarning(
+                    f"validation NLL has risen for {RISING_EVALS} evaluations in a row "
+                    f"({history['val_nll'][-RISING_EVALS - 1]:.4f} -> {v:.4f} nats/dim at step {done}); "
+                    f"the best model so far ({best:.4f} at step {history['val_step'][history['val_nll'].index(best)]}) "
+                    f"is kept in {out / 'best'}; fewer steps or more data may help"), stacklevel=2)
         if done % log_every == 0 or done == cfg.steps:
             k = done % log_every or log_every
             value = float(D.all_reduce_mean(running)) / k  # the only host sync, once per log_every steps
@@ -422,19 +425,19 @@ def fit(
                 raise FloatingPointError(f"training diverged at step {done} (loss {value}); lower train.lr or raise train.grad_clip")
             history["step"].append(done)
             history["train_nll"].append(value)
-            bar.set_postfix(nll=f"{value:.3f}", lr=f"{lr_at(step, cfg):.1e}")
-        if val is not None and dist.is_main and ((cfg.eval_every and done % cfg.eval_every == 0) or done == cfg.steps):
-            v = evaluate_nll(model, val, device, cfg.eval_batch_size)
-            history["val_step"].append(done)
-            history["val_nll"].append(v)
+            shown.logged(done, value, lr_at(step, cfg))
         if (cfg.ckpt_every and done % cfg.ckpt_every == 0) or done == cfg.steps:
             summed = float(D.all_reduce_mean(running.clone())) if dist.distributed else float(running)
             if dist.is_main:
-                _save_checkpoint(out, model, opt, done, history, cfg, summed)
+                C.save_checkpoint(out, model, opt, done, {
+                    "train_config": cfg.to_dict(), "run": run, "segments": segments, "history": history,
+                    # the loss summed since the last log line: a resumed run logs the same means
+                    "running_loss": summed,
+                }, cfg.keep_checkpoints)
             D.barrier()
-        bar.update(1)
-    bar.close()
-    return _finish_on_main(dist, kind, model, train, val, cfg, out, device, history, t0, extra)
+        shown.bar.update(1)
+    shown.close()
+    return _finish_on_main(dist, kind, model, train, val, cfg, out, device, history, t0, extra, segments)
 
 
 def _finish_on_main(dist: D.DistInfo, *args: Any) -> dict[str, Any]:
@@ -444,7 +447,8 @@ def _finish_on_main(dist: D.DistInfo, *args: Any) -> dict[str, Any]:
 
 
 def _finish(kind: str, model: nn.Module, train: Pairs, val: Pairs | None, cfg: TrainConfig, out: Path,
-            device: torch.device, history: dict[str, list], t0: float, extra: dict[str, Any] | None) -> dict[str, Any]:
+            device: torch.device, history: dict[str, list], t0: float, extra: dict[str, Any] | None,
+            segments: list[dict[str, int]]) -> dict[str, Any]:
     """Final validation, ``out/model`` and ``out/metrics.json``."""
     metrics: dict[str, Any] = {
         "kind": kind,
@@ -453,9 +457,15 @@ def _finish(kind: str, model: nn.Module, train: Pairs, val: Pairs | None, cfg: T
         "seconds_this_run": time.perf_counter() - t0,
         "history": history,
     }
+    if len(segments) > 1:  # a resumed run says which settings each segment ran with
+        metrics["segments"] = segments
     if val is not None:
         nll = history["val_nll"][-1] if history["val_nll"] else evaluate_nll(model, val, device, cfg.eval_batch_size)
         metrics.update(val_pairs=len(val), val_nll_nats_per_dim=nll, val_nll_bits_per_dim=nll / LN2)
+        if history["val_nll"]:
+            i = history["val_nll"].index(min(history["val_nll"]))
+            metrics["best"] = {"step": history["val_step"][i], "val_nll_nats_per_dim": history["val_nll"][i],
+                               "folder": "best"}
     model.check_finite = True
     save_model(model, out / "model", extra={"train_config": cfg.to_dict(), "metrics": {k: v for k, v in metrics.items() if k != "history"}, **(extra or {})})
     atomic_write_json(out / "metrics.json", json.loads(json.dumps(metrics)))
