@@ -218,10 +218,6 @@ def test_nan_in_a_store_entry_is_refused_with_its_row(tmp_path, capsys) -> None:
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 15 item 9: the fix belongs to the feature store (data helper's file). In FeatureStore._check, after the "
-    "record checks: `if not shards: raise ValueError(f\"{folder / 'manifest.json'}: malformed manifest (no shards); "
-    "{fix}\")`. Remove this marker once it lands (strict: the test then passes and the marker fails it)."))
 def test_a_manifest_without_shards_is_one_line(tmp_path, capsys) -> None:
     cond = _store_entry(tmp_path / "store", expert="c")
     target = _store_entry(tmp_path / "store", expert="t")

@@ -244,6 +244,8 @@ class FeatureStore:
                 raise TypeError(f"spec is a {type(spec).__name__}, not an object")
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{folder / 'manifest.json'}: malformed manifest ({e!r}); {fix}") from None
+        if not shards:
+            raise ValueError(f"{folder / 'manifest.json'}: malformed manifest (no shards); {fix}")
         if spec.get("format") != FORMAT:
             raise ValueError(f"{folder}: store format {spec.get('format')!r}, this net2net reads {FORMAT}; {fix}")
         if _key(spec) != key or not folder.name.endswith(key) or (expect_key is not None and key != expect_key):
