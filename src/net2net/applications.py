@@ -12,8 +12,9 @@ import torch
 from torch import Tensor
 
 from net2net.data.fashion_mnist import CLASS_NAMES, class_index
-from net2net.rerank import DERIVE, query_of_images
+from net2net.rerank import DERIVE
 from net2net.translator import Translator, available_translators, load
+from net2net.zoo.scoring import query_of_images
 
 __all__ = [
     "MAX_PROMPT_CHARS",

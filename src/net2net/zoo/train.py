@@ -35,7 +35,7 @@ from net2net.zoo.nets import (
     VAEConfig,
     config_from_dict,
 )
-from net2net.zoo.store import RECIPES_DIR, WEIGHTS_DIR, load_from, save_expert
+from net2net.zoo.store import RECIPES_DIR, WEIGHTS_DIR, entries, load_from, save_expert
 
 __all__ = ["DOMAINS", "domain_images", "load_zoo_recipe", "recipe_names", "train_expert"]
 
@@ -303,7 +303,7 @@ def _train_cvae_generator(r: dict[str, Any], x: Tensor, y: Tensor, device: torch
 # ------------------------------------------------------------------------ driver
 def _load_dependency(name: str, weights_dir: Path):
     """An expert a recipe depends on: from the output folder if trained there, else the package."""
-    folder = weights_dir if (weights_dir / f"{name}.json").is_file() else WEIGHTS_DIR
+    folder = weights_dir if name in entries(weights_dir) else WEIGHTS_DIR
     return load_from(folder, name)
 
 
