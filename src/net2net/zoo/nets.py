@@ -195,10 +195,11 @@ class VAE(nn.Module):
     def decode(self, z: Tensor) -> Tensor:
         return torch.sigmoid(self.decoder(z))
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """Returns ``(reconstruction, mean, logvar)`` with a reparameterised sample."""
         mean, logvar = self.posterior(x)
-        z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
+        eps = torch.randn(mean.shape, generator=generator, device=generator.device if generator else mean.device)
+        z = mean + eps.to(mean.device) * (0.5 * logvar).exp()
         return self.decode(z), mean, logvar
 
 
