@@ -19,8 +19,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from net2net.models import config_from_dict  # re-exported: the zoo names its configs the same way
-
 __all__ = [
     "CLASSIFIER_LAYERS",
     "VAE",
@@ -30,7 +28,6 @@ __all__ = [
     "Generator",
     "ProjectionDiscriminator",
     "VAEConfig",
-    "config_from_dict",
 ]
 
 #: The classifier's named layers, input to output: the taps other code may read.

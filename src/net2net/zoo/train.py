@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from net2net.data.derived import downsample, sobel_edges
 from net2net.data.fashion_mnist import load_fashion_mnist, to_float
 from net2net.io import read_json
+from net2net.models import config_from_dict
 from net2net.train.fit import TrainConfig, batch_indices, lr_at, make_optimizer, resolve_device
 from net2net.zoo.nets import (
     VAE,
@@ -40,7 +41,6 @@ from net2net.zoo.nets import (
     Generator,
     ProjectionDiscriminator,
     VAEConfig,
-    config_from_dict,
 )
 from net2net.zoo.store import RECIPES_DIR, WEIGHTS_DIR, entries, load_from, save_expert
 
