@@ -121,3 +121,19 @@ def test_zoo_experts_are_in_the_expert_registry():
     assert set(NAMES) <= set(available_experts())
     tap = get_expert("fmnist-classifier", layer="conv3", pool="avg")
     assert tap.encode(torch.rand(2, 1, 28, 28)).shape == (2, 96)
+
+
+def test_a_hostile_expert_config_is_refused_before_building(tmp_path):
+    import json
+
+    shutil.copytree(WEIGHTS_DIR / "fmnist-lowres-ae", tmp_path / "fmnist-lowres-ae")
+    cfg_path = tmp_path / "fmnist-lowres-ae" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["config"]["channels"] = [1_000_000_000, 64]
+    cfg_path.write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match=r"config channels\[0\] = 1000000000 is larger than anything its weights hold"):
+        load_expert("fmnist-lowres-ae", folder=tmp_path)
+    cfg["config"]["channels"] = "wide"
+    cfg_path.write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match="VAEConfig.channels must be a list"):
+        load_expert("fmnist-lowres-ae", folder=tmp_path)
