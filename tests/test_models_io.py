@@ -54,14 +54,18 @@ def saved(tmp_path):
 def test_truncated_weights_are_a_clear_error(saved) -> None:
     f = saved / "model.safetensors"
     f.write_bytes(f.read_bytes()[:-100])
-    with pytest.raises(ValueError, match="not a valid safetensors file.*truncated or corrupt"):
+    with pytest.raises(ValueError, match="model.safetensors: .* bytes, but config.json records .*truncated or corrupt"):
         load_model(saved)
 
 
 def test_corrupt_weights_are_a_clear_error(saved) -> None:
     (saved / "model.safetensors").write_bytes(b"\x00" * 64)
-    with pytest.raises(ValueError, match="not a valid safetensors file"):
+    with pytest.raises(ValueError, match="bytes, but config.json records"):
         load_model(saved)
+    from net2net.models import read_header
+
+    with pytest.raises(ValueError, match="not a valid safetensors file"):
+        read_header(saved / "model.safetensors")
 
 
 def test_weights_from_a_different_config_are_refused(saved) -> None:

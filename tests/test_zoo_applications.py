@@ -17,8 +17,8 @@ from net2net.data.derived import downsample, sobel_edges, upsample
 from net2net.data.fashion_mnist import CLASS_NAMES, load_fashion_mnist, to_float
 from net2net.demo import prompt_for
 from net2net.imageio import save_images
-from net2net.rerank import classifier
 from net2net.translator import available_translators, load
+from net2net.zoo.scoring import classifier
 
 SHIPPED = ["fmnist-text2img", "fmnist-text2img-mlp", "fmnist-text2img-linear", "fmnist-text2gan", "fmnist-edge2img",
            "fmnist-edge2img-plain", "fmnist-inpaint", "fmnist-superres", "fmnist-silhouette2img", "fmnist-attr"]

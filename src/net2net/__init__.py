@@ -7,7 +7,8 @@ their hidden representations (Rombach, Esser, Ommer, NeurIPS 2020, arXiv:2005.13
 import os
 from typing import Any
 
-from net2net.flow import ConditionalINN, FlowConfig, MLPConfig, MLPTranslator
+from net2net.baselines import MLPConfig, MLPTranslator
+from net2net.flow import ConditionalINN, FlowConfig
 from net2net.models import load_model, save_model
 from net2net.translator import Translator, load
 

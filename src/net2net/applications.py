@@ -13,8 +13,8 @@ from torch import Tensor
 
 from net2net.data.domains import derive as derive_domain
 from net2net.data.fashion_mnist import CLASS_NAMES, class_index
-from net2net.rerank import query_of_images
 from net2net.translator import Translator, available_translators, load
+from net2net.zoo.scoring import query_of_images
 
 __all__ = [
     "MAX_PROMPT_CHARS",

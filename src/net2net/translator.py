@@ -16,6 +16,7 @@ References:
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,10 +29,15 @@ from torch import Tensor, nn
 
 from net2net.data.convert import ImageSpec, convert_images, image_spec
 from net2net.experts.base import Expert
+from net2net.flow.protocol import ConditionalDensity, describe, is_invertible
 from net2net.io import atomic_directory, atomic_write_json, read_json
 from net2net.models import load_model, save_model
+from net2net.rerank import Scorer, derived_query, query_scorer
 
 __all__ = ["ExpertRef", "Translator", "load", "TRANSLATORS_DIR"]
+
+#: the default scorer: image queries re-derived from the outputs (text and label queries need the caller's).
+_derived_scorer = query_scorer(derived_query)
 
 FORMAT = "net2net-translator"
 #: where the zoo's shipped translators live (one folder each).
@@ -51,11 +57,37 @@ class ExpertRef:
         return {"name": self.name, "options": dict(self.options), "fingerprint": self.fingerprint, "dim": self.dim}
 
     @classmethod
+    def from_dict(cls, d: Any, where: str) -> ExpertRef:
+        """An ``ExpertRef`` read from a file, every field checked (one-line ``ValueError`` naming ``where``)."""
+        if not isinstance(d, dict) or not isinstance(d.get("name"), str) or not d["name"]:
+            raise ValueError(f"{where} is missing or has no name")
+        unknown = sorted(set(d) - {"name", "options", "fingerprint", "dim"})
+        if unknown:
+            raise ValueError(f"{where} has unknown field(s) {unknown}; valid: dim, fingerprint, name, options")
+        options, fingerprint, dim = d.get("options", {}), d.get("fingerprint", ""), d.get("dim", 0)
+        if not isinstance(options, dict) or not all(
+                isinstance(v, (str, int, float, bool)) or v is None for v in options.values()):
+            raise ValueError(f"{where}: options must be an object of plain values, got {options!r}")
+        if any(isinstance(v, float) and not math.isfinite(v) for v in options.values()):
+            raise ValueError(f"{where}: options must hold finite numbers, got {options!r}")
+        if not isinstance(fingerprint, str):
+            raise ValueError(f"{where}: fingerprint must be a string, got {fingerprint!r}")
+        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 0:
+            raise ValueError(f"{where}: dim must be a non-negative integer, got {dim!r}")
+        return cls(d["name"], dict(options), fingerprint, dim)
+
+    @classmethod
     def of(cls, expert: Expert, name: str, **options: Any) -> ExpertRef:
         return cls(name=name, options=options, fingerprint=expert.fingerprint(), dim=expert.dim)
 
-    def build(self, device: str | torch.device, role: str, *, check: bool = True) -> Expert:
-        from net2net.experts.registry import get_expert
+    def build(self, device: str | torch.device, role: str, *, check: bool = True, trust_code: bool = False) -> Expert:
+        from net2net.experts.registry import get_expert, is_spec
+
+        if is_spec(self.name) and not trust_code:
+            raise ValueError(
+                f"{role} expert {self.name!r} names code to run, and a translator folder is not trusted to run "
+                "code; register that expert under a name (docs/experts.md) or load with trust_code=True"
+            )
 
         expert = get_expert(self.name, device=str(device), **self.options)
         if check and expert.dim != self.dim:
@@ -91,7 +123,8 @@ class Translator(nn.Module):
 
     Args:
         query: the query's expert (Φ); ``encode`` gives ``z_Φ``.
-        tau: a conditional model of ``z_Θ`` given ``z_Φ`` (ConditionalINN or a baseline).
+        tau: a conditional model of ``z_Θ`` given ``z_Φ``: a :class:`~net2net.flow.ConditionalDensity`
+            (ConditionalINN, or a baseline, which samples but cannot invert).
         target: the target expert; ``decode`` gives images, ``encode`` (if any) ``z_Θ``.
         query_ref, target_ref: how to rebuild the experts when loading.
         info: free-form facts saved with the translator (task, metrics, query transform).
@@ -105,6 +138,9 @@ class Translator(nn.Module):
     def __init__(self, query: Expert, tau: nn.Module, target: Expert, *, query_ref: ExpertRef,
                  target_ref: ExpertRef, info: dict[str, Any] | None = None) -> None:
         super().__init__()
+        if not isinstance(tau, ConditionalDensity):
+            raise ValueError(f"τ must meet net2net.flow.ConditionalDensity (log_prob, sample, dim, cond_dim, "
+                             f"config); a {type(tau).__name__} does not")
         if (tau.cond_dim, tau.dim) != (query.dim, target.dim):
             raise ValueError(
                 f"τ maps cond dim {tau.cond_dim} to dim {tau.dim}, but the experts have "
@@ -179,10 +215,13 @@ class Translator(nn.Module):
         ``v`` (``(n, dim)``) fixes the residuals instead of drawing them from ``seed``.
         ``shared=False`` draws independent residuals for every query (what statistics over
         many queries need; the default shares them so that one seed is one set of styles).
-        Baselines without an inverse (MLP, linear) return their regression.
+        A τ that is not invertible (the MLP and linear baselines) returns its
+        regression: ``v`` is refused, ``seed`` and ``temperature`` change nothing.
         """
         cond = z_phi.repeat_interleave(n, dim=0)
-        if not hasattr(self.tau, "inverse"):
+        if not is_invertible(self.tau):
+            if v is not None:
+                self.require_inverse("take residuals v")
             return self.tau.sample(cond)
         if v is None:
             v = self.residuals(n if shared else n * len(z_phi), temperature=temperature, seed=seed)
@@ -193,40 +232,51 @@ class Translator(nn.Module):
         return self.tau.inverse(v.to(self.device).repeat(len(z_phi), 1), cond)[0]
 
     def sample(self, queries: Sequence[Any] | Tensor, *, n: int = 1, temperature: float = 1.0, seed: int = 0,
-               rerank: int = 1, v: Tensor | None = None) -> Tensor:
+               rerank: int = 1, v: Tensor | None = None, scorer: Scorer | None = None) -> Tensor:
         """``n`` images per query, query-major. ``rerank=k`` draws ``k·n`` and keeps the ``n``
-        whose re-encoded query agrees most with the given one (see :meth:`agreement`);
-        ``v`` gives the residuals explicitly (e.g. kept from an earlier call)."""
+        that ``scorer`` rates best (see :meth:`agreement`); ``v`` gives the residuals
+        explicitly (e.g. kept from an earlier call)."""
         z_phi = self.encode_query(queries)
         if rerank < 1:
             raise ValueError(f"rerank must be >= 1, got {rerank}")
         if rerank == 1:
             return self.decode(self.sample_latents(z_phi, n=n, temperature=temperature, seed=seed, v=v))
+        if scorer is None and self.query_kind != "image":
+            derived_query(self, z_phi[:0])  # raises: text and label queries need the caller's scorer
         k = n * rerank
         images = self.decode(self.sample_latents(z_phi, n=k, temperature=temperature, seed=seed))
-        scores = self.agreement(images, z_phi.repeat_interleave(k, dim=0)).view(len(z_phi), k)
+        scores = self.agreement(images, z_phi.repeat_interleave(k, dim=0), scorer).view(len(z_phi), k)
         keep = scores.topk(n, dim=1).indices + torch.arange(len(z_phi), device=scores.device)[:, None] * k
         return images[keep.flatten().to(images.device)]
 
-    def agreement(self, images: Tensor, z_phi: Tensor) -> Tensor:
-        """How well each image fits its query, as the query's expert sees it (higher is better).
+    def agreement(self, images: Tensor, z_phi: Tensor, scorer: Scorer | None = None) -> Tensor:
+        """How well each image fits its query (higher is better), as ``scorer`` rates it.
 
-        For image queries the query domain is re-derived from the output (the
-        translator's ``query_transform``) and encoded by ``f``; the score is the negative
-        distance to the given ``z_Φ``. Text and label queries use the zoo classifier's
-        verdict, re-expressed in ``f``'s space by :func:`net2net.rerank.query_of_images`.
+        The scorer is the caller's (:data:`net2net.rerank.Scorer`; the zoo's for Fashion-MNIST
+        is :func:`net2net.zoo.scoring.fmnist_scorer`). Without one, image queries are
+        re-derived from the output (the translator's ``query_transform``), encoded by ``f``
+        and compared with the given ``z_Φ``; text and label queries need a scorer.
         """
-        from net2net.rerank import query_of_images
+        return (scorer or _derived_scorer)(self, images, z_phi)
 
-        z_back = self.query.encode(query_of_images(self, images)).to(z_phi.device)
-        if self.query_kind == "image":
-            return -(z_back - z_phi).pow(2).sum(1)
-        return F.cosine_similarity(z_back, z_phi, dim=1)
+    @property
+    def name(self) -> str:
+        """The translator's name: its recipe (zoo translators), else "this translator"."""
+        return str(self.info.get("recipe") or self.info.get("name") or "this translator")
+
+    def require_inverse(self, what: str = "edit/exemplar/invert") -> None:
+        """Raises a one-line ``ValueError`` unless τ is invertible (see :mod:`net2net.flow.protocol`)."""
+        if not is_invertible(self.tau):
+            raise ValueError(
+                f"{self.name}'s τ is {describe(self.tau)}: it has no inverse, so it cannot {what}; "
+                "use an invertible translator such as fmnist-text2img"
+            )
 
     @torch.no_grad()
     def invert(self, images: Tensor, queries: Sequence[Any] | Tensor, *, n: int = 1, temperature: float = 1.0,
                seed: int = 0) -> Tensor:
         """The residual ``v = τ⁻¹(Θ(y) | Φ(x))``: ``(B·n, dim)``, see :meth:`encode_target` for ``n``."""
+        self.require_inverse()
         z_phi = self.encode_query(queries)
         if len(images) != len(z_phi):
             raise ValueError(f"got {len(images)} images but {len(z_phi)} queries; give one query per image")
@@ -236,6 +286,7 @@ class Translator(nn.Module):
     @torch.no_grad()
     def render(self, v: Tensor, queries: Sequence[Any] | Tensor, n: int = 1) -> Tensor:
         """``Λ(τ(v | Φ(x)))``: images from given residuals ``(B·n, dim)`` and ``B`` queries."""
+        self.require_inverse()
         z_phi = self.encode_query(queries).repeat_interleave(n, dim=0)
         if len(v) != len(z_phi):
             raise ValueError(f"got {len(v) // n} images but {len(z_phi) // n} target queries; give one per image")
@@ -247,12 +298,14 @@ class Translator(nn.Module):
 
         ``n > 1`` gives several edits per image (see :meth:`encode_target`); the first is exact.
         """
+        self.require_inverse()
         return self.render(self.invert(images, source, n=n, temperature=temperature, seed=seed), target, n)
 
     def exemplar(self, queries: Sequence[Any] | Tensor, exemplar_images: Tensor,
                  exemplar_queries: Sequence[Any] | Tensor, *, n: int = 1, temperature: float = 1.0,
                  seed: int = 0) -> Tensor:
         """The residual of each exemplar rendered with the matching query (Fig. 7a)."""
+        self.require_inverse()
         v = self.invert(exemplar_images, exemplar_queries, n=n, temperature=temperature, seed=seed)
         return self.render(v, queries, n)
 
@@ -272,22 +325,28 @@ class Translator(nn.Module):
 
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike, device: str | torch.device = "cpu", *,
-                        check_experts: bool = True) -> Translator:
-        """Rebuilds a translator from its folder; its experts come from the registry."""
+                        check_experts: bool = True, trust_code: bool = False) -> Translator:
+        """Rebuilds a translator from its folder; its experts come from the registry.
+
+        The folder is not trusted: τ's weights are verified (sha256) and its config checked
+        against them before anything is built (:mod:`net2net.models`), and an expert named
+        by a spec (``file.py:factory``) is refused unless ``trust_code=True``.
+        """
         folder = Path(folder)
-        manifest = read_json(folder / "translator.json")
+        path = folder / "translator.json"
+        manifest = read_json(path)
         if manifest.get("format") != FORMAT:
-            raise ValueError(f"{folder / 'translator.json'}: not a net2net translator")
-        refs = {}
-        for role in ("query", "target"):
-            d = manifest.get(role)
-            if not isinstance(d, dict) or "name" not in d:
-                raise ValueError(f"{folder / 'translator.json'}: the {role!r} expert is missing")
-            refs[role] = ExpertRef(d["name"], d.get("options", {}), d.get("fingerprint", ""), d.get("dim", 0))
-        tau = load_model(folder / "tau", device)
-        query = refs["query"].build(device, "query", check=check_experts)
-        target = refs["target"].build(device, "target", check=check_experts)
-        return cls(query, tau, target, query_ref=refs["query"], target_ref=refs["target"], info=manifest.get("info", {}))
+            raise ValueError(f"{path}: not a net2net translator")
+        if manifest.get("version") != 1:
+            raise ValueError(f"{path}: format version {manifest.get('version')!r} is not one this net2net reads (1)")
+        refs = {role: ExpertRef.from_dict(manifest.get(role), f"{path}: the {role!r} expert") for role in ("query", "target")}
+        info = manifest.get("info", {})
+        if not isinstance(info, dict):
+            raise ValueError(f"{path}: 'info' must be an object, got {type(info).__name__}")
+        tau = load_model(folder / "tau", device, upgrade_hint=str(folder))
+        query = refs["query"].build(device, "query", check=check_experts, trust_code=trust_code)
+        target = refs["target"].build(device, "target", check=check_experts, trust_code=trust_code)
+        return cls(query, tau, target, query_ref=refs["query"], target_ref=refs["target"], info=info)
 
 
 def available_translators() -> list[str]:

@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from net2net.flow import ActNorm, ConditionalAffineCoupling, ConditionalINN, MLPTranslator, Permutation
+from net2net.baselines import MLPTranslator
+from net2net.flow import ActNorm, ConditionalAffineCoupling, ConditionalINN, Permutation
 from net2net.flow.cinn import check_layers
 from net2net.flow.layers import InvertibleLayer, mlp
 

@@ -16,8 +16,9 @@ def test_zoo_train_smallest_expert_end_to_end(tmp_path, capsys):
     assert rc == 0
     out = capsys.readouterr().out
     assert "PSNR" in out and str(tmp_path) in out
-    info = json.loads((tmp_path / "fmnist-lowres-ae.json").read_text())
-    assert info["metrics"]["train_steps"] == 20 and info["recipe"] == "fmnist-lowres-ae"
+    info = json.loads((tmp_path / "fmnist-lowres-ae" / "config.json").read_text())
+    assert info["extra"]["metrics"]["train_steps"] == 20 and info["extra"]["recipe"] == "fmnist-lowres-ae"
+    assert info["format"] == "net2net-model" and len(info["weights"]["sha256"]) == 64
     g = load_expert("fmnist-lowres-ae", folder=tmp_path)
     assert g.dim == 16
     assert main(["zoo", "list", "--dir", str(tmp_path)]) == 0

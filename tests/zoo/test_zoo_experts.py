@@ -30,7 +30,7 @@ def classifier():
 
 def test_every_expert_is_shipped_small_and_verified():
     assert sorted(NAMES) == sorted(list_zoo())
-    total = sum((WEIGHTS_DIR / f"{n}.safetensors").stat().st_size for n in NAMES)
+    total = sum((WEIGHTS_DIR / n / "model.safetensors").stat().st_size for n in NAMES)
     assert total < 15e6
     for name in NAMES:
         info = zoo_info(name)
@@ -43,11 +43,11 @@ def test_unknown_name_lists_the_valid_ones():
 
 
 def test_corrupt_weights_are_refused(tmp_path):
-    for ext in ("json", "safetensors"):
-        shutil.copy(WEIGHTS_DIR / f"fmnist-lowres-ae.{ext}", tmp_path / f"fmnist-lowres-ae.{ext}")
-    data = bytearray((tmp_path / "fmnist-lowres-ae.safetensors").read_bytes())
+    shutil.copytree(WEIGHTS_DIR / "fmnist-lowres-ae", tmp_path / "fmnist-lowres-ae")
+    weights = tmp_path / "fmnist-lowres-ae" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
     data[-1] ^= 0xFF
-    (tmp_path / "fmnist-lowres-ae.safetensors").write_bytes(bytes(data))
+    weights.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="sha256.*net2net zoo train fmnist-lowres-ae"):
         load_expert("fmnist-lowres-ae", folder=tmp_path)
 
@@ -121,3 +121,19 @@ def test_zoo_experts_are_in_the_expert_registry():
     assert set(NAMES) <= set(available_experts())
     tap = get_expert("fmnist-classifier", layer="conv3", pool="avg")
     assert tap.encode(torch.rand(2, 1, 28, 28)).shape == (2, 96)
+
+
+def test_a_hostile_expert_config_is_refused_before_building(tmp_path):
+    import json
+
+    shutil.copytree(WEIGHTS_DIR / "fmnist-lowres-ae", tmp_path / "fmnist-lowres-ae")
+    cfg_path = tmp_path / "fmnist-lowres-ae" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["config"]["channels"] = [1_000_000_000, 64]
+    cfg_path.write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match=r"config channels\[0\] = 1000000000 is larger than anything its weights hold"):
+        load_expert("fmnist-lowres-ae", folder=tmp_path)
+    cfg["config"]["channels"] = "wide"
+    cfg_path.write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match="VAEConfig.channels must be a list"):
+        load_expert("fmnist-lowres-ae", folder=tmp_path)

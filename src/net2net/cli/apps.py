@@ -91,26 +91,28 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_sample(args: argparse.Namespace) -> int:
     from net2net.applications import make_query
     from net2net.translator import load
+    from net2net.zoo.scoring import scorer_for
 
     _check_n(args)
     t = load(args.name, args.device)
     if t.query_kind == "image":
         raise ValueError(f"{args.name} reads images: use `net2net translate {args.name} --image PATH`")
     query = make_query(t, prompt=args.prompt, label=args.label)
-    images = t.sample(query, n=args.n, temperature=args.temperature, seed=args.seed, rerank=args.rerank)
+    images = t.sample(query, n=args.n, temperature=args.temperature, seed=args.seed, rerank=args.rerank, scorer=scorer_for(t))
     return _write(images, args, {"translator": args.name, "query": query[0]})
 
 
 def run_translate(args: argparse.Namespace) -> int:
     from net2net.applications import make_query
     from net2net.translator import load
+    from net2net.zoo.scoring import scorer_for
 
     _check_n(args)
     t = load(args.name, args.device)
     if t.query_kind != "image":
         raise ValueError(f"{args.name} reads {t.query_kind}, not images: use `net2net sample {args.name} --prompt ...`")
     query = make_query(t, image=_image(args.image), derive=args.derive)
-    images = t.sample(query, n=args.n, temperature=args.temperature, seed=args.seed, rerank=args.rerank)
+    images = t.sample(query, n=args.n, temperature=args.temperature, seed=args.seed, rerank=args.rerank, scorer=scorer_for(t))
     return _write(images, args, {"translator": args.name, "query": args.image})
 
 

@@ -27,8 +27,8 @@ from net2net.data.derived import box_masks, downsample
 from net2net.data.domains import Items, get_domain
 from net2net.data.fashion_mnist import CLASS_NAMES, load_fashion_mnist, to_float
 from net2net.evaluate.zoo_metrics import frechet_distance
-from net2net.rerank import classifier as zoo_classifier
 from net2net.translator import Translator
+from net2net.zoo.scoring import classifier as zoo_classifier
 
 __all__ = ["FEATURE_SPACE", "evaluate_translator", "test_queries", "pairwise_distance", "psnr"]
 

@@ -1,41 +1,93 @@
-"""Experts by name: a plain dict of factories, filled explicitly.
+"""Experts by name: a plain dict of factories, plus Python's plug-in convention.
 
-A factory is any callable ``factory(*, device="cpu", layer=None, **options) -> Expert``.
-Built-in experts are registered below with factories that import their heavy
-dependencies only when called. Other parts of the project (the zoo) register theirs
-with :func:`register_expert` when imported; :func:`get_expert` imports the modules in
-:data:`PROVIDERS` once, on the first name it does not know, so that
-``get_expert("fmnist-ae")`` works without the caller importing the zoo first.
+A factory is any callable ``factory(*, device="cpu", **options) -> Expert`` (``layer``
+is one of the options, passed only when given). Three ways to make one known:
+
+1. In Python: :func:`register_expert` (``register_expert("my-resnet", make_resnet)``).
+2. From an installed package, by entry points (the packaging convention; read with
+   :func:`importlib.metadata.entry_points`). In the package's ``pyproject.toml``::
+
+       [project.entry-points."net2net.experts"]
+       my-resnet = "my_package.experts:make_resnet"      # one expert, loaded when asked for
+
+       [project.entry-points."net2net.expert_providers"]
+       my-zoo = "my_package.zoo:register_experts"        # register(register_expert) adds several
+
+   The zoo of net2net itself is such a provider (``net2net-zoo``).
+3. By a spec in place of a name, on the command line or in Python:
+   ``get_expert("path/to/file.py:make_resnet")`` or ``get_expert("my_package.experts:make_resnet")``.
+   A spec runs code, so translator folders (untrusted) may not name one
+   (see :meth:`net2net.translator.Translator.from_pretrained`).
+
+Why a built-in default for the zoo's provider: net2net's own entry points exist only
+in an installed distribution's metadata. Run from a source tree (``PYTHONPATH=src``) or
+from an editable install made from another checkout, that metadata is absent or
+stale; the registry then adds the zoo's provider itself (:data:`BUILTIN_PROVIDERS`),
+under the same name, so the zoo's experts are there either way and never twice.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from net2net.experts.base import Expert
 
-__all__ = ["EXPERTS", "PROVIDERS", "ExpertFactory", "available_experts", "get_expert", "register_expert"]
+__all__ = [
+    "BUILTIN_PROVIDERS",
+    "EXPERTS",
+    "ENTRY_POINT_GROUP",
+    "PROVIDER_GROUP",
+    "ExpertFactory",
+    "available_experts",
+    "get_expert",
+    "is_spec",
+    "load_factory",
+    "register_expert",
+]
 
 ExpertFactory = Callable[..., Expert]
 
 #: name -> factory. Plain dict: read it, or add to it with :func:`register_expert`.
 EXPERTS: dict[str, ExpertFactory] = {}
 
-#: modules that register experts when imported (tried once, in order, on an unknown name).
-PROVIDERS: list[str] = ["net2net.zoo", "net2net.experts.dequant"]
+#: entry-point group of single experts: ``name = "module:factory"``.
+ENTRY_POINT_GROUP = "net2net.experts"
+#: entry-point group of providers: ``name = "module:register"``, called as ``register(register_expert)``.
+PROVIDER_GROUP = "net2net.expert_providers"
+#: providers added when the installed metadata lacks them (see the module docstring).
+BUILTIN_PROVIDERS: dict[str, str] = {"net2net-zoo": "net2net.zoo:register_experts"}
+
 _providers_loaded = False
 
 
 def register_expert(name: str, factory: ExpertFactory, *, overwrite: bool = False) -> ExpertFactory:
     """Makes ``get_expert(name)`` call ``factory``. Re-registering a name needs ``overwrite=True``."""
-    if not isinstance(name, str) or not name or any(c in name for c in "/\\ "):
-        raise ValueError(f"expert name must be a non-empty string without '/', '\\' or spaces, got {name!r}")
+    if not isinstance(name, str) or not name or any(c in name for c in "/\\ :"):
+        raise ValueError(f"expert name must be a non-empty string without '/', '\\', ':' or spaces, got {name!r}")
     if name in EXPERTS and EXPERTS[name] is not factory and not overwrite:
         raise ValueError(f"an expert named {name!r} is already registered; pass overwrite=True to replace it")
     EXPERTS[name] = factory
     return factory
+
+
+def _entry_points(group: str) -> list[importlib.metadata.EntryPoint]:
+    return list(importlib.metadata.entry_points(group=group))
+
+
+def _provider_entry_points() -> list[importlib.metadata.EntryPoint]:
+    found = _entry_points(PROVIDER_GROUP)
+    names = {ep.name for ep in found}
+    for name, value in BUILTIN_PROVIDERS.items():
+        if name not in names:
+            found.append(importlib.metadata.EntryPoint(name=name, value=value, group=PROVIDER_GROUP))
+    return found
 
 
 def _load_providers() -> None:
@@ -43,30 +95,102 @@ def _load_providers() -> None:
     if _providers_loaded:
         return
     _providers_loaded = True
-    for mod in PROVIDERS:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name != mod:  # a provider that exists but fails to import is a real error
-                raise
+    for ep in _provider_entry_points():
+        register = ep.load()
+        # Names already taken (the user's own, or a re-import) are left as they are.
+        register(lambda n, f: None if n in EXPERTS else register_expert(n, f))
+
+
+def _single_entry_point(name: str) -> ExpertFactory | None:
+    for ep in _entry_points(ENTRY_POINT_GROUP):
+        if ep.name == name:
+            factory = ep.load()
+            if not callable(factory):
+                raise ValueError(f"entry point {name} = {ep.value!r} ({ENTRY_POINT_GROUP}) is not callable")
+            return register_expert(name, factory)
+    return None
 
 
 def available_experts() -> list[str]:
-    """Every registered name, providers included."""
+    """Every registered name: built-ins, providers and single entry points (not loaded)."""
     _load_providers()
-    return sorted(EXPERTS)
+    return sorted(set(EXPERTS) | {ep.name for ep in _entry_points(ENTRY_POINT_GROUP)})
+
+
+def is_spec(name: str) -> bool:
+    """Whether ``name`` is a ``file.py:factory`` or ``module:factory`` spec rather than a registered name."""
+    return isinstance(name, str) and ":" in name
+
+
+def load_factory(spec: str) -> ExpertFactory:
+    """The callable named by ``path/to/file.py:factory`` or ``package.module:factory`` (runs that code)."""
+    target, _, attr = spec.rpartition(":")
+    if not target or not attr.isidentifier():
+        raise ValueError(f"expert spec {spec!r} must be path/to/file.py:factory or package.module:factory")
+    if target.endswith(".py"):
+        path = Path(target).expanduser()
+        if not path.is_file():
+            raise ValueError(f"expert spec {spec!r}: no such file {path}")
+        mod_name = f"net2net_user_expert_{abs(hash(str(path.resolve())))}"
+        module = sys.modules.get(mod_name)
+        if module is None:
+            loader_spec = importlib.util.spec_from_file_location(mod_name, path)
+            if loader_spec is None or loader_spec.loader is None:
+                raise ValueError(f"expert spec {spec!r}: cannot import {path}")
+            module = importlib.util.module_from_spec(loader_spec)
+            sys.modules[mod_name] = module
+            try:
+                loader_spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[mod_name]
+                raise
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ModuleNotFoundError as e:
+            raise ValueError(f"expert spec {spec!r}: no module {e.name!r} (is it installed, or on PYTHONPATH?)") from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ValueError(f"expert spec {spec!r}: {target} has no callable {attr!r}")
+    return factory
+
+
+def _check_options(name: str, factory: ExpertFactory, options: dict[str, Any]) -> None:
+    """Unknown options are a one-line error naming the valid ones, not a ``TypeError``."""
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # builtins and C callables: let the call speak
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    accepted = {n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)} - {"device"}
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise ValueError(f"expert {name!r} takes no option(s) {unknown}; "
+                         f"it takes {', '.join(sorted(accepted)) if accepted else 'no options'}")
 
 
 def get_expert(name: str, *, device: str = "cpu", layer: str | None = None, **options: Any) -> Expert:
-    """Builds the expert registered as ``name`` (``layer`` is passed on only when given)."""
-    if name not in EXPERTS:
-        _load_providers()
-    if name not in EXPERTS:
-        raise ValueError(f"no expert named {name!r}; choose one of {', '.join(sorted(EXPERTS))} "
-                         "or register your own with net2net.experts.registry.register_expert")
+    """Builds the expert registered as ``name``, or named by a spec (``file.py:factory``, ``module:factory``).
+
+    ``layer`` is passed on only when given. Unknown names list the known ones;
+    unknown options list the options the factory takes.
+    """
+    if is_spec(name):
+        factory = load_factory(name)
+    else:
+        factory = EXPERTS.get(name) or _single_entry_point(name)
+        if factory is None:
+            _load_providers()
+            factory = EXPERTS.get(name)
+        if factory is None:
+            raise ValueError(f"no expert named {name!r}; choose one of {', '.join(available_experts())}, "
+                             "or name your own as path/to/file.py:factory or package.module:factory, "
+                             "or register it (entry point group net2net.experts, see docs/experts.md)")
     if layer is not None:
         options["layer"] = layer
-    return EXPERTS[name](device=device, **options)
+    _check_options(name, factory, options)
+    return factory(device=device, **options)
 
 
 def _minilm(*, device: str = "cpu", **options: Any) -> Expert:
@@ -87,8 +211,7 @@ def _onehot(*, device: str = "cpu", **options: Any) -> Expert:
 
 def _random_conv(*, device: str = "cpu", layer: str | None = None, seed: int = 0, pool: str = "avg") -> Expert:
     # A small randomly initialised conv net tapped at a layer: a stand-in image expert
-    # (random features are a legitimate, if weak, representation) until the zoo ships
-    # trained ones.
+    # (random features are a legitimate, if weak, representation).
     import torch
     from torch import nn
 

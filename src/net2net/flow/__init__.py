@@ -1,19 +1,22 @@
-"""τ alone: invertible layers and the conditional INN. Pure torch; no files, no experts."""
+"""τ alone: invertible layers, the conditional INN and τ's contract. Pure torch; no files, no experts.
+
+The regression baselines that share τ's call shape but are not flows live in
+:mod:`net2net.baselines`.
+"""
 
 from net2net.flow.cinn import ConditionalINN, FlowConfig, check_pair
 from net2net.flow.layers import ActNorm, ConditionalAffineCoupling, Permutation
-from net2net.flow.linear import LinearConfig, LinearTranslator
-from net2net.flow.mlp import MLPConfig, MLPTranslator
+from net2net.flow.protocol import ConditionalDensity, InvertibleDensity, describe, is_invertible
 
 __all__ = [
     "ActNorm",
     "ConditionalAffineCoupling",
+    "ConditionalDensity",
     "ConditionalINN",
     "FlowConfig",
-    "LinearConfig",
-    "LinearTranslator",
-    "MLPConfig",
-    "MLPTranslator",
+    "InvertibleDensity",
     "Permutation",
     "check_pair",
+    "describe",
+    "is_invertible",
 ]

@@ -31,10 +31,10 @@ __all__ = ["gan_caption_pairs", "ensure_dequantizer"]
 
 def ensure_dequantizer(seed: int = 0) -> dict[str, Any]:
     """Trains and installs the class-embedding VAE of the zoo generator if it is missing."""
-    from net2net.experts import dequant
+    from net2net.zoo import dequantizer as dequant
     from net2net.zoo import load_expert
 
-    if dequant.WEIGHTS.with_suffix(".json").is_file():
+    if dequant.is_installed():
         return {}
     vae, metrics = dequant.train_dequantizer(load_expert("fmnist-gan"), dequant.DequantConfig(), seed=seed)
     if metrics["class_round_trip_accuracy"] < 0.99:
@@ -49,7 +49,7 @@ def gan_caption_pairs(n: int, *, seed: int = 0, split: str = "train", root: Path
     """``n`` pairs (MiniLM caption embedding, dequantised generator latent), cached."""
     from net2net.experts.registry import get_expert
     from net2net.features import FeatureStore
-    from net2net.rerank import classifier
+    from net2net.zoo.scoring import classifier
 
     ensure_dequantizer()
     target = get_expert("fmnist-gan-dequant")

@@ -42,7 +42,7 @@ __all__ = [
     "GeneratorExpert",
     "list_zoo",
     "load_expert",
-    "register_zoo_experts",
+    "register_experts",
     "zoo_info",
 ]
 
@@ -99,27 +99,19 @@ def _factory(name: str) -> Callable[..., TorchExpert]:
     return factory
 
 
-def register_zoo_experts(register: Callable[[str, Callable[..., TorchExpert]], Any]) -> list[str]:
+def register_experts(register: Callable[[str, Callable[..., TorchExpert]], Any]) -> list[str]:
     """Registers every shipped expert as ``register(name, factory)``; returns the names.
 
-    ``factory(*, device="cpu", layer=None, pool="flatten")`` loads it; ``layer`` (one of
-    conv1, conv2, conv3, fc1, logits) turns a classifier into a tap at that layer.
+    This is the zoo's entry point (group ``net2net.expert_providers``, name
+    ``net2net-zoo``): the expert registry calls it, the core never imports the zoo.
+    ``factory(*, device="cpu", layer=None, pool="flatten")`` loads an expert; ``layer``
+    (one of conv1, conv2, conv3, fc1, logits) turns a classifier into a tap at that
+    layer. The dequantised generator ``fmnist-gan-dequant`` is registered too.
     """
+    from net2net.zoo import dequantizer
+
     names = list_zoo()
     for name in names:
         register(name, _factory(name))
-    return names
-
-
-def _auto_register() -> None:
-    # The project's expert registry imports this module on an unknown name; register
-    # into it here. The zoo itself works without the registry.
-    try:
-        from net2net.experts import registry
-    except ImportError:
-        return
-    # Names already taken (a user's own, or a re-import) are left as they are.
-    register_zoo_experts(lambda n, f: None if n in registry.EXPERTS else registry.register_expert(n, f))
-
-
-_auto_register()
+    register("fmnist-gan-dequant", dequantizer.expert_factory)
+    return [*names, "fmnist-gan-dequant"]

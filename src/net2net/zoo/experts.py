@@ -122,9 +122,6 @@ class AutoencoderExpert(TorchExpert):
         with torch.inference_mode():
             return self.net.posterior(x.to(self.device))
 
-    def reconstruct(self, x: Tensor) -> Tensor:
-        return self.decode(self.encode(x))
-
     def _encode(self, batch: Any) -> Tensor:
         return self.net.posterior(_check_images(batch, self.config.image_size, self.name))[0]
 

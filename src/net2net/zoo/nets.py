@@ -19,8 +19,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from net2net.models import config_from_dict  # re-exported: the zoo names its configs the same way
-
 __all__ = [
     "CLASSIFIER_LAYERS",
     "VAE",
@@ -30,7 +28,6 @@ __all__ = [
     "Generator",
     "ProjectionDiscriminator",
     "VAEConfig",
-    "config_from_dict",
 ]
 
 #: The classifier's named layers, input to output: the taps other code may read.
@@ -195,10 +192,11 @@ class VAE(nn.Module):
     def decode(self, z: Tensor) -> Tensor:
         return torch.sigmoid(self.decoder(z))
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """Returns ``(reconstruction, mean, logvar)`` with a reparameterised sample."""
         mean, logvar = self.posterior(x)
-        z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
+        eps = torch.randn(mean.shape, generator=generator, device=generator.device if generator else mean.device)
+        z = mean + eps.to(mean.device) * (0.5 * logvar).exp()
         return self.decode(z), mean, logvar
 
 

@@ -5,11 +5,18 @@ config, the loss and the optimisation; :func:`train_expert` runs it, measures th
 result on the test split with :mod:`net2net.evaluate.zoo_metrics`, and writes
 ``NAME.safetensors`` + ``NAME.json`` into the output folder. Batch order and
 initialisation follow the recipe's seed.
+
+The loop's pieces are the τ trainer's (:mod:`net2net.train.fit`): the learning-rate
+schedule (:func:`~net2net.train.fit.lr_at`: linear warm-up, cosine to 5 %), the batch
+sampler (:func:`~net2net.train.fit.batch_indices`: a fresh permutation per epoch from
+``(seed, epoch)``) and, for the classifier, the optimiser. Randomness comes from local
+``torch.Generator``s (batches, noise, flips); initial weights and dropout, which only
+use the global RNG, are drawn under ``torch.random.fork_rng`` seeded by the recipe, so
+the training loop leaves the caller's global random state as it was.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable
@@ -24,7 +31,8 @@ from tqdm.auto import tqdm
 from net2net.data.domains import derive
 from net2net.data.fashion_mnist import load_fashion_mnist, to_float
 from net2net.io import read_json
-from net2net.train.fit import resolve_device
+from net2net.models import config_from_dict
+from net2net.train.fit import TrainConfig, batch_indices, lr_at, make_optimizer, resolve_device
 from net2net.zoo.nets import (
     VAE,
     ClassifierConfig,
@@ -33,9 +41,8 @@ from net2net.zoo.nets import (
     Generator,
     ProjectionDiscriminator,
     VAEConfig,
-    config_from_dict,
 )
-from net2net.zoo.store import RECIPES_DIR, WEIGHTS_DIR, load_from, save_expert
+from net2net.zoo.store import RECIPES_DIR, WEIGHTS_DIR, entries, load_from, save_expert
 
 __all__ = ["DOMAINS", "domain_images", "load_zoo_recipe", "recipe_names", "train_expert"]
 
@@ -80,25 +87,29 @@ def domain_images(split: str, domain: str = "image", limit: int | None = None) -
     return DOMAINS[domain](to_float(x)), torch.from_numpy(y.copy())
 
 
-def _schedule(step: int, total: int, lr: float) -> float:
-    """Short linear warm-up, then cosine to 5% of ``lr``: robust without tuning."""
-    warm = max(1, min(200, total // 20))
-    if step < warm:
-        return lr * (step + 1) / warm
-    t = (step - warm) / max(1, total - warm)
-    return lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
+def _loop_config(t: dict[str, Any], total: int) -> TrainConfig:
+    """The recipe's optimisation as the τ trainer's config: schedule, batches and seed."""
+    return TrainConfig(steps=total, batch_size=t["batch_size"], lr=t["lr"], weight_decay=t.get("weight_decay", 0.0),
+                       warmup_steps=max(1, min(200, total // 20)), min_lr_ratio=0.05, seed=t.get("seed", 0),
+                       betas=tuple(t.get("betas", (0.9, 0.999))))
 
 
-def _batches(n: int, batch_size: int, steps: int, gen: torch.Generator):
-    """Yields index batches over fresh permutations until ``steps`` batches are out."""
-    done = 0
-    while done < steps:
-        perm = torch.randperm(n, generator=gen)
-        for i in range(0, n - batch_size + 1, batch_size):
-            if done == steps:
-                return
-            yield done, perm[i : i + batch_size]
-            done += 1
+def _batches(n: int, cfg: TrainConfig):
+    """``(step, rows)`` for every step: the τ trainer's sampler."""
+    for step in range(cfg.steps):
+        yield step, batch_indices(step, n, cfg)
+
+
+def _set_lr(opt: torch.optim.Optimizer, step: int, cfg: TrainConfig) -> None:
+    for group in opt.param_groups:
+        group["lr"] = lr_at(step, cfg)
+
+
+def _seeded(build: Callable[[], torch.nn.Module], seed: int) -> torch.nn.Module:
+    """``build()`` with initial weights drawn from ``seed``, leaving the global RNG as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
 
 
 def _steps(train: dict[str, Any], n: int) -> int:
@@ -123,14 +134,13 @@ def _bar(total: int, desc: str, progress: bool | None) -> tqdm:
 def _train_classifier(r: dict[str, Any], x: Tensor, y: Tensor, device: torch.device, progress: bool | None):
     t = r["train"]
     cfg = config_from_dict(ClassifierConfig, r["model"])
-    net = ConvClassifier(cfg).to(device).train()
-    opt = torch.optim.AdamW(net.parameters(), lr=t["lr"], weight_decay=t.get("weight_decay", 0.0))
-    gen = torch.Generator().manual_seed(t.get("seed", 0))
-    total = _steps(t, len(x))
-    bar = _bar(total, f"train {r['name']}", progress)
-    for step, idx in _batches(len(x), t["batch_size"], total, gen):
-        for group in opt.param_groups:
-            group["lr"] = _schedule(step, total, t["lr"])
+    lc = _loop_config(t, _steps(t, len(x)))
+    net = _seeded(lambda: ConvClassifier(cfg), lc.seed).to(device).train()
+    opt = make_optimizer(net, lc)
+    gen = torch.Generator().manual_seed(lc.seed)
+    bar = _bar(lc.steps, f"train {r['name']}", progress)
+    for step, idx in _batches(len(x), lc):
+        _set_lr(opt, step, lc)
         xb = _maybe_flip(x[idx], t.get("hflip", False), gen).to(device)
         loss = F.cross_entropy(net(xb), y[idx].to(device), label_smoothing=0.05)
         opt.zero_grad(set_to_none=True)
@@ -171,8 +181,8 @@ def _train_vae(r: dict[str, Any], x: Tensor, y: Tensor, device: torch.device, pr
                weights_dir: Path):
     t, loss_cfg = r["train"], r.get("loss", {})
     cfg = config_from_dict(VAEConfig, r["model"])
-    torch.manual_seed(t.get("seed", 0))
-    net = VAE(cfg).to(device).train()
+    lc = _loop_config(t, _steps(t, len(x)))
+    net = _seeded(lambda: VAE(cfg), lc.seed).to(device).train()
     kl_weight = float(loss_cfg.get("kl_weight", 1.0))
     p_weight = float(loss_cfg.get("perceptual_weight", 0.0))
     layers = list(loss_cfg.get("perceptual_layers", ["conv1", "conv2"]))
@@ -185,15 +195,13 @@ def _train_vae(r: dict[str, Any], x: Tensor, y: Tensor, device: torch.device, pr
         def feats(im: Tensor) -> dict[str, Tensor]:
             return clf.net.features(im, upto=upto)
 
-    opt = torch.optim.Adam(net.parameters(), lr=t["lr"], betas=tuple(t.get("betas", (0.9, 0.999))))
-    gen = torch.Generator().manual_seed(t.get("seed", 0))
-    total = _steps(t, len(x))
-    bar = _bar(total, f"train {r['name']}", progress)
-    for step, idx in _batches(len(x), t["batch_size"], total, gen):
-        for group in opt.param_groups:
-            group["lr"] = _schedule(step, total, t["lr"])
+    opt = torch.optim.Adam(net.parameters(), lr=lc.lr, betas=lc.betas)
+    gen = torch.Generator().manual_seed(lc.seed)
+    bar = _bar(lc.steps, f"train {r['name']}", progress)
+    for step, idx in _batches(len(x), lc):
+        _set_lr(opt, step, lc)
         xb = x[idx].to(device)
-        rec, mean, logvar = net(xb)
+        rec, mean, logvar = net(xb, generator=gen)
         dist = (rec - xb).abs()
         if feats is not None:
             dist = dist + p_weight * _perceptual(feats, layers, xb, rec)[:, None, None, None]
@@ -213,15 +221,15 @@ def _train_vae(r: dict[str, Any], x: Tensor, y: Tensor, device: torch.device, pr
 def _train_gan(r: dict[str, Any], x: Tensor, y: Tensor, device: torch.device, progress: bool | None):
     t = r["train"]
     cfg = config_from_dict(GANConfig, r["model"])
-    torch.manual_seed(t.get("seed", 0))
-    g_net, d_net = Generator(cfg).to(device).train(), ProjectionDiscriminator(cfg).to(device).train()
+    lc = _loop_config(t, _steps(t, len(x)))
+    g_net = _seeded(lambda: Generator(cfg), lc.seed).to(device).train()
+    d_net = _seeded(lambda: ProjectionDiscriminator(cfg), lc.seed + 1).to(device).train()
     betas = tuple(t.get("betas", (0.5, 0.999)))
     opt_g = torch.optim.Adam(g_net.parameters(), lr=t["lr"], betas=betas)
     opt_d = torch.optim.Adam(d_net.parameters(), lr=t["lr"] * 2, betas=betas)  # TTUR: D learns faster
-    gen = torch.Generator().manual_seed(t.get("seed", 0))
-    total = _steps(t, len(x))
-    bar = _bar(total, f"train {r['name']}", progress)
-    for step, idx in _batches(len(x), t["batch_size"], total, gen):
+    gen = torch.Generator().manual_seed(lc.seed)
+    bar = _bar(lc.steps, f"train {r['name']}", progress)
+    for step, idx in _batches(len(x), lc):
         xb, yb = _maybe_flip(x[idx], t.get("hflip", False), gen).to(device), y[idx].to(device)
         z = torch.randn(len(xb), cfg.z_dim, generator=gen).to(device)
         fake = g_net(torch.cat([z, g_net.class_embedding(yb)], 1))
@@ -258,27 +266,26 @@ def _train_cvae_generator(r: dict[str, Any], x: Tensor, y: Tensor, device: torch
     class_weight = float(loss_cfg.get("class_weight", 0.0))
     clf = _load_dependency(loss_cfg.get("classifier", "fmnist-classifier"), weights_dir).to(device) if class_weight else None
     cfg = config_from_dict(GANConfig, r["model"])
-    torch.manual_seed(t.get("seed", 0))
-    g_net = Generator(cfg).to(device).train()
+    lc = _loop_config(t, _steps(t, len(x)))
     c1, c2 = cfg.channels
-    enc = torch.nn.Sequential(
-        torch.nn.Conv2d(1, c2, 4, 2, 1), torch.nn.LeakyReLU(0.2), torch.nn.Conv2d(c2, c1, 4, 2, 1),
-        torch.nn.LeakyReLU(0.2), torch.nn.Flatten(),
-    ).to(device)
-    head = torch.nn.Linear(c1 * 49 + cfg.num_classes, 2 * cfg.z_dim).to(device)
+    g_net, enc, head = _seeded(lambda: torch.nn.ModuleList([
+        Generator(cfg),
+        torch.nn.Sequential(torch.nn.Conv2d(1, c2, 4, 2, 1), torch.nn.LeakyReLU(0.2), torch.nn.Conv2d(c2, c1, 4, 2, 1),
+                            torch.nn.LeakyReLU(0.2), torch.nn.Flatten()),
+        torch.nn.Linear(c1 * 49 + cfg.num_classes, 2 * cfg.z_dim),
+    ]), lc.seed).to(device)
+    g_net.train()
     log_gamma = torch.nn.Parameter(torch.tensor(-3.0, device=device))
     params = [*g_net.parameters(), *enc.parameters(), *head.parameters(), log_gamma]
-    opt = torch.optim.Adam(params, lr=t["lr"], betas=tuple(t.get("betas", (0.9, 0.999))))
-    gen = torch.Generator().manual_seed(t.get("seed", 0))
-    total = _steps(t, len(x))
-    bar = _bar(total, f"train {r['name']} (cvae)", progress)
-    for step, idx in _batches(len(x), t["batch_size"], total, gen):
-        for group in opt.param_groups:
-            group["lr"] = _schedule(step, total, t["lr"])
+    opt = torch.optim.Adam(params, lr=lc.lr, betas=lc.betas)
+    gen = torch.Generator().manual_seed(lc.seed)
+    bar = _bar(lc.steps, f"train {r['name']} (cvae)", progress)
+    for step, idx in _batches(len(x), lc):
+        _set_lr(opt, step, lc)
         xb, yb = _maybe_flip(x[idx], t.get("hflip", False), gen).to(device), y[idx].to(device)
         onehot = F.one_hot(yb, cfg.num_classes).float()
         mean, logvar = head(torch.cat([enc(xb), onehot], 1)).chunk(2, dim=1)
-        z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
+        z = mean + torch.randn(mean.shape, generator=gen).to(device) * (0.5 * logvar).exp()
         rec = g_net(torch.cat([z, g_net.embed(onehot)], 1))
         nll, kl = _laplace_nll_and_kl((rec - xb).abs(), log_gamma, mean, logvar)
         loss = nll + kl
@@ -302,7 +309,7 @@ def _train_cvae_generator(r: dict[str, Any], x: Tensor, y: Tensor, device: torch
 # ------------------------------------------------------------------------ driver
 def _load_dependency(name: str, weights_dir: Path):
     """An expert a recipe depends on: from the output folder if trained there, else the package."""
-    folder = weights_dir if (weights_dir / f"{name}.json").is_file() else WEIGHTS_DIR
+    folder = weights_dir if name in entries(weights_dir) else WEIGHTS_DIR
     return load_from(folder, name)
 
 
@@ -362,17 +369,20 @@ def train_expert(
     out = Path(out) if out is not None else WEIGHTS_DIR
     dev = resolve_device(device)
     domain = r["data"].get("domain", "image")
-    torch.manual_seed(r["train"].get("seed", 0))
     x, y = domain_images("train", domain, train_limit)
     t0 = time.perf_counter()
-    if r["kind"] == "classifier":
-        cfg, state = _train_classifier(r, x, y, dev, progress)
-    elif r["kind"] == "vae":
-        cfg, state = _train_vae(r, x, y, dev, progress, out)
-    elif r.get("loss", {}).get("method", "hinge-gan") == "cvae":
-        cfg, state = _train_cvae_generator(r, x, y, dev, progress, out)
-    else:
-        cfg, state = _train_gan(r, x, y, dev, progress)
+    # Dropout draws from the global RNG (it takes no generator): the loop runs inside
+    # fork_rng, seeded by the recipe, and the caller's random state is restored after.
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(r["train"].get("seed", 0))
+        if r["kind"] == "classifier":
+            cfg, state = _train_classifier(r, x, y, dev, progress)
+        elif r["kind"] == "vae":
+            cfg, state = _train_vae(r, x, y, dev, progress, out)
+        elif r.get("loss", {}).get("method", "hinge-gan") == "cvae":
+            cfg, state = _train_cvae_generator(r, x, y, dev, progress, out)
+        else:
+            cfg, state = _train_gan(r, x, y, dev, progress)
     seconds = time.perf_counter() - t0
 
     from net2net.zoo.experts import KINDS

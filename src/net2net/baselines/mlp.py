@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from net2net.flow.cinn import check_pair
+from net2net.flow.protocol import ConditionalDensity
 
 __all__ = ["MLPConfig", "MLPTranslator"]
 
@@ -39,8 +40,10 @@ class MLPConfig:
         return asdict(self)
 
 
-class MLPTranslator(nn.Module):
+class MLPTranslator(nn.Module, ConditionalDensity):
     """``z ≈ μ(cond)``, trained by Gaussian maximum likelihood with a learned scalar σ.
+
+    Not invertible (``invertible = False``): it has no residual to keep or swap.
 
     Example:
         >>> m = MLPTranslator(4, 3, hidden=16, depth=1)
@@ -48,6 +51,9 @@ class MLPTranslator(nn.Module):
         >>> torch.equal(m.sample(c), m.sample(c))
         True
     """
+
+    invertible = False
+    description = "an MLP regression baseline"
 
     def __init__(self, dim: int, cond_dim: int, **kwargs) -> None:
         super().__init__()

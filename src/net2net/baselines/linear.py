@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from net2net.flow.cinn import check_pair
 from net2net.flow.layers import acc_dtype as _acc_dtype
+from net2net.flow.protocol import ConditionalDensity
 
 __all__ = ["LinearConfig", "LinearTranslator"]
 
@@ -40,7 +41,7 @@ class LinearConfig:
         return asdict(self)
 
 
-class LinearTranslator(nn.Module):
+class LinearTranslator(nn.Module, ConditionalDensity):
     """``p(z | c) = N(W c + b, L Lᵀ)``, fitted in closed form by :meth:`fit_closed_form`.
 
     Example:
@@ -51,6 +52,8 @@ class LinearTranslator(nn.Module):
     """
 
     closed_form = True  # the trainer solves instead of stepping
+    invertible = False
+    description = "a least-squares linear baseline"
 
     def __init__(self, dim: int, cond_dim: int, **kwargs) -> None:
         super().__init__()

@@ -10,6 +10,7 @@ class embedding into a Gaussian blob in a continuous ``u``-space, and its decode
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,12 +20,24 @@ import torch
 from torch import Tensor, nn
 
 from net2net.experts.base import TorchExpert
-from net2net.io import atomic_write_json, load_tensors, read_json, save_tensors
+from net2net.models import CONFIG_FILE, config_from_dict, load_checked, read_folder, write_folder
 
-__all__ = ["DequantConfig", "ClassEmbeddingVAE", "DequantizedGenerator", "train_dequantizer", "WEIGHTS"]
+__all__ = [
+    "KIND",
+    "WEIGHTS",
+    "ClassEmbeddingVAE",
+    "DequantConfig",
+    "DequantizedGenerator",
+    "is_installed",
+    "load_dequantized_generator",
+    "save_dequantizer",
+    "train_dequantizer",
+]
 
-#: the shipped dequantiser of the zoo generator
-WEIGHTS = Path(__file__).resolve().parent.parent / "zoo" / "dequant" / "fmnist-gan-dequant"
+#: the shipped dequantiser of the zoo generator: a model folder (net2net.models)
+WEIGHTS = Path(__file__).resolve().parent / "dequant" / "fmnist-gan-dequant"
+#: its kind in config.json
+KIND = "class-embedding-vae"
 
 
 @dataclass(frozen=True)
@@ -36,6 +49,14 @@ class DequantConfig:
     latent_dim: int = 4
     hidden: int = 64
     decoder_std: float = 0.05
+
+    def __post_init__(self) -> None:
+        for name in ("embed_dim", "latent_dim", "hidden"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"DequantConfig.{name} must be a positive integer, got {v!r}")
+        if not isinstance(self.decoder_std, (int, float)) or not (0 < self.decoder_std < math.inf):
+            raise ValueError(f"DequantConfig.decoder_std must be a positive finite number, got {self.decoder_std!r}")
 
 
 class ClassEmbeddingVAE(nn.Module):
@@ -137,36 +158,40 @@ class DequantizedGenerator(TorchExpert):
         return self.generator._decode(torch.cat([z_tilde, h], dim=1))
 
 
-def save_dequantizer(vae: ClassEmbeddingVAE, folder: Path, metrics: dict[str, Any]) -> None:
-    save_tensors(folder.with_suffix(".safetensors"), vae.state_dict())
-    atomic_write_json(folder.with_suffix(".json"), {"config": asdict(vae.cfg), "metrics": metrics,
-                                                     "generator": "fmnist-gan"})
+def save_dequantizer(vae: ClassEmbeddingVAE, folder: str | Path, metrics: dict[str, Any],
+                     generator: str = "fmnist-gan") -> Path:
+    """Writes the dequantiser as a model folder (``config.json`` + ``model.safetensors``)."""
+    return write_folder(folder, kind=KIND, config=asdict(vae.cfg), state=vae.state_dict(),
+                        extra={"metrics": metrics, "generator": generator})
+
+
+def is_installed(folder: str | Path = WEIGHTS) -> bool:
+    """Whether a dequantiser folder is there (not whether it verifies: loading says that)."""
+    return (Path(folder) / CONFIG_FILE).is_file()
+
+
+def load_dequantized_generator(folder: str | Path = WEIGHTS, device: str = "cpu") -> DequantizedGenerator:
+    """The zoo generator with its dequantiser from ``folder``, verified like every model folder."""
+    from net2net.zoo import load_expert
+
+    saved = read_folder(folder)
+    if saved.kind != KIND:
+        raise ValueError(f"{Path(folder) / CONFIG_FILE}: kind {saved.kind!r} is not a dequantiser ({KIND!r})")
+    cfg = config_from_dict(DequantConfig, saved.config)
+    generator = saved.extra.get("generator", "fmnist-gan")
+    if not isinstance(generator, str):
+        raise ValueError(f"{Path(folder) / CONFIG_FILE}: extra.generator must be a zoo expert name, got {generator!r}")
+    vae = load_checked(saved, lambda: ClassEmbeddingVAE(cfg))
+    return DequantizedGenerator(load_expert(generator, device), vae).to(device)
 
 
 @lru_cache(maxsize=2)
 def _load(device: str) -> DequantizedGenerator:
-    from net2net.models import load_state_checked
-    from net2net.zoo import load_expert
-
-    meta = read_json(WEIGHTS.with_suffix(".json"))
-    vae = ClassEmbeddingVAE(DequantConfig(**meta["config"]))
-    load_state_checked(vae, load_tensors(WEIGHTS.with_suffix(".safetensors")), str(WEIGHTS))
-    return DequantizedGenerator(load_expert(meta.get("generator", "fmnist-gan"), device), vae).to(device)
+    return load_dequantized_generator(WEIGHTS, device)
 
 
-def _factory(*, device: str = "cpu", **options: Any) -> DequantizedGenerator:
-    if options:
-        raise ValueError(f"fmnist-gan-dequant takes no options, got {sorted(options)}")
-    if not WEIGHTS.with_suffix(".json").is_file():
+def expert_factory(*, device: str = "cpu") -> DequantizedGenerator:
+    """The registry's factory for ``fmnist-gan-dequant`` (takes no options)."""
+    if not is_installed():
         raise ValueError("fmnist-gan-dequant is not trained yet: run `net2net zoo train fmnist-text2gan`")
     return _load(str(device))
-
-
-def _register() -> None:
-    from net2net.experts.registry import EXPERTS, register_expert
-
-    if "fmnist-gan-dequant" not in EXPERTS:
-        register_expert("fmnist-gan-dequant", _factory)
-
-
-_register()

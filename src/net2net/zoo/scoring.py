@@ -1,0 +1,57 @@
+"""The zoo's re-ranking scorer for Fashion-MNIST translators: its classifier reads the images.
+
+The core translator does not know the zoo (see :mod:`net2net.rerank`): whoever calls
+``Translator.sample(..., rerank=k)`` passes a scorer. For Fashion-MNIST translators
+that is :func:`fmnist_scorer`: image queries are derived from the outputs, class and
+text queries come from the zoo classifier's verdict (phrased by the caption templates
+for text). :func:`scorer_for` is what the command line and the web app call.
+
+Example:
+    >>> import net2net
+    >>> from net2net.zoo.scoring import scorer_for
+    >>> t = net2net.load("fmnist-attr")                                    # doctest: +SKIP
+    >>> t.sample([3], n=4, rerank=4, scorer=scorer_for(t)).shape           # doctest: +SKIP
+    torch.Size([4, 1, 28, 28])
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from torch import Tensor
+
+from net2net.rerank import Captioner, Scorer, query_scorer, read_query
+
+if TYPE_CHECKING:
+    from net2net.translator import Translator
+    from net2net.zoo.experts import ClassifierExpert
+
+__all__ = ["captioner", "classifier", "fmnist_scorer", "query_of_images", "scorer_for"]
+
+
+@lru_cache(maxsize=2)
+def classifier(device: str = "cpu") -> ClassifierExpert:
+    """The zoo classifier, loaded once per process."""
+    from net2net.zoo import load_expert
+
+    return load_expert("fmnist-classifier", device)  # type: ignore[return-value]
+
+
+def captioner(split: str = "train", device: str = "cpu") -> Captioner:
+    """Captions images as the training captions read, from the zoo classifier's verdict."""
+    return Captioner(lambda images: classifier(device).predict(images.to(device)), split)
+
+
+def query_of_images(translator: Translator, images: Tensor) -> Any:
+    """What ``translator``'s query expert would have been given for these images (the zoo classifier reads them)."""
+    return read_query(translator, images, lambda x: classifier().predict(x))
+
+
+#: derived queries for image translators, the zoo classifier's reading for class and text ones.
+fmnist_scorer: Scorer = query_scorer(query_of_images)
+
+
+def scorer_for(translator: Translator) -> Scorer:
+    """The scorer the command line and the web app re-rank ``translator``'s samples with."""
+    return fmnist_scorer
