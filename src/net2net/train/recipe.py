@@ -150,6 +150,12 @@ def parse_recipe(obj: dict[str, Any], base: str | os.PathLike = ".") -> Recipe:
     if not isinstance(data, dict):
         raise ValueError("recipe.data: required, an object with a 'source' field")
     if data.get("source") not in DATA_SOURCES:
+        # Data sources of plug-ins (the zoo's "gan-captions") register when the expert
+        # providers load, as their experts do: this module never imports the zoo.
+        from net2net.experts.registry import available_experts
+
+        available_experts()
+    if data.get("source") not in DATA_SOURCES:
         raise ValueError(f"recipe.data.source: {data.get('source')!r} is not a data source; choose one of {sorted(DATA_SOURCES)}")
     data = {"source": data["source"], **_take(data, DATA_SOURCES[data["source"]][0], "recipe.data")}
     model = obj.get("model", {"kind": "cinn"})
@@ -372,6 +378,3 @@ _ENTRY = (str, dict)  # an entry key, or a query like {"expert": ..., "transform
 register_data_source("features", {
     "cond": (_ENTRY, ...), "target": (_ENTRY, ...), "val_cond": (_ENTRY, None), "val_target": (_ENTRY, None), "root": (str, None),
 })(features_source)
-
-# Pairs made by sampling a generator (text -> GAN, the paper's Sec. 4.1): registered on import.
-import net2net.train.gan_pairs  # noqa: E402,F401

@@ -108,7 +108,7 @@ def register_experts(register: Callable[[str, Callable[..., TorchExpert]], Any])
     (one of conv1, conv2, conv3, fc1, logits) turns a classifier into a tap at that
     layer. The dequantised generator ``fmnist-gan-dequant`` is registered too.
     """
-    from net2net.zoo import dequantizer
+    from net2net.zoo import dequantizer, gan_pairs  # noqa: F401 - gan_pairs registers its recipe data source
 
     names = list_zoo()
     for name in names:
