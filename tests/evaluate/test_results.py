@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from net2net.demo import baseline_notes
-from net2net.evaluate.results import run_results
 from net2net.evaluate import translators as ev
+from net2net.evaluate.results import run_results
 from net2net.translator import load
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from net2net.data.captions import DESCRIPTORS, NOUNS, measure
-from net2net.data.fashion_mnist import CLASS_NAMES, load_fashion_mnist, to_float
+from net2net.data.fashion_mnist import CLASS_NAMES, load_fashion_mnist
 from net2net.evaluate.translators import FEATURE_SPACE, evaluate_translator
 
 __all__ = ["run_results", "descriptor_effects", "temperature_sweep", "eval_command", "TEXT", "BASELINES"]
@@ -200,6 +200,8 @@ def run_results(docs: str | Path = "docs", *, quick: bool = False, seed: int = 0
         res["translators"][name] = evaluate_translator(t, n_queries=cfg["n_queries"], n_samples=cfg["n_samples"],
                                                        seed=seed)
         res["stored"][name] = t.info.get("metrics", {})
+        folder = Path(__file__).parents[1] / "zoo" / "translators" / name
+        res.setdefault("translator_bytes", {})[name] = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
         if t.info.get("history"):
             res["histories"][name] = t.info["history"]
     res["descriptors"] = {}
