@@ -11,7 +11,7 @@ DEMO_OUT ?= demo-out
 TORCH_SPEC ?= torch==2.13.0
 APT_PACKAGES := dataset-fashion-mnist chromium
 
-.PHONY: setup demo test test-all lint bench clean-venv
+.PHONY: setup demo test test-all lint bench results clean-venv
 
 setup: $(STAMP)
 
@@ -37,6 +37,10 @@ lint: setup
 
 bench: setup
 	$(PY) benchmarks/run.py
+
+# docs/results.md and docs/zoo.md, measured from the installed zoo (one CPU thread)
+results: setup
+	$(PY) scripts/results.py --threads 1
 
 clean-venv:
 	rm -rf .venv

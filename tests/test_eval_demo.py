@@ -56,6 +56,12 @@ def test_demo_writes_the_report(tmp_path) -> None:
     assert main(["demo", "--out", str(tmp_path), "-n", "2", "--queries", "20"]) == 0
     page = (tmp_path / "index.html").read_text()
     assert "not installed" not in page and "Traceback" not in page
+    # the report explains itself: metrics in words with units and arrows, each prompt beside its row
+    from net2net.demo import METRICS, prompt_for
+
+    for _, words, unit, higher in METRICS:
+        assert words in page.replace("&#x27;", "'") and f"{unit} {'↑' if higher else '↓'}" in page
+    assert f"<th class=prompt>{prompt_for(3, 3)}</th>" in page
     for fig in ("text2img", "fmnist-edge2img", "fmnist-superres", "edit", "exemplar", "diagnosis"):
         assert _png_is_not_blank(tmp_path / f"{fig}.png"), fig
     assert page.count("<img") >= 6 and "<h2>Metrics</h2>" in page

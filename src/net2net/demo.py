@@ -29,7 +29,7 @@ from net2net.imageio import grid
 from net2net.io import atomic_write_bytes, atomic_write_json
 from net2net.translator import Translator, available_translators, load
 
-__all__ = ["run_demo", "SECTIONS", "PROMPTS", "prompt_for"]
+__all__ = ["run_demo", "SECTIONS", "PROMPTS", "prompt_for", "METRICS", "baseline_notes"]
 
 #: phrasings that are in neither caption template set (training or held-out evaluation)
 PROMPTS = [
@@ -78,12 +78,26 @@ class Report:
     def heading(self, title: str, text: str) -> None:
         self.parts.append(f"<h2>{html.escape(title)}</h2><p>{text}</p>")
 
-    def figure(self, name: str, images: Tensor, nrow: int, caption: str) -> None:
-        """One grid: saved as ``name.png`` and inlined into the page."""
+    def figure(self, name: str, images: Tensor, nrow: int, caption: str, row_labels: list[str] | None = None) -> None:
+        """One grid: saved as ``name.png`` and inlined into the page.
+
+        With ``row_labels``, each row of the grid is shown on its own beside its label
+        (e.g. the prompt), the PNG on disk stays one grid.
+        """
         img = grid(images.cpu(), nrow=nrow, scale=3)
         buf = io.BytesIO()
         img.save(buf, format="PNG")
         atomic_write_bytes(self.out / f"{name}.png", buf.getvalue())
+        if row_labels:
+            rows = []
+            for i, label in enumerate(row_labels):
+                rb = io.BytesIO()
+                grid(images[i * nrow : (i + 1) * nrow].cpu(), nrow=nrow, scale=3).save(rb, format="PNG")
+                rows.append(f"<tr><th class=prompt>{html.escape(label)}</th><td><img alt='{html.escape(label)}' "
+                            f"src='data:image/png;base64,{base64.b64encode(rb.getvalue()).decode()}'></td></tr>")
+            self.parts.append(f"<figure><table class=rows>{''.join(rows)}</table>"
+                              f"<figcaption>{caption}</figcaption></figure>")
+            return
         b64 = base64.b64encode(buf.getvalue()).decode()
         self.parts.append(f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{b64}'>"
                           f"<figcaption>{caption}</figcaption></figure>")
@@ -105,7 +119,7 @@ def section_text(r: Report) -> None:
         return
     prompts = [prompt_for(c, c) for c in range(len(CLASS_NAMES))]
     images = t.sample(prompts, n=r.n, seed=r.seed)
-    r.figure("text2img", images, r.n, "<br>".join(f"row {i + 1}: “{html.escape(p)}”" for i, p in enumerate(prompts)))
+    r.figure("text2img", images, r.n, "each row: the prompt on its left, then its samples", row_labels=prompts)
     compare = [images[:r.n]]
     names = ["cINN τ"]
     for base in ("fmnist-text2img-mlp", "fmnist-text2img-linear"):
@@ -113,8 +127,8 @@ def section_text(r: Report) -> None:
         if b is not None:
             compare.append(b.sample(prompts[:1], n=r.n, seed=r.seed))
             names.append(base.rsplit("-", 1)[1])
-    r.figure("text2img-vs-baselines", torch.cat(compare), r.n,
-             f"“{html.escape(prompts[0])}”: rows {', '.join(names)}")
+    r.figure("text2img-vs-baselines", torch.cat(compare), r.n, f"all rows: “{html.escape(prompts[0])}”",
+             row_labels=[f"{n}: “{prompts[0]}”" for n in names])
 
 
 def _image_section(r: Report, name: str, title: str, text: str, domain: str) -> None:
@@ -199,22 +213,65 @@ def section_diagnosis(r: Report) -> None:
     r.figure("diagnosis", torch.cat(rows), r.n + 1, "first column: the input; rows shallow → deep: " + ", ".join(layers))
 
 
+#: every metric of the table: (key, name in words, unit, True when higher is better)
+METRICS = [
+    ("nll_nats_per_dim", "held-out negative log-likelihood of the target code", "nats/dim", False),
+    ("fid", "Fréchet distance to real test images (classifier fc1 space)", "FID", False),
+    ("class_accuracy", "class accuracy of the samples (zoo classifier)", "fraction", True),
+    ("diversity", "diversity: spread of one query's samples / spread of real images of its class", "ratio", True),
+    ("edit_success", "class edits the classifier agrees with", "fraction", True),
+    ("superres_psnr_downsampled_vs_input", "super-resolution consistency: downsampled output vs 7×7 query", "dB", True),
+    ("inpaint_mse_outside_box", "inpainting error where the pixels were visible", "MSE", False),
+]
+
+WHY = {
+    "class_accuracy": "a deterministic baseline always returns the mean image of a class, which is easy to classify, "
+                      "and never draws an unusual one",
+    "fid": "its mean image per query can sit near the feature mean of the real images",
+    "nll_nats_per_dim": "its density fits these held-out codes better",
+    "diversity": "its samples spread more",
+}
+
+
+def baseline_notes(metrics: dict[str, dict[str, Any]], tau: str = "fmnist-text2img",
+                   baselines: tuple[str, ...] = ("fmnist-text2img-mlp", "fmnist-text2img-linear")) -> list[str]:
+    """One sentence per metric on which a baseline beats τ, with the numbers and why."""
+    out = []
+    if tau not in metrics:
+        return out
+    for b in baselines:
+        if b not in metrics:
+            continue
+        for key, words, unit, higher in METRICS:
+            tv, bv = metrics[tau].get(key), metrics[b].get(key)
+            if not (isinstance(tv, float) and isinstance(bv, float)) or (bv > tv) != higher or bv == tv:
+                continue
+            out.append(f"{b} beats τ on {words} ({bv:.3f} against {tv:.3f} {unit}): {WHY.get(key, 'see the table')}; "
+                       f"its diversity is {metrics[b].get('diversity', 0.0):.3f} against τ's "
+                       f"{metrics[tau].get('diversity', 0.0):.3f}.")
+    return out
+
+
 def section_metrics(r: Report, n_queries: int) -> None:
     from net2net.evaluate.translators import FEATURE_SPACE, evaluate_translator
 
-    r.heading("Metrics", f"{n_queries} test queries × 4 samples each (held-out wording for text); FID and accuracy "
-              f"in the feature space of {FEATURE_SPACE}. Reproduce one row with <code>net2net eval NAME</code>.")
+    r.heading("Metrics", f"The first {n_queries} test images as queries × 4 samples each (held-out wording for "
+              f"text), seed {r.seed}; FID, accuracy and diversity in the feature space of {FEATURE_SPACE}. A quick "
+              f"look, not the documented figures: <code>net2net eval NAME --queries {n_queries} --samples 4</code> "
+              "reproduces a row; docs/results.md uses <code>net2net eval NAME</code>'s defaults "
+              "(1000 queries). ↑: higher is better, ↓: lower is better.")
     names = [n for n in available_translators() if not n.startswith("fmnist-diagnose-")]
-    cols = ["nll_nats_per_dim", "fid", "class_accuracy", "diversity", "edit_success",
-            "superres_psnr_downsampled_vs_input", "inpaint_mse_outside_box"]
     rows = []
     for name in tqdm(names, desc="evaluate", unit="translator", disable=None):
         m = evaluate_translator(r.translator(name), n_queries=n_queries, n_samples=4, seed=r.seed, n_real=1000)
         r.metrics[name] = m
         rows.append("<tr><td>" + html.escape(name) + "</td>" + "".join(
-            f"<td>{m[c]:.3f}</td>" if isinstance(m.get(c), float) else "<td>–</td>" for c in cols) + "</tr>")
-    head = "".join(f"<th>{c}</th>" for c in ["translator", *cols])
-    r.note(f"<table><tr>{head}</tr>{''.join(rows)}</table>")
+            f"<td>{m[c]:.3f}</td>" if isinstance(m.get(c), float) else "<td>–</td>" for c, *_ in METRICS) + "</tr>")
+    head = "".join(f"<th title='{html.escape(w)}'>{html.escape(w)}<br><small>{html.escape(u)} {'↑' if hi else '↓'}"
+                   "</small></th>" for _, w, u, hi in METRICS)
+    r.note(f"<div class=scroll><table class=metrics><tr><th>translator</th>{head}</tr>{''.join(rows)}</table></div>")
+    for sentence in baseline_notes(r.metrics):
+        r.note(f"<p class=why>{html.escape(sentence)}</p>")
     if r.metrics:
         r.note("<p>classifier accuracy on the real query images: "
                f"{next(iter(r.metrics.values()))['classifier_accuracy_on_real']:.3f}</p>")
@@ -225,8 +282,11 @@ SECTIONS: list[Section] = [section_text, section_edges, section_inpaint, section
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 img{image-rendering:pixelated;max-width:100%}figure{margin:1em 0}figcaption{font-size:.85em;color:#555}
-table{border-collapse:collapse;font-size:.85em}td,th{border:1px solid #ccc;padding:.3em .5em;text-align:right}
-td:first-child{text-align:left}.missing{color:#a00}"""
+.scroll{overflow-x:auto;max-width:100%}table.metrics{border-collapse:collapse;font-size:.8em;width:100%;table-layout:fixed}
+table.metrics td,table.metrics th{border:1px solid #ccc;padding:.25em .35em;text-align:right;overflow-wrap:anywhere;
+hyphens:auto}table.metrics th{font-weight:600;vertical-align:bottom}table.metrics td:first-child,
+table.metrics th:first-child{text-align:left;width:14em}table.rows th.prompt{text-align:right;font-weight:normal;
+font-style:italic;padding-right:.6em;max-width:16em}.why{background:#fff8e0;padding:.4em .6em}.missing{color:#a00}"""
 
 
 def run_demo(out: str | os.PathLike, *, n: int = 8, seed: int = 0, n_queries: int = 100,

@@ -12,7 +12,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="measure a translator on the test split (NLL, FID, accuracy, diversity, ...)",
                        description=__doc__)
     p.add_argument("name", help="translator: a zoo name or a folder")
-    p.add_argument("--queries", type=int, default=200, help="test images/queries to use (default: 200)")
+    p.add_argument("--queries", type=int, default=1000,
+                   help="test images/queries to use (default: 1000, as in docs/results.md)")
     p.add_argument("--samples", type=int, default=4, help="samples per query (default: 4)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", help="write the metrics here (default: print only)")

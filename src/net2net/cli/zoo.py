@@ -98,7 +98,7 @@ def run_list(args: argparse.Namespace) -> int:
                 print(f"  {n:<{width}}  not installed: net2net zoo train {n}")
                 continue
             nll = t["metrics"].get("val_nll_nats_per_dim")
-            nll = f"held-out NLL {nll:.3f} nats/dim" if isinstance(nll, float) else ""
+            nll = f"training-run validation NLL {nll:.3f} nats/dim" if isinstance(nll, float) else ""
             print(f"  {n:<{width}}  {t['query']} -> {t['target']}  {t['bytes'] / 1e6:5.2f} MB  {nll}")
     return 0
 

@@ -30,7 +30,7 @@ from net2net.evaluate.zoo_metrics import frechet_distance
 from net2net.translator import Translator
 from net2net.zoo.scoring import classifier as zoo_classifier
 
-__all__ = ["FEATURE_SPACE", "evaluate_translator", "test_queries", "pairwise_distance", "psnr"]
+__all__ = ["FEATURE_SPACE", "evaluate_translator", "test_queries", "query_masks", "pairwise_distance", "psnr"]
 
 FEATURE_SPACE = "fmnist-classifier fc1 (128-d)"
 LN2 = math.log(2.0)
@@ -67,6 +67,18 @@ def test_queries(t: Translator, n: int) -> tuple[Any, Tensor, Tensor]:
     # the domain sees the first n items of the whole split (masked: the boxes of items 0..n-1 of len(x))
     queries = get_domain(name)(Items(images, y[:n], {}, start=0, total=len(x)))
     return queries, images, torch.from_numpy(y[:n].copy())
+
+
+def query_masks(t: Translator, n: int, size: tuple[int, int] = (28, 28)) -> Tensor:
+    """The boxes :func:`test_queries` masked the first ``n`` test images with (1 = kept).
+
+    The masked domain draws boxes for the whole split from its seed and gives item ``i``
+    box ``i``; these are the same boxes, so "outside/inside the box" is measured where
+    the query really was visible/hidden.
+    """
+    p = get_domain(t.info.get("query_transform", "masked")).params
+    return box_masks(len(load_fashion_mnist("test")[0]), size, min_frac=p["min_frac"], max_frac=p["max_frac"],
+                     seed=p["seed"], start=0, stop=n)
 
 
 def _real_class_spread(feats: Tensor, labels: Tensor, k: int, seed: int) -> Tensor:
@@ -126,7 +138,7 @@ def evaluate_translator(t: Translator, *, n_queries: int = 200, n_samples: int =
         out["superres_psnr_downsampled_vs_input"] = float(psnr(small_out, small_in).mean())
         out["superres_psnr_full_vs_truth"] = float(psnr(gen, images.repeat_interleave(n_samples, 0)).mean())
     if task == "inpaint":
-        keep = box_masks(n_queries, images.shape[-1], seed=0).repeat_interleave(n_samples, 0)
+        keep = query_masks(t, n_queries, tuple(images.shape[-2:])).repeat_interleave(n_samples, 0)
         truth = images.repeat_interleave(n_samples, 0)
         err = ((gen - truth).pow(2) * keep).sum(dim=(1, 2, 3)) / keep.sum(dim=(1, 2, 3))
         out["inpaint_mse_outside_box"] = float(err.mean())

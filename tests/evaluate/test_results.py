@@ -1,0 +1,63 @@
+"""`make results` (quick mode): the docs are written, and their figures are the measured ones."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from net2net.demo import baseline_notes
+from net2net.evaluate import translators as ev
+from net2net.evaluate.results import run_results
+from net2net.translator import load
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    docs = tmp_path_factory.mktemp("docs")
+    res = run_results(docs, quick=True, grids=False,
+                      translators=["fmnist-text2img", "fmnist-text2img-mlp", "fmnist-inpaint"])
+    return docs, res
+
+
+def test_results_md_holds_the_measured_figures(written) -> None:
+    docs, res = written
+    text = (docs / "results.md").read_text()
+    stored = json.loads((docs / "results.json").read_text())
+    row = next(line for line in text.splitlines() if line.startswith("| `fmnist-text2img` |"))
+    m = stored["translators"]["fmnist-text2img"]
+    assert f"{m['class_accuracy']:.3f}" in row and f"{m['nll_nats_per_dim']:.3f}" in row
+    assert f"--queries {stored['settings']['n_queries']}" in text  # the command states the set it ran on
+    for pair in ("dark → light", "narrow → wide", "small → large"):
+        assert pair in text
+    assert all(f"| {r['temperature']} | {r['class_accuracy']:.3f} |" in text for r in stored["temperature"])
+    assert (docs / "img" / "temperature_text2img.png").is_file()
+    assert (docs / "img" / "descriptors_text2img.png").is_file()
+
+
+def test_zoo_md_states_the_judge_n_it_used(written) -> None:
+    docs, res = written
+    zoo = (docs / "zoo.md").read_text()
+    judge = res["experts"]["fmnist-gan"]["edge_judge"]
+    assert f"{100 * judge['accuracy']:.1f} % on {judge['n']:,} samples" in zoo
+    assert f"{100 * res['experts']['fmnist-classifier']['metrics']['test']['accuracy']:.1f} %" in zoo
+
+
+def test_inpaint_metric_uses_the_query_boxes() -> None:
+    t = load("fmnist-inpaint")
+    queries, images, _ = ev.test_queries(t, 30)
+    keep = ev.query_masks(t, 30)
+    # visible pixels are the image's, hidden ones the grey fill: exactly the query's box
+    assert torch.equal(queries * keep, images * keep)
+    assert torch.all((queries * (1 - keep) - 0.5 * (1 - keep)).abs() < 1e-6)
+    assert (keep == 0).any()
+
+
+def test_baseline_notes_say_where_a_baseline_wins() -> None:
+    m = {"fmnist-text2img": {"class_accuracy": 0.6, "fid": 20.0, "diversity": 0.8, "nll_nats_per_dim": -0.9},
+         "fmnist-text2img-mlp": {"class_accuracy": 0.7, "fid": 25.0, "diversity": 0.0, "nll_nats_per_dim": 1.0}}
+    notes = baseline_notes(m)
+    assert len(notes) == 1 and "class accuracy" in notes[0] and "0.700 against 0.600" in notes[0]
+    m["fmnist-text2img-mlp"]["class_accuracy"] = 0.5
+    assert baseline_notes(m) == []
