@@ -1,8 +1,10 @@
 """Shipped translators and zoo experts are unchanged by how they are stored.
 
-The reference values were computed with the code of commit 0688975 (before the one
-on-disk format): τ's draws for fixed conditions and residuals, their log-densities,
-and every zoo expert's fingerprint (a hash of its tensors and settings).
+The reference values are τ's draws for fixed conditions and residuals, their
+log-densities, and every zoo expert's fingerprint (a hash of its tensors and settings),
+written by ``tests/zoo/data/make_reference.py`` from the shipped zoo. The first ones were
+computed with the code of commit 0688975 (before the one on-disk format); the script is
+rerun, and its output committed, only when the zoo is retrained on purpose.
 """
 
 from __future__ import annotations
