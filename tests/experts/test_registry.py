@@ -23,7 +23,10 @@ FACTORY = textwrap.dedent('''
 
 @pytest.fixture
 def clean_registry(monkeypatch):
-    monkeypatch.setattr(registry, "EXPERTS", dict(registry.EXPERTS))
+    # only the registry's own built-ins: whatever earlier tests loaded (the zoo's provider,
+    # test experts) must not leak into a test of how providers load
+    builtins = {k: f for k, f in registry.EXPERTS.items() if getattr(f, "__module__", None) == registry.__name__}
+    monkeypatch.setattr(registry, "EXPERTS", builtins)
     monkeypatch.setattr(registry, "_providers_loaded", False)
     return registry
 
