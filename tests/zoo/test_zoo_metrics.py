@@ -50,3 +50,29 @@ def test_frechet_distance_is_zero_for_the_same_set_and_grows_with_a_shift():
     assert zm.frechet_distance(feats, 4, real, real) == pytest.approx(0.0, abs=1e-6)
     # Shifting every feature by 0.5 adds |Δμ|² = 4 · 0.25 = 1 and nothing else.
     assert zm.frechet_distance(feats, 4, real, real + 0.5) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_reconstruction_accuracy_is_the_classifier_on_real_and_on_reconstructed_images() -> None:
+    import torch
+
+    from net2net.evaluate.zoo_metrics import reconstruction_accuracy
+
+    class Identity:
+        def encode(self, x):
+            return x
+
+        def decode(self, z):
+            return z
+
+    class Blank(Identity):
+        def decode(self, z):
+            return torch.zeros_like(z)
+
+    images = torch.rand(20, 1, 4, 4)
+    labels = (images.flatten(1).mean(1) > 0.5).long()
+    clf = lambda x: torch.stack([0.5 - x.flatten(1).mean(1), x.flatten(1).mean(1) - 0.5], 1)  # noqa: E731
+    same = reconstruction_accuracy(Identity(), clf, images, labels, batch_size=7)
+    assert same["real_accuracy"] == same["reconstruction_accuracy"] == 1.0 and same["gap_points"] == 0.0
+    blank = reconstruction_accuracy(Blank(), clf, images, labels, batch_size=7)
+    assert blank["reconstruction_accuracy"] == float((labels == 0).float().mean())
+    assert blank["gap_points"] == 100 * (1.0 - blank["reconstruction_accuracy"]) and blank["n"] == 20

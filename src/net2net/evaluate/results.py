@@ -98,6 +98,12 @@ def _experts(judge_per_class: int, seed: int) -> dict[str, Any]:
         info = zoo_info(name)
         out[name] = {"kind": info.get("kind", ""), "metrics": info.get("metrics", {}),
                      "bytes": int(info["bytes"])}  # the weights file's size, recorded (and verified) in its folder
+    if "fmnist-ae" in out and "fmnist-classifier" in out:
+        from net2net.data.fashion_mnist import load_fashion_mnist, to_float
+
+        x, y = load_fashion_mnist("test")
+        out["fmnist-ae"]["classifier_on_reconstructions"] = zm.reconstruction_accuracy(
+            load_expert("fmnist-ae"), load_expert("fmnist-classifier"), to_float(x), torch.as_tensor(y))
     if "fmnist-gan" in out and "fmnist-edge-classifier" in out:
         gan, edge = load_expert("fmnist-gan"), load_expert("fmnist-edge-classifier")
         judged = zm.generated_class_accuracy(gan, lambda im: edge.logits(derive("edges", im)),

@@ -245,6 +245,11 @@ def zoo_md(res: dict[str, Any]) -> str:
         t = m.get("test", {})
         if "psnr" in t:
             fig = f"**PSNR {t['psnr']:.2f} dB**, MSE {t['mse']:.5f}"
+            if "classifier_on_reconstructions" in e:
+                c = e["classifier_on_reconstructions"]
+                fig += (f"; `fmnist-classifier` gets {_pct(c['reconstruction_accuracy'])} of its reconstructions "
+                        f"right against {_pct(c['real_accuracy'])} of the real images ({c['gap_points']:.1f} points "
+                        f"apart; measured now by `make results`)")
         elif "fid_classifier_fc1" in t:
             fig = (f"**FID(fc1) {t['fid_classifier_fc1']:.2f}**; class accuracy of samples by `fmnist-classifier` "
                    f"{_pct(t['generated_accuracy'])} (biased: it is in the loss)")

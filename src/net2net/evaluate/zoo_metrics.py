@@ -24,6 +24,7 @@ __all__ = [
     "generated_class_accuracy",
     "generator_metrics",
     "reconstruction_metrics",
+    "reconstruction_accuracy",
 ]
 
 
@@ -68,6 +69,22 @@ def classification_metrics(classifier: Any, images: Tensor, labels: Tensor, *, n
     per_class = [float(correct[labels == k].float().mean()) if (labels == k).any() else float("nan")
                  for k in range(num_classes)]
     return {"accuracy": float(correct.float().mean()), "per_class_accuracy": per_class, "n": len(labels)}
+
+
+@torch.inference_mode()
+def reconstruction_accuracy(autoencoder: Any, classifier: Any, images: Tensor, labels: Tensor, *,
+                            batch_size: int = 500) -> dict[str, Any]:
+    """``classifier``'s accuracy on the real ``images`` and on ``decode(encode(images))``.
+
+    The gap says how much of what the classifier needs survives the autoencoder: every
+    translator's output decodes through it, so it caps what their samples can show.
+    """
+    rec = torch.cat([autoencoder.decode(autoencoder.encode(images[s])).float().clamp(0, 1).cpu()
+                     for s in _batches(len(images), batch_size)])
+    real = classification_metrics(classifier, images, labels, batch_size=batch_size)["accuracy"]
+    recon = classification_metrics(classifier, rec, labels, batch_size=batch_size)["accuracy"]
+    return {"real_accuracy": real, "reconstruction_accuracy": recon, "gap_points": 100 * (real - recon),
+            "n": len(labels)}
 
 
 class FeatureExtractor(nn.Module):
