@@ -167,6 +167,16 @@ def _check_finite(value: Any, where: str) -> None:
             _check_finite(v, f"{where}.{k}")
 
 
+def _check_names(cls: type, fields: Any, what: str) -> None:
+    """``fields`` is a JSON object whose keys are all fields of dataclass ``cls``."""
+    if not isinstance(fields, dict):
+        raise ValueError(f"{what} must be a JSON object, got {type(fields).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(fields) - names)
+    if unknown:
+        raise ValueError(f"unknown {what} field(s) {unknown}; valid fields: {sorted(names)}")
+
+
 def check_config(cls: type, fields: Any, what: str | None = None) -> None:
     """Checks a config dict read from a file against dataclass ``cls``: names, types, finite numbers.
 
@@ -174,12 +184,7 @@ def check_config(cls: type, fields: Any, what: str | None = None) -> None:
         ValueError: naming the field and what it must be (unknown fields list the valid ones).
     """
     what = what or cls.__name__
-    if not isinstance(fields, dict):
-        raise ValueError(f"{what} must be a JSON object, got {type(fields).__name__}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(fields) - names)
-    if unknown:
-        raise ValueError(f"unknown {what} field(s) {unknown}; valid fields: {sorted(names)}")
+    _check_names(cls, fields, what)
     try:
         hints = typing.get_type_hints(cls)
     except Exception:  # noqa: BLE001 - unresolvable annotations: fall back to finiteness only
@@ -195,12 +200,7 @@ def config_from_dict(cls: type, fields: dict[str, Any], what: str | None = None)
     it lets through (a string where a number belongs, ``Infinity``) is caught by
     :func:`check_config`, so a bad file is a one-line ``ValueError``, never a ``TypeError``.
     """
-    if not isinstance(fields, dict):
-        raise ValueError(f"{what or cls.__name__} must be a JSON object, got {type(fields).__name__}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(fields) - names)
-    if unknown:
-        raise ValueError(f"unknown {what or cls.__name__} field(s) {unknown}; valid fields: {sorted(names)}")
+    _check_names(cls, fields, what or cls.__name__)
     try:
         cfg = cls(**fields)
     except TypeError as e:  # a missing required field, or a comparison with a value of the wrong type
