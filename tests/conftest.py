@@ -116,7 +116,7 @@ def kill_mid_checkpoint(tmp_path):
         try:
             assert mark.exists(), f"never reached the checkpoint of step {step}: {proc.stderr.read().decode()[-2000:]}"
             temp = Path(cwd, mark.read_text())
-            assert temp.is_dir() and sorted(p.name for p in temp.iterdir()) == ["model.safetensors", "optimizer.safetensors"]
+            assert temp.is_dir() and sorted(p.name for p in temp.iterdir()) == ["model", "optimizer.safetensors"]
             assert proc.poll() is None, "the trainer should be paused mid-write"
         finally:
             proc.kill()

@@ -43,7 +43,7 @@ def test_kill_9_mid_checkpoint_then_resume_finishes_and_cleans_up(tmp_path, kill
     leftovers = sorted(p.name for p in latest.parent.iterdir() if p.name.startswith("."))
     assert leftovers == [temp.name] and temp.name.startswith(".step-00000050.tmp-")
     ckpt = latest.parent / latest.read_text()
-    assert sorted(p.name for p in ckpt.iterdir()) == ["model.safetensors", "optimizer.safetensors", "trainer.json"]
+    assert sorted(p.name for p in ckpt.iterdir()) == ["model", "optimizer.safetensors", "trainer.json"]
     r = net2net("train", "r.json", "--out", "run", "--resume", "--steps", "30", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "run" / "model" / "config.json").is_file()

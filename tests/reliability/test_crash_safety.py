@@ -16,6 +16,7 @@ import torch
 
 from net2net.cli import main
 from net2net.io import load_tensors, read_json
+from net2net.models import read_folder
 
 RECIPE = {
     "name": "kill-toy",
@@ -33,9 +34,9 @@ def _check_checkpoints(run: Path) -> int:
     if not latest.exists():
         return 0
     ckpt = latest.parent / latest.read_text()
-    assert sorted(p.name for p in ckpt.iterdir()) == ["model.safetensors", "optimizer.safetensors", "trainer.json"]
+    assert sorted(p.name for p in ckpt.iterdir()) == ["model", "optimizer.safetensors", "trainer.json"]
     state = read_json(ckpt / "trainer.json")  # whole JSON, never half of one
-    load_tensors(ckpt / "model.safetensors")  # whole safetensors, never half of one
+    read_folder(ckpt / "model").state()  # a whole, checksummed model folder, never half of one
     load_tensors(ckpt / "optimizer.safetensors")
     assert state["step"] == int(ckpt.name.split("-")[1])
     return state["step"]

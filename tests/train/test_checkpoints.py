@@ -209,3 +209,14 @@ def test_a_killed_trainers_lock_is_free_again(pairs, run) -> None:
         except ValueError:
             assert time.time() < deadline
             time.sleep(0.1)
+
+
+def test_a_checkpoint_holds_a_verified_model_folder(pairs, run) -> None:
+    ckpt = run / "checkpoints" / "step-00000010"
+    assert sorted(p.name for p in (ckpt / "model").iterdir()) == ["config.json", "model.safetensors"]
+    weights = ckpt / "model" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-64:] = bytes(64)  # flipped bytes at the end of the weights: same size, other content
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"model\.safetensors: sha256 .* does not match"):
+        _resume(pairs, run, TrainConfig(**{**CFG.to_dict(), "steps": 12}))

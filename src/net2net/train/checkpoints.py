@@ -2,7 +2,8 @@
 
 Layout of a run folder ``out``::
 
-    out/checkpoints/step-00000500/{model,optimizer}.safetensors, trainer.json
+    out/checkpoints/step-00000500/model/            the model folder (config.json + model.safetensors)
+    out/checkpoints/step-00000500/optimizer.safetensors, trainer.json
     out/checkpoints/latest          the name of the newest complete checkpoint
     out/.lock                       held (flock) by the process training into ``out``; removed after
     out/best/, out/model/           the best (validation NLL) and the final model
@@ -33,7 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from net2net.io import atomic_directory, atomic_write_bytes, atomic_write_json, read_json, save_tensors
-from net2net.models import model_kind
+from net2net.models import load_state_checked, model_kind, read_folder, write_folder
 
 __all__ = [
     "RESUMABLE_FIELDS",
@@ -122,7 +123,8 @@ def save_checkpoint(out: Path, model: nn.Module, opt: torch.optim.Optimizer, ste
     target = ckpt_root / f"step-{step:08d}"
     opt_tensors, opt_meta = optimizer_tensors(opt)
     with atomic_directory(target) as tmp:
-        save_tensors(tmp / "model.safetensors", model.state_dict())
+        # the model in the one "config + weights" folder format (checksummed, read back verified)
+        write_folder(tmp / "model", kind=model_kind(model), config=model.config.to_dict(), state=model.state_dict())
         save_tensors(tmp / "optimizer.safetensors", opt_tensors)
         atomic_write_json(tmp / "trainer.json", {"step": step, "kind": model_kind(model),
                                                  "model_config": model.config.to_dict(), "optimizer": opt_meta, **state})
@@ -132,6 +134,21 @@ def save_checkpoint(out: Path, model: nn.Module, opt: torch.optim.Optimizer, ste
     for p in sorted(p for p in ckpt_root.glob("step-*") if p.is_dir())[:-keep]:
         shutil.rmtree(p, ignore_errors=True)
     return target
+
+
+def load_checkpoint_model(model: nn.Module, ckpt: Path) -> None:
+    """Loads ``ckpt/model`` into ``model`` after verifying the folder (size, sha256, shapes).
+
+    Checkpoints written before the model became a folder hold ``model.safetensors`` at
+    their top level; those are still read (shapes checked).
+    """
+    if not (ckpt / "model").is_dir() and (ckpt / "model.safetensors").is_file():
+        from net2net.io import load_tensors
+
+        load_state_checked(model, load_tensors(ckpt / "model.safetensors"), str(ckpt))
+        return
+    saved = read_folder(ckpt / "model")
+    load_state_checked(model, saved.state(), str(ckpt / "model"))
 
 
 def latest_checkpoint(out: str | os.PathLike) -> Path | None:

@@ -41,7 +41,7 @@ import torch
 from torch import Tensor, nn
 
 from net2net.io import atomic_write_json, load_tensors
-from net2net.models import build_model, config_from_dict, load_state_checked, save_model
+from net2net.models import build_model, config_from_dict, save_model
 from net2net.preflight import check_device, check_writable
 from net2net.train import checkpoints as C
 from net2net.train import distributed as D
@@ -359,7 +359,7 @@ def _train(dist: D.DistInfo, device: torch.device, kind: str, model: nn.Module, 
                                  "may change) or start a new run folder")
         elif state["kind"] != kind or state["model_config"] != model.config.to_dict():
             raise ValueError(f"--resume: {ckpt} was trained with a different model config; use a new output folder")
-        load_state_checked(model, load_tensors(ckpt / "model.safetensors", device), str(ckpt))
+        C.load_checkpoint_model(model, ckpt)
         C.load_optimizer(opt, load_tensors(ckpt / "optimizer.safetensors", device), state["optimizer"], str(ckpt))
         start, history = state["step"], state["history"]
         resumed_running = float(state.get("running_loss", 0.0))
