@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from net2net.data.convert import ImageSpec, convert_images, image_spec
+from net2net.data.convert import convert_images, image_spec
 from net2net.experts.base import Expert
 from net2net.flow.protocol import ConditionalDensity, describe, is_invertible
 from net2net.io import atomic_directory, atomic_write_json, read_json
@@ -97,17 +97,6 @@ class ExpertRef:
                 f"differs); retrain the translator or restore that expert's weights"
             )
         return expert
-
-
-def image_size(expert: Expert) -> int | None:
-    """The square image size an image expert expects, if it says (see :func:`net2net.data.convert.image_spec`)."""
-    return image_spec(expert).size
-
-
-def fit_images(images: Tensor, size: int | None, channels: int | None = None) -> Tensor:
-    """``(B, C, H, W)`` images as ``channels`` × ``size`` × ``size`` (RGB↔grey, centre-crop,
-    resize: area for shrinking, bilinear else); None keeps that property as it is."""
-    return convert_images(images, ImageSpec(channels, size))[0]
 
 
 def _for_expert(images: Tensor, expert: Expert, role: str) -> Tensor:

@@ -180,9 +180,11 @@ def _datasets():
 class _HFDataSet:
     """Shared reading of a ``datasets.DatasetDict``: decode every image ourselves, row by row."""
 
-    name: str
-    root: Path
     generated_captions = False
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root).resolve()
+        self.name = self.root.name
 
     @cached_property
     def _dict(self) -> Any:
@@ -259,10 +261,6 @@ def _stack(arrays: list[np.ndarray], files: list[str], root: Path) -> np.ndarray
 class FolderDataSet(_HFDataSet):
     """An image folder (metadata file or class sub-folders), read with ``imagefolder``."""
 
-    def __init__(self, root: str | os.PathLike) -> None:
-        self.root = Path(root).resolve()
-        self.name = self.root.name
-
     @cached_property
     def _dict(self) -> Any:
         self._check_layout()
@@ -319,10 +317,6 @@ class FolderDataSet(_HFDataSet):
 
 class SavedDataSet(_HFDataSet):
     """A data set written by ``save_to_disk`` (a ``Dataset`` is the split ``train``)."""
-
-    def __init__(self, root: str | os.PathLike) -> None:
-        self.root = Path(root).resolve()
-        self.name = self.root.name
 
     @cached_property
     def _dict(self) -> Any:
