@@ -13,8 +13,9 @@ from torch import Tensor
 
 from net2net.data.domains import derive as derive_domain
 from net2net.data.fashion_mnist import CLASS_NAMES, class_index
+from net2net.data.shapes import CONTENT, VOCAB, attribute_flags
 from net2net.translator import Translator, available_translators, load
-from net2net.zoo.scoring import query_of_images
+from net2net.zoo.scoring import query_of_images, shapes_verdict
 
 __all__ = [
     "MAX_PROMPT_CHARS",
@@ -23,7 +24,10 @@ __all__ = [
     "query_of",
     "diagnosis_translators",
     "diagnose",
-    "parse_set",
+    "parse_assignments",
+    "edit",
+    "edit_attributes",
+    "style_transfer",
 ]
 
 MAX_PROMPT_CHARS = 500
@@ -50,12 +54,92 @@ def check_prompt(prompt: Any) -> str:
     return text
 
 
-def parse_set(assignment: str) -> int:
-    """``class=dress`` (or ``class=3``) -> the class index."""
-    key, sep, value = assignment.partition("=")
-    if not sep or key.strip().lower() != "class":
-        raise ValueError(f"--set takes class=CLASS (one of {', '.join(CLASS_NAMES)} or 0-9), got {assignment!r}")
-    return class_index(value)
+def parse_assignments(assignments: str | list[str] | tuple[str, ...]) -> dict[str, str]:
+    """``["colour=red", "position=top-left"]`` -> ``{"colour": "red", "position": "top-left"}``."""
+    items = [assignments] if isinstance(assignments, str) else list(assignments)
+    if not items:
+        raise ValueError("--set takes ATTRIBUTE=VALUE, e.g. class=dress or colour=red")
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = str(item).partition("=")
+        key, value = key.strip().lower(), value.strip()
+        if not sep or not key or not value:
+            raise ValueError(f"--set takes ATTRIBUTE=VALUE, e.g. class=dress or colour=red; got {item!r}")
+        if key in out:
+            raise ValueError(f"--set gives {key} twice ({key}={out[key]}, {key}={value}); give each attribute once")
+        out[key] = value
+    return out
+
+
+def _checked(t: Translator, tasks: tuple[str, ...]) -> None:
+    if t.info.get("domain") != "shapes" or t.info.get("task") not in tasks:
+        raise ValueError(f"{t.name} is not a shapes translator for {' or '.join(tasks)} "
+                         f"(its domain is {t.info.get('domain', 'fashion-mnist')!r}, task {t.info.get('task')!r})")
+
+
+def edit_attributes(t: Translator, images: Tensor, source: dict[str, list[str]], changes: list[dict[str, str]], *,
+                    n: int = 1, temperature: float = 1.0, seed: int = 0) -> Tensor:
+    """``shapes-attr``: image ``i`` with the attributes in ``changes[i]`` set, the rest kept.
+
+    ``source`` gives each image's content attributes (attribute -> values), e.g. the
+    judge's verdict or the data set's truth.
+    """
+    _checked(t, ("attr",))
+    for i, ch in enumerate(changes):
+        for a, v in ch.items():
+            if a not in CONTENT or v not in VOCAB[a]:
+                raise ValueError(f"--set {a}={v}: choose an attribute of {', '.join(CONTENT)} and one of its values"
+                                 + (f" ({', '.join(VOCAB[a])})" if a in CONTENT else ""))
+    src = attribute_flags({a: source[a] for a in CONTENT})
+    tgt = attribute_flags({a: [changes[i].get(a, source[a][i]) for i in range(len(changes))] for a in CONTENT})
+    return t.edit(images, src, tgt, n=n, temperature=temperature, seed=seed)
+
+
+def style_transfer(t: Translator, images: Tensor, source: list[str], target: list[str], *, n: int = 1,
+                   temperature: float = 1.0, seed: int = 0) -> Tensor:
+    """``shapes-style``: each image re-rendered from style ``source[i]`` in style ``target[i]``."""
+    _checked(t, ("style",))
+    return t.edit(images, list(source), list(target), n=n, temperature=temperature, seed=seed)
+
+
+def edit(t: Translator, image: Tensor, assignments: str | list[str], *, source: str | int | None = None,
+         n: int = 1, temperature: float = 1.0, seed: int = 0) -> tuple[Tensor, dict[str, Any]]:
+    """Changes what ``assignments`` say and keeps the rest: ``(images, {"from": ..., "to": ...})``.
+
+    - class translators (``fmnist-attr``): ``class=dress``; the image's class is ``source``
+      or, by default, the zoo classifier's verdict;
+    - ``shapes-attr``: any of ``shape=``, ``colour=``, ``size=``, ``position=``;
+    - ``shapes-style``: ``style=filled`` or ``style=outlined``;
+
+    for shapes the image's attributes are the zoo's attribute classifier's verdict.
+    """
+    sets = parse_assignments(assignments)
+    if t.info.get("domain") == "shapes":
+        task = t.info.get("task")
+        allowed = CONTENT if task == "attr" else ("style",) if task == "style" else ()
+        if not allowed:
+            raise ValueError(f"{t.name} does not edit; edit shapes with shapes-attr (shape, colour, size, position) "
+                             "or shapes-style (style)")
+        for key, value in sets.items():
+            if key not in allowed:
+                raise ValueError(f"{t.name} sets {', '.join(allowed)}, not {key!r}"
+                                 + ("; change the style with shapes-style" if key == "style" else ""))
+            if value not in VOCAB[key]:
+                raise ValueError(f"--set {key}={value}: choose one of {', '.join(VOCAB[key])}")
+        verdict = shapes_verdict(image)
+        if task == "attr":
+            images = edit_attributes(t, image, verdict, [sets], n=n, temperature=temperature, seed=seed)
+        else:
+            images = style_transfer(t, image, verdict["style"], [sets["style"]], n=n, temperature=temperature, seed=seed)
+        return images, {"from": {k: verdict[k][0] for k in sets}, "to": sets}
+    if t.query_kind != "label":
+        raise ValueError(f"{t.name} does not take classes; edit with a class translator such as fmnist-attr or shapes-attr")
+    if set(sets) != {"class"}:
+        raise ValueError(f"{t.name} sets the class: --set class=CLASS (one of {', '.join(CLASS_NAMES)} or 0-9)")
+    target = class_index(sets["class"])
+    src = [class_index(source)] if source is not None else query_of(t, image)
+    images = t.edit(image, src, [target], n=n, temperature=temperature, seed=seed)
+    return images, {"from": CLASS_NAMES[src[0]], "to": CLASS_NAMES[target]}
 
 
 def make_query(translator: Translator, *, prompt: str | None = None, label: str | int | None = None,

@@ -65,11 +65,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(p)
     p.set_defaults(func=run_translate)
 
-    p = sub.add_parser("edit", help="change the class of an image, keep the rest")
-    p.add_argument("name")
+    p = sub.add_parser("edit", help="change one attribute (a class, a colour, a style, ...) of an image, keep the rest")
+    p.add_argument("name", help="an editing translator: fmnist-attr (class), shapes-attr, shapes-style, or a folder")
     p.add_argument("--image", required=True)
-    p.add_argument("--set", dest="assign", required=True, metavar="class=CLASS", help="the target class")
-    p.add_argument("--from", dest="source", metavar="CLASS", help="the image's class (default: the zoo classifier's verdict)")
+    p.add_argument("--set", dest="assign", required=True, action="append", metavar="ATTRIBUTE=VALUE",
+                   help="what to change; repeat for several: class=dress (fmnist-attr); shape=, colour=, size=, "
+                        "position= (shapes-attr, e.g. colour=red, position=top-left); style=outlined (shapes-style)")
+    p.add_argument("--from", dest="source", metavar="CLASS",
+                   help="the image's class, for class translators (default: the zoo classifier's verdict)")
     _common(p, n_default=1)
     p.set_defaults(func=run_edit)
 
@@ -117,19 +120,14 @@ def run_translate(args: argparse.Namespace) -> int:
 
 
 def run_edit(args: argparse.Namespace) -> int:
-    from net2net.applications import parse_set, query_of
-    from net2net.data.fashion_mnist import CLASS_NAMES, class_index
+    from net2net.applications import edit
     from net2net.translator import load
 
     _check_n(args)
-    target = parse_set(args.assign)
     t = load(args.name, args.device)
-    if t.query_kind != "label":
-        raise ValueError(f"{args.name} does not take classes; edit with a class translator such as fmnist-attr")
-    image = _image(args.image)
-    source = [class_index(args.source)] if args.source is not None else query_of(t, image)
-    images = t.edit(image, source, [target], n=args.n, temperature=args.temperature, seed=args.seed)
-    return _write(images, args, {"translator": args.name, "from": CLASS_NAMES[source[0]], "to": CLASS_NAMES[target]})
+    images, change = edit(t, _image(args.image), args.assign, source=args.source, n=args.n,
+                          temperature=args.temperature, seed=args.seed)
+    return _write(images, args, {"translator": args.name, **change})
 
 
 def run_exemplar(args: argparse.Namespace) -> int:

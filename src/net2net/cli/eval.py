@@ -18,6 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", help="write the metrics here (default: print only)")
     p.add_argument("--plots", help="folder for matplotlib plots (per-class accuracy, NLL curve)")
+    p.add_argument("--dataset", metavar="NAME_OR_FOLDER",
+                   help="shapes translators: the data set to measure on (default: shapes; e.g. a folder from "
+                        "`net2net data make shapes`)")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=run)
 
@@ -35,13 +38,14 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.samples <= 64:
         raise ValueError(f"--samples must be between 1 and 64, got {args.samples}")
     t = load(args.name, args.device)
-    metrics = {"translator": args.name, **evaluate_translator(t, n_queries=args.queries, n_samples=args.samples, seed=args.seed)}
+    metrics = {"translator": args.name, **evaluate_translator(t, n_queries=args.queries, n_samples=args.samples, seed=args.seed,
+                                                                  dataset=args.dataset)}
     print(format_table(metrics))
     if args.json:
         from net2net.io import atomic_write_json
 
         atomic_write_json(args.json, metrics)
-    if args.plots:
+    if args.plots and "class_accuracy_per_class" in metrics:
         from net2net.evaluate.plots import nll_curve, per_class_bars
 
         Path(args.plots).mkdir(parents=True, exist_ok=True)

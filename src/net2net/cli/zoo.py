@@ -37,13 +37,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     budget.add_argument("--epochs", type=int, help="override the recipe's budget in epochs")
     tr.add_argument("--train-limit", type=int, help="train on the first N training images only (smoke tests)")
     tr.add_argument("--eval-limit", type=int, help="measure on the first N test images only")
+    tr.add_argument("--dataset", metavar="NAME_OR_FOLDER",
+                    help="train on this data set instead of the recipe's (e.g. a folder from `net2net data make shapes`)")
     tr.set_defaults(func=run_train)
 
 
 def _headline(metrics: dict) -> str:
     t = metrics.get("test", {})
     parts = []
-    if "accuracy" in t:
+    if "per_head_accuracy" in t:
+        parts.append("test acc " + ", ".join(f"{a} {100 * v:.2f}%" for a, v in t["per_head_accuracy"].items()))
+    elif "accuracy" in t:
         parts.append(f"test acc {100 * t['accuracy']:.2f}%")
     if "mse" in t:
         parts.append(f"test MSE {t['mse']:.4f}, PSNR {t['psnr']:.2f} dB")
@@ -120,12 +124,12 @@ def run_train(args: argparse.Namespace) -> int:
         if args.epochs is not None or args.train_limit is not None or args.eval_limit is not None:
             raise ValueError("translators take --steps, not --epochs/--train-limit/--eval-limit")
         metrics = train_zoo_translator(args.name, out=args.out, install=args.out is None, steps=args.steps,
-                                       device=None if args.device == "cpu" else args.device)
+                                       device=None if args.device == "cpu" else args.device, dataset=args.dataset)
         print(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=2))
         return 0
 
     metrics = train_expert(args.name, args.out, device=args.device, steps=args.steps, epochs=args.epochs,
-                           train_limit=args.train_limit, eval_limit=args.eval_limit)
+                           train_limit=args.train_limit, eval_limit=args.eval_limit, dataset=args.dataset)
     print(json.dumps(metrics, indent=2))
     from net2net.zoo.store import WEIGHTS_DIR
 

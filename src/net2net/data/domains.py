@@ -13,7 +13,8 @@ flags). Image domains are defined on any size and on grey or colour images.
 ``lowres-N`` means an ``N × N`` image (the block mean of the input); it is *shown*
 enlarged (nearest neighbour), never stored or encoded that way. Columns of a data set
 are domains too: ``column`` (one column, e.g. a folder's ``text``: its captions) and
-``attributes`` (several 0/1 columns as one flag vector); :func:`resolve_domain` turns a
+``attributes`` (several 0/1 columns as one flag vector, or several named-value columns
+as ``column=value`` names per row, for a multi-hot expert); :func:`resolve_domain` turns a
 request such as ``captions`` on a folder with a ``text`` column into the column domain.
 """
 
@@ -143,12 +144,21 @@ def _column(items: Items, *, column: str) -> list[Any]:
     return list(items.columns[column])
 
 
-def _attributes(items: Items, *, columns: Sequence[str]) -> Tensor:
+def _attributes(items: Items, *, columns: Sequence[str]) -> Tensor | list[list[str]]:
+    """Numeric 0/1 columns: an ``(n, k)`` flag tensor. Named values (``colour``: ``"red"``):
+    each row the list of ``column=value`` names (``["shape=star", "colour=red"]``), what a
+    multi-hot expert over those names reads."""
+    values = {c: _column(items, column=c) for c in columns}
+    text = [c for c, v in values.items() if any(isinstance(x, str) for x in v)]
+    if text:
+        if len(text) != len(values):
+            raise ValueError(f"columns {', '.join(text)} hold names and {', '.join(c for c in values if c not in text)} "
+                             "numbers; attributes are all 0/1 flags or all named values")
+        return [[f"{c}={values[c][i]}" for c in columns] for i in range(len(items))]
     rows = []
-    for c in columns:
-        values = _column(items, column=c)
+    for c, v in values.items():
         try:
-            rows.append([float(v) for v in values])
+            rows.append([float(x) for x in v])
         except (TypeError, ValueError):
             raise ValueError(f"column {c!r} is not numeric (0/1 flags); attributes are numeric columns") from None
     return (torch.tensor(rows, dtype=torch.float32).T != 0).float()

@@ -94,8 +94,18 @@ def _real_class_spread(feats: Tensor, labels: Tensor, k: int, seed: int) -> Tens
 
 @torch.no_grad()
 def evaluate_translator(t: Translator, *, n_queries: int = 200, n_samples: int = 4, seed: int = 0,
-                        n_real: int = 2000, temperature: float = 1.0) -> dict[str, Any]:
-    """All metrics that apply to ``t``; see the module docstring. Returns a JSON-able dict."""
+                        n_real: int = 2000, temperature: float = 1.0, dataset: str | None = None) -> dict[str, Any]:
+    """All metrics that apply to ``t``; see the module docstring. Returns a JSON-able dict.
+
+    A translator of the shapes domain (``info.domain == "shapes"``) is measured attribute
+    by attribute instead: :func:`net2net.evaluate.shapes.evaluate_shapes`.
+    """
+    if t.info.get("domain") == "shapes":
+        from net2net.evaluate.shapes import evaluate_shapes
+
+        return evaluate_shapes(t, n_queries=n_queries, n_samples=n_samples, seed=seed, dataset=dataset or "shapes")
+    if dataset not in (None, "fashion-mnist"):
+        raise ValueError(f"{t.name} is measured on Fashion-MNIST; --dataset is for shapes translators")
     if n_samples < 1:
         raise ValueError(f"n_samples must be >= 1, got {n_samples}")
     clf = zoo_classifier(str(t.device))

@@ -72,6 +72,19 @@ def classification_metrics(classifier: Any, images: Tensor, labels: Tensor, *, n
 
 
 @torch.inference_mode()
+def attribute_metrics(classifier: Any, images: Tensor, labels: Tensor, *, batch_size: int = 500) -> dict[str, Any]:
+    """Accuracy of each attribute head of ``classifier`` (``labels``: ``(N, heads)`` value indices)."""
+    if labels is None or labels.dim() != 2 or len(labels) != len(images):
+        raise ValueError(f"labels must be (N, heads) value indices for {len(images)} images")
+    chunks = [classifier.attribute_logits(images[s]) for s in _batches(len(images), batch_size)]
+    acc = {}
+    for k, attr in enumerate(chunks[0]):
+        pred = torch.cat([c[attr].argmax(1).cpu() for c in chunks])
+        acc[attr] = float((pred == labels[:, k].cpu()).float().mean())
+    return {"accuracy": min(acc.values()), "per_head_accuracy": acc, "n": len(labels)}
+
+
+@torch.inference_mode()
 def reconstruction_accuracy(autoencoder: Any, classifier: Any, images: Tensor, labels: Tensor, *,
                             batch_size: int = 500) -> dict[str, Any]:
     """``classifier``'s accuracy on the real ``images`` and on ``decode(encode(images))``.

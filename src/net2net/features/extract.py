@@ -29,7 +29,7 @@ import torch
 
 from net2net.data.convert import convert_images, image_spec
 from net2net.data.datasets import Split, get_dataset
-from net2net.data.domains import Domain, Items, resolve_domain
+from net2net.data.domains import Domain, Items, column_domain, resolve_domain
 from net2net.experts.base import Expert, encode_all
 from net2net.features.shards import npy_bytes, shard_plan
 from net2net.io import atomic_write_json, read_json
@@ -105,6 +105,9 @@ def extract_entry(store: FeatureStore, expert: Expert, *, dataset: str = "fashio
     domain = resolve_domain(transform, column, data.column_kinds(),
                             generated_captions=bool(getattr(ds, "generated_captions", False)))
     reads = getattr(expert, "input_kind", "image")
+    if reads == "label" and domain.kind == "text" and domain.name.startswith("column:"):
+        # a column of names ("filled", "outlined") is a class column to a label expert
+        domain = column_domain(domain.params["column"], "label")
     if reads != domain.kind:
         raise ValueError(f"expert {expert.name!r} reads {reads} but transform {domain.name!r} makes {domain.kind}; "
                          f"choose a {reads} transform or another expert")

@@ -36,7 +36,7 @@ def zoo_translator_recipe(name: str) -> Recipe:
 
 def train_zoo_translator(name: str, *, out: str | os.PathLike | None = None, install: bool = False,
                          steps: int | None = None, device: str | None = None, resume: bool = False,
-                         progress: bool | None = None) -> dict[str, Any]:
+                         progress: bool | None = None, dataset: str | os.PathLike | None = None) -> dict[str, Any]:
     """Trains one zoo translator from its recipe; returns the metrics.
 
     Args:
@@ -44,8 +44,14 @@ def train_zoo_translator(name: str, *, out: str | os.PathLike | None = None, ins
         out: the run folder (default: the recipe's ``runs/NAME``); it must be new unless ``resume``.
         install: copy the resulting translator into the package's zoo.
         steps, device: override the recipe's ``train.steps`` / ``train.device``.
+        dataset: read every feature query from this data set (a name, or a folder) instead of the recipe's.
     """
     recipe = zoo_translator_recipe(name)
+    if dataset is not None:
+        path = Path(dataset).expanduser()
+        ref = str(path.resolve()) if path.is_dir() else str(dataset)
+        data = {k: ({**v, "dataset": ref} if isinstance(v, dict) and "expert" in v else v) for k, v in recipe.data.items()}
+        recipe = dataclasses.replace(recipe, data=data)
     overrides = {k: v for k, v in (("steps", steps), ("device", device)) if v is not None}
     if overrides:
         recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, **overrides))

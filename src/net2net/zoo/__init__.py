@@ -1,4 +1,4 @@
-"""The zoo: the project's own pretrained Fashion-MNIST experts, loaded by name.
+"""The zoo: the project's own pretrained experts (Fashion-MNIST and shapes), loaded by name.
 
 No pretrained image model can be downloaded on the project's machines, so the image
 experts are trained here by the recipes in ``zoo/recipes/`` and shipped as small
@@ -13,6 +13,10 @@ fmnist-edge-classifier     128   same, trained on ``sobel_edges`` (shape-biased 
 fmnist-ae                  32    VAE g: encode = posterior mean, decode -> (B, 1, 28, 28)
 fmnist-lowres-ae           16    VAE of 7x7 images (``downsample(x, 7)``)
 fmnist-gan                 48    generator, latent ``[z̃ (32), W·onehot(c) (16)]``
+shapes-classifier          128   RGB 32x32 attribute classifier: heads shape, colour, size, position, style
+shapes-ae                  64    RGB VAE g of the shapes data set, decode -> (B, 3, 32, 32)
+shapes-multihot            25    label expert: ``shape=star``, ``colour=red``, ... flags (no weights)
+shapes-style-onehot        2     label expert: ``filled`` / ``outlined`` (no weights)
 =========================  ====  ==========================================================
 
 Example:
@@ -43,28 +47,39 @@ __all__ = [
     "list_zoo",
     "load_expert",
     "register_experts",
+    "zoo_folders",
     "zoo_info",
 ]
 
 
+def zoo_folders() -> list[Path]:
+    """Where experts are looked up, first match wins: ``$NET2NET_ZOO`` (a folder that
+    ``net2net zoo train NAME --out DIR`` wrote), then the package's weights."""
+    extra = os.environ.get("NET2NET_ZOO")
+    return [Path(extra), WEIGHTS_DIR] if extra else [WEIGHTS_DIR]
+
+
 def list_zoo(folder: str | os.PathLike | None = None) -> list[str]:
-    """Names of the shipped experts (or of those in ``folder``)."""
-    return entries(folder if folder is not None else WEIGHTS_DIR)
+    """Names of the available experts (or of those in ``folder``)."""
+    if folder is not None:
+        return entries(folder)
+    return sorted({name for f in zoo_folders() for name in entries(f)})
+
+
+def _find(name: str, folder: str | os.PathLike | None) -> Path:
+    """The folder that holds expert ``name``; an unknown name lists the valid ones."""
+    folders = [Path(folder)] if folder is not None else zoo_folders()
+    for f in folders:
+        if name in entries(f):
+            return f
+    names = sorted({n for f in folders for n in entries(f)})
+    raise ValueError(f"unknown zoo expert {name!r}; choose one of "
+                     f"{', '.join(names) or '(none shipped in ' + ', '.join(map(str, folders)) + ')'}")
 
 
 def zoo_info(name: str, folder: str | os.PathLike | None = None) -> dict[str, Any]:
     """The JSON beside an expert's weights: kind, config, recipe, metrics, sha256."""
-    folder = Path(folder) if folder is not None else WEIGHTS_DIR
-    _check_name(name, folder)
-    return read_entry(folder, name)
-
-
-def _check_name(name: str, folder: Path) -> None:
-    names = entries(folder)
-    if name not in names:
-        raise ValueError(
-            f"unknown zoo expert {name!r}; choose one of {', '.join(names) or '(none shipped in ' + str(folder) + ')'}"
-        )
+    return read_entry(_find(name, folder), name)
 
 
 def load_expert(name: str, device: str | torch.device = "cpu", *, folder: str | os.PathLike | None = None) -> TorchExpert:
@@ -75,15 +90,13 @@ def load_expert(name: str, device: str | torch.device = "cpu", *, folder: str | 
     Args:
         name: one of :func:`list_zoo`.
         device: where the expert runs.
-        folder: read from this folder instead of the package (e.g. a ``net2net zoo train --out`` folder).
+        folder: read from this folder instead of :func:`zoo_folders` (e.g. a ``net2net zoo train --out`` folder).
 
     Raises:
         ValueError: unknown name (the message lists the valid ones), or weights that do
             not match their recorded sha256.
     """
-    folder = Path(folder) if folder is not None else WEIGHTS_DIR
-    _check_name(name, folder)
-    return load_from(folder, name, device)
+    return load_from(_find(name, folder), name, device)
 
 
 def _factory(name: str) -> Callable[..., TorchExpert]:
@@ -114,4 +127,22 @@ def register_experts(register: Callable[[str, Callable[..., TorchExpert]], Any])
     for name in names:
         register(name, _factory(name))
     register("fmnist-gan-dequant", dequantizer.expert_factory)
-    return [*names, "fmnist-gan-dequant"]
+    register("shapes-multihot", _shapes_multihot)
+    register("shapes-style-onehot", _shapes_style)
+    return [*names, "fmnist-gan-dequant", "shapes-multihot", "shapes-style-onehot"]
+
+
+def _shapes_multihot(*, device: str | torch.device = "cpu") -> TorchExpert:
+    """The shapes data set's content attributes as multi-hot flags: ``shape=star``, ``colour=red``, ..."""
+    from net2net.data.shapes import CONTENT, VOCAB
+    from net2net.experts.labels import MultiHotExpert
+
+    return MultiHotExpert([f"{a}={v}" for a in CONTENT for v in VOCAB[a]], name="shapes-multihot", device=device)
+
+
+def _shapes_style(*, device: str | torch.device = "cpu") -> TorchExpert:
+    """The shapes data set's rendering style (filled, outlined) as a one-hot vector."""
+    from net2net.data.shapes import STYLES
+    from net2net.experts.labels import OneHotExpert
+
+    return OneHotExpert(STYLES, name="shapes-style-onehot", device=device)

@@ -2,7 +2,7 @@
 
 Each wraps a trained network from :mod:`net2net.zoo.nets` in a
 :class:`~net2net.experts.base.TorchExpert`: eval mode, no gradients, inference mode,
-``encode -> (B, dim)`` and, for image experts, ``decode(z) -> (B, 1, H, W)`` in [0, 1].
+``encode -> (B, dim)`` and, for image experts, ``decode(z) -> (B, C, H, W)`` in [0, 1].
 """
 
 from __future__ import annotations
@@ -26,16 +26,16 @@ from net2net.zoo.nets import (
 __all__ = ["KINDS", "AutoencoderExpert", "ClassifierExpert", "GeneratorExpert"]
 
 
-def _check_images(x: Any, size: int, name: str) -> Tensor:
+def _check_images(x: Any, size: int, name: str, channels: int = 1) -> Tensor:
     if isinstance(x, Tensor) and x.dim() == 4 and x.shape[-1] == x.shape[-2] and x.shape[-1] % size == 0 and x.shape[-1] > size:
         # A larger, blocky rendering of a small image (e.g. the 7x7 query shown at 28x28):
         # area-averaging by the integer factor recovers the small image exactly.
         x = torch.nn.functional.avg_pool2d(x.float(), x.shape[-1] // size)
-    if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[1] != 1 or tuple(x.shape[-2:]) != (size, size):
+    if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[1] != channels or tuple(x.shape[-2:]) != (size, size):
         raise ValueError(
-            f"{name}: expects images as a float tensor (B, 1, {size}, {size}) in [0, 1], got "
+            f"{name}: expects images as a float tensor (B, {channels}, {size}, {size}) in [0, 1], got "
             f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}; "
-            "convert uint8 arrays with net2net.data.fashion_mnist.to_float"
+            "convert other images with net2net.data.convert.convert_images"
         )
     return x.float()
 
@@ -62,6 +62,7 @@ class ClassifierExpert(TorchExpert):
         self.name = name
         self.net = ConvClassifier(config)
         self.dim = config.hidden
+        self.channels = config.in_channels
         s, (c1, c2, c3) = config.image_size, config.channels
         self._dims = {"conv1": c1 * s * s, "conv2": c2 * (s // 2) ** 2, "conv3": c3 * (s // 4) ** 2,
                       "fc1": config.hidden, "logits": config.num_classes}
@@ -75,7 +76,7 @@ class ClassifierExpert(TorchExpert):
     def tap(self, x: Tensor, layer: str) -> Tensor:
         """The activation of ``layer`` for images ``x``, flattened to ``(B, layer_dim(layer))``."""
         self.layer_dim(layer)
-        x = _check_images(x, self.config.image_size, self.name)
+        x = _check_images(x, self.config.image_size, self.name, self.channels)
         with torch.inference_mode():
             return self.net.features(x.to(self.device), upto=layer)[layer].flatten(1).float()
 
@@ -95,11 +96,29 @@ class ClassifierExpert(TorchExpert):
         return self.tap(x, "logits")
 
     def predict(self, x: Tensor) -> Tensor:
-        """Class indices ``(B,)``."""
+        """Class indices ``(B,)`` (a classifier with attribute heads: see :meth:`predict_attributes`)."""
+        if self.config.heads:
+            raise ValueError(f"{self.name} has one head per attribute; use predict_attributes")
         return self.logits(x).argmax(dim=1)
 
+    @property
+    def heads(self) -> dict[str, tuple[str, ...]]:
+        """attribute -> its value names (empty for a plain classifier)."""
+        return {a: v for a, v in self.config.heads}
+
+    def attribute_logits(self, x: Tensor) -> dict[str, Tensor]:
+        """attribute -> logits ``(B, n_values)``."""
+        if not self.config.heads:
+            raise ValueError(f"{self.name} has no attribute heads; use predict")
+        return self.net.split_heads(self.logits(x))
+
+    def predict_attributes(self, x: Tensor) -> dict[str, list[str]]:
+        """attribute -> the value name the classifier sees in each image."""
+        return {a: [self.heads[a][i] for i in lg.argmax(1).tolist()] for a, lg in self.attribute_logits(x).items()}
+
     def _encode(self, batch: Any) -> Tensor:
-        return self.net.features(_check_images(batch, self.config.image_size, self.name), upto="fc1")["fc1"]
+        return self.net.features(_check_images(batch, self.config.image_size, self.name, self.channels),
+                                 upto="fc1")["fc1"]
 
     def settings(self) -> dict[str, Any]:
         return {**super().settings(), "config": self.config.to_dict()}
@@ -114,16 +133,17 @@ class AutoencoderExpert(TorchExpert):
         self.name = name
         self.net = VAE(config)
         self.dim = config.latent_dim
+        self.channels = config.in_channels
         self.freeze()
 
     def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``(mean, logvar)``, each ``(B, dim)``."""
-        x = _check_images(x, self.config.image_size, self.name)
+        x = _check_images(x, self.config.image_size, self.name, self.channels)
         with torch.inference_mode():
             return self.net.posterior(x.to(self.device))
 
     def _encode(self, batch: Any) -> Tensor:
-        return self.net.posterior(_check_images(batch, self.config.image_size, self.name))[0]
+        return self.net.posterior(_check_images(batch, self.config.image_size, self.name, self.channels))[0]
 
     def _decode(self, z: Tensor) -> Tensor:
         return self.net.decode(z.float())

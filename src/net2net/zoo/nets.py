@@ -4,7 +4,7 @@ These are plain ``nn.Module``s that train normally; :mod:`net2net.zoo.experts` w
 trained one in a frozen :class:`~net2net.experts.base.TorchExpert`. Every network is
 built from a frozen dataclass alone, so a weights file plus its JSON rebuild it.
 
-Images are ``(B, 1, H, W)`` in ``[0, 1]``; vectors are ``(B, D)``.
+Images are ``(B, C, H, W)`` in ``[0, 1]`` (``C`` 1, or 3 for the colour experts); vectors are ``(B, D)``.
 """
 
 from __future__ import annotations
@@ -56,6 +56,10 @@ class ClassifierConfig(_Config):
         num_classes: logits.
         dropout: before the logits, in training only.
         image_size: input height and width.
+        in_channels: 1 (grey) or 3 (RGB) input channels.
+        heads: ``((attribute, (value, ...)), ...)``: one classification head per attribute
+            (the logits are the heads' logits side by side, and ``num_classes`` is set to
+            their total); empty for one plain head of ``num_classes``.
     """
 
     channels: tuple[int, int, int] = (32, 64, 128)
@@ -63,15 +67,38 @@ class ClassifierConfig(_Config):
     num_classes: int = 10
     dropout: float = 0.3
     image_size: int = 28
+    in_channels: int = 1
+    heads: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(self.channels))
+        object.__setattr__(self, "heads", _check_heads(self.heads))
+        if self.heads:
+            object.__setattr__(self, "num_classes", sum(len(v) for _, v in self.heads))
+        if self.in_channels not in (1, 3):
+            raise ValueError(f"ClassifierConfig.in_channels must be 1 or 3, got {self.in_channels!r}")
         if len(self.channels) != 3:
             raise ValueError(f"ClassifierConfig.channels needs 3 entries (conv1-3), got {self.channels}")
         _positive("ClassifierConfig", hidden=self.hidden, num_classes=self.num_classes, image_size=self.image_size,
                   **{f"channels[{i}]": c for i, c in enumerate(self.channels)})
         if self.image_size % 4:
             raise ValueError(f"ClassifierConfig.image_size must be divisible by 4 (two 2x poolings), got {self.image_size}")
+
+
+def _check_heads(heads: object) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``heads`` as nested tuples, each a distinct attribute name with at least two distinct value names."""
+    if not isinstance(heads, (list, tuple)):
+        raise ValueError(f"ClassifierConfig.heads must be a list of [attribute, [values...]] pairs, got {heads!r}")
+    out = []
+    for h in heads:
+        if (not isinstance(h, (list, tuple)) or len(h) != 2 or not isinstance(h[0], str) or not h[0]
+                or not isinstance(h[1], (list, tuple)) or len(h[1]) < 2
+                or not all(isinstance(v, str) and v for v in h[1]) or len(set(h[1])) != len(h[1])):
+            raise ValueError(f"ClassifierConfig.heads: each head is [attribute, [two or more distinct values]], got {h!r}")
+        out.append((h[0], tuple(h[1])))
+    if len({a for a, _ in out}) != len(out):
+        raise ValueError("ClassifierConfig.heads: attribute names must be distinct")
+    return tuple(out)
 
 
 def _act() -> nn.Module:
@@ -89,7 +116,7 @@ class ConvClassifier(nn.Module):
         super().__init__()
         self.config = config
         c1, c2, c3 = config.channels
-        self.conv1 = _conv_block(1, c1)
+        self.conv1 = _conv_block(config.in_channels, c1)
         self.conv2 = _conv_block(c1, c2)
         self.conv3 = _conv_block(c2, c3)
         side = config.image_size // 4 // 2
@@ -116,6 +143,13 @@ class ConvClassifier(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.features(x)["logits"]
 
+    def split_heads(self, logits: Tensor) -> dict[str, Tensor]:
+        """attribute -> its logits ``(B, n_values)``; one entry ``"class"`` without heads."""
+        if not self.config.heads:
+            return {"class": logits}
+        return dict(zip([a for a, _ in self.config.heads],
+                        logits.split([len(v) for _, v in self.config.heads], dim=1), strict=True))
+
 
 # ---------------------------------------------------------------------------- VAE
 @dataclass(frozen=True)
@@ -125,9 +159,10 @@ class VAEConfig(_Config):
     Attributes:
         latent_dim: size of ``z`` (what ``encode`` returns: the posterior mean).
         image_size: 28 (conv nets) or a small size such as 7 (MLPs).
-        arch: "conv" for 28x28 images, "mlp" for tiny ones.
+        arch: "conv" for 28x28 or 32x32 images, "mlp" for tiny ones.
         channels: conv widths (encoder; the decoder mirrors them) - or, for "mlp", hidden widths.
         init_log_gamma: start of the learned log output scale γ.
+        in_channels: 1 (grey) or 3 (RGB).
     """
 
     latent_dim: int = 64
@@ -135,14 +170,17 @@ class VAEConfig(_Config):
     arch: str = "conv"
     channels: tuple[int, ...] = (32, 64, 128)
     init_log_gamma: float = 0.0
+    in_channels: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(self.channels))
         _positive("VAEConfig", latent_dim=self.latent_dim, image_size=self.image_size)
         if self.arch not in ("conv", "mlp"):
             raise ValueError(f"VAEConfig.arch must be 'conv' or 'mlp', got {self.arch!r}")
-        if self.arch == "conv" and (self.image_size != 28 or len(self.channels) != 3):
-            raise ValueError("VAEConfig: arch='conv' needs image_size=28 and 3 channels; use arch='mlp' for small images")
+        if self.arch == "conv" and (self.image_size not in (28, 32) or len(self.channels) != 3):
+            raise ValueError("VAEConfig: arch='conv' needs image_size 28 or 32 and 3 channels; use arch='mlp' for small images")
+        if self.in_channels not in (1, 3):
+            raise ValueError(f"VAEConfig.in_channels must be 1 or 3, got {self.in_channels!r}")
         if not self.channels:
             raise ValueError("VAEConfig.channels must not be empty")
 
@@ -153,11 +191,27 @@ class VAE(nn.Module):
     def __init__(self, config: VAEConfig) -> None:
         super().__init__()
         self.config = config
-        d, s = config.latent_dim, config.image_size
-        if config.arch == "conv":
+        d, s, ci = config.latent_dim, config.image_size, config.in_channels
+        if config.arch == "conv" and s == 32:
             c1, c2, c3 = config.channels
             self.encoder = nn.Sequential(
-                nn.Conv2d(1, c1, 4, 2, 1), _act(),              # 14
+                nn.Conv2d(ci, c1, 4, 2, 1), _act(),             # 16
+                nn.Conv2d(c1, c1, 3, 1, 1), _act(),
+                nn.Conv2d(c1, c2, 4, 2, 1), _act(),             # 8
+                nn.Conv2d(c2, c3, 4, 2, 1), _act(),             # 4
+                nn.Flatten(), nn.Linear(c3 * 16, 2 * d),
+            )
+            self.decoder = nn.Sequential(
+                nn.Linear(d, c3 * 16), _act(), nn.Unflatten(1, (c3, 4, 4)),
+                nn.ConvTranspose2d(c3, c2, 4, 2, 1), _act(),    # 8
+                nn.ConvTranspose2d(c2, c1, 4, 2, 1), _act(),    # 16
+                nn.Conv2d(c1, c1, 3, 1, 1), _act(),
+                nn.ConvTranspose2d(c1, ci, 4, 2, 1),           # 32
+            )
+        elif config.arch == "conv":
+            c1, c2, c3 = config.channels
+            self.encoder = nn.Sequential(
+                nn.Conv2d(ci, c1, 4, 2, 1), _act(),             # 14
                 nn.Conv2d(c1, c2, 4, 2, 1), _act(),             # 7
                 nn.Conv2d(c2, c3, 3, 2, 1), _act(),             # 4
                 nn.Flatten(), nn.Linear(c3 * 16, 2 * d),
@@ -168,10 +222,10 @@ class VAE(nn.Module):
                 nn.ConvTranspose2d(c2, c1, 4, 2, 1), _act(),    # 14
                 # Straight to one channel at 28x28: a wide layer at full resolution
                 # would triple the cost of a CPU training step.
-                nn.ConvTranspose2d(c1, 1, 4, 2, 1),            # 28
+                nn.ConvTranspose2d(c1, ci, 4, 2, 1),           # 28
             )
         else:
-            widths = [s * s, *config.channels]
+            widths = [ci * s * s, *config.channels]
             enc: list[nn.Module] = [nn.Flatten()]
             for a, b in itertools.pairwise(widths):
                 enc += [nn.Linear(a, b), nn.LeakyReLU(0.2, inplace=True)]
@@ -180,7 +234,7 @@ class VAE(nn.Module):
             dec: list[nn.Module] = []
             for a, b in itertools.pairwise(rev):
                 dec += [nn.Linear(a, b), nn.LeakyReLU(0.2, inplace=True)]
-            self.decoder = nn.Sequential(*dec, nn.Linear(rev[-1], s * s), nn.Unflatten(1, (1, s, s)))
+            self.decoder = nn.Sequential(*dec, nn.Linear(rev[-1], ci * s * s), nn.Unflatten(1, (ci, s, s)))
         # One scalar for the whole image, as in Dai & Wipf (arXiv:1903.05789): the
         # reconstruction/KL balance is then learned instead of tuned.
         self.log_gamma = nn.Parameter(torch.tensor(float(config.init_log_gamma)))

@@ -1,10 +1,12 @@
-"""The zoo's re-ranking scorer for Fashion-MNIST translators: its classifier reads the images.
+"""The zoo's re-ranking scorer for its translators: its classifiers read the images.
 
 The core translator does not know the zoo (see :mod:`net2net.rerank`): whoever calls
 ``Translator.sample(..., rerank=k)`` passes a scorer. For Fashion-MNIST translators
 that is :func:`fmnist_scorer`: image queries are derived from the outputs, class and
 text queries come from the zoo classifier's verdict (phrased by the caption templates
-for text). :func:`scorer_for` is what the command line and the web app call.
+for text). Shapes translators are read by the attribute classifier ``shapes-classifier``
+(captions are phrased from its verdict). :func:`scorer_for` is what the command line and
+the web app call.
 
 Example:
     >>> import net2net
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from net2net.translator import Translator
     from net2net.zoo.experts import ClassifierExpert
 
-__all__ = ["captioner", "classifier", "fmnist_scorer", "query_of_images", "scorer_for"]
+__all__ = ["captioner", "classifier", "fmnist_scorer", "query_of_images", "scorer_for", "shapes_judge", "shapes_verdict"]
 
 
 @lru_cache(maxsize=2)
@@ -43,8 +45,44 @@ def captioner(split: str = "train", device: str = "cpu") -> Captioner:
     return Captioner(lambda images: classifier(device).predict(images.to(device)), split)
 
 
+@lru_cache(maxsize=2)
+def shapes_judge(device: str = "cpu") -> ClassifierExpert:
+    """The shapes attribute classifier, loaded once per process."""
+    from net2net.zoo import load_expert
+
+    return load_expert("shapes-classifier", device)  # type: ignore[return-value]
+
+
+def shapes_verdict(images: Tensor) -> dict[str, list[str]]:
+    """attribute -> value the shapes attribute classifier sees in each image (any size or mode)."""
+    from net2net.data.convert import convert_images, image_spec
+
+    judge = shapes_judge()
+    return judge.predict_attributes(convert_images(images.float().cpu(), image_spec(judge))[0])
+
+
+def _shapes_query(translator: Translator, images: Tensor) -> Any:
+    import numpy as np
+
+    from net2net.data.shapes import CONTENT, attribute_flags, caption
+
+    verdict = shapes_verdict(images)
+    task = translator.info.get("task", "")
+    if task == "attr":
+        return attribute_flags({a: verdict[a] for a in CONTENT})
+    if task == "style":
+        return verdict["style"]
+    if translator.query_kind == "text":
+        return [caption({a: v[i] for a, v in verdict.items()}, np.random.default_rng(i), "train")
+                for i in range(len(images))]
+    return read_query(translator, images)
+
+
 def query_of_images(translator: Translator, images: Tensor) -> Any:
-    """What ``translator``'s query expert would have been given for these images (the zoo classifier reads them)."""
+    """What ``translator``'s query expert would have been given for these images (the zoo's
+    classifier reads them: ``fmnist-classifier``, or ``shapes-classifier`` for the shapes domain)."""
+    if translator.info.get("domain") == "shapes":
+        return _shapes_query(translator, images)
     return read_query(translator, images, lambda x: classifier().predict(x))
 
 

@@ -1,7 +1,8 @@
 """Training the zoo's experts from their recipes: one plain loop per kind.
 
-A recipe (``zoo/recipes/NAME.json``) names the kind, the input domain, the network's
-config, the loss and the optimisation; :func:`train_expert` runs it, measures the
+A recipe (``zoo/recipes/NAME.json``) names the kind, the data (``data.dataset``: a
+registered data set or a folder, default ``fashion-mnist``; ``data.domain``: the input
+domain), the network's config, the loss and the optimisation; :func:`train_expert` runs it, measures the
 result on the test split with :mod:`net2net.evaluate.zoo_metrics`, and writes
 ``NAME.safetensors`` + ``NAME.json`` into the output folder. Batch order and
 initialisation follow the recipe's seed.
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -73,18 +75,50 @@ def load_zoo_recipe(name_or_path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{path}: recipe.kind {r['kind']!r} unknown; choose classifier, vae or gan")
     if r["data"].get("domain", "image") not in DOMAINS:
         raise ValueError(f"{path}: recipe.data.domain {r['data'].get('domain')!r} unknown; choose one of {sorted(DOMAINS)}")
+    unknown = sorted(set(r["data"]) - {"domain", "dataset"})
+    if unknown:
+        raise ValueError(f"{path}: unknown recipe.data field(s) {unknown}; valid: dataset, domain")
     unknown = sorted(set(r["train"]) - _TRAIN_KEYS)
     if unknown:
         raise ValueError(f"{path}: unknown recipe.train field(s) {unknown}; valid: {sorted(_TRAIN_KEYS)}")
     return r
 
 
-def domain_images(split: str, domain: str = "image", limit: int | None = None) -> tuple[Tensor, Tensor]:
-    """``(images float (N, 1, H, W), labels (N,))`` of Fashion-MNIST ``split`` in ``domain``."""
-    x, y = load_fashion_mnist(split)
-    if limit is not None:
-        x, y = x[:limit], y[:limit]
-    return DOMAINS[domain](to_float(x)), torch.from_numpy(y.copy())
+def domain_images(split: str, domain: str = "image", limit: int | None = None, *, dataset: str = "fashion-mnist",
+                  heads: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> tuple[Tensor, Tensor | None]:
+    """``(images float (N, C, H, W), labels)`` of ``dataset``'s ``split`` in ``domain``.
+
+    ``labels`` are the class indices ``(N,)``; with attribute ``heads`` (a classifier's
+    ``config.heads``) they are ``(N, len(heads))``, each column the index of the row's
+    value in that head's values (read from the data set's column of that name).
+    """
+    if dataset == "fashion-mnist":
+        x, y = load_fashion_mnist(split)
+        if limit is not None:
+            x, y = x[:limit], y[:limit]
+        images, labels = to_float(x), torch.from_numpy(y.copy())
+    else:
+        from net2net.data.datasets import get_dataset
+
+        data = get_dataset(dataset).load(split)
+        n = len(data) if limit is None else min(limit, len(data))
+        images = torch.from_numpy(np.array(data.images[:n])).permute(0, 3, 1, 2).float() / 255.0
+        labels = None if data.labels is None else torch.from_numpy(data.labels[:n].copy())
+        if heads:
+            labels = torch.tensor([_head_indices(data.columns, attr, values, n) for attr, values in heads]).T
+    return DOMAINS[domain](images), labels
+
+
+def _head_indices(columns: dict[str, list], attr: str, values: tuple[str, ...], n: int) -> list[int]:
+    if attr not in columns:
+        raise ValueError(f"the data set has no column {attr!r} for the classifier head {attr!r}; "
+                         f"its columns are {', '.join(columns)}")
+    out = []
+    for i, v in enumerate(columns[attr][:n]):
+        if v not in values:
+            raise ValueError(f"row {i}: {attr} = {v!r} is not one of the head's values ({', '.join(values)})")
+        out.append(values.index(v))
+    return out
 
 
 def _loop_config(t: dict[str, Any], total: int) -> TrainConfig:
@@ -142,7 +176,12 @@ def _train_classifier(r: dict[str, Any], x: Tensor, y: Tensor, device: torch.dev
     for step, idx in _batches(len(x), lc):
         _set_lr(opt, step, lc)
         xb = _maybe_flip(x[idx], t.get("hflip", False), gen).to(device)
-        loss = F.cross_entropy(net(xb), y[idx].to(device), label_smoothing=0.05)
+        logits, yb = net(xb), y[idx].to(device)
+        if cfg.heads:  # one cross-entropy per attribute head, summed
+            loss = sum(F.cross_entropy(lg, yb[:, k], label_smoothing=0.05)
+                       for k, lg in enumerate(net.split_heads(logits).values()))
+        else:
+            loss = F.cross_entropy(logits, yb, label_smoothing=0.05)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -309,14 +348,20 @@ def _train_cvae_generator(r: dict[str, Any], x: Tensor, y: Tensor, device: torch
 # ------------------------------------------------------------------------ driver
 def _load_dependency(name: str, weights_dir: Path):
     """An expert a recipe depends on: from the output folder if trained there, else the package."""
-    folder = weights_dir if name in entries(weights_dir) else WEIGHTS_DIR
-    return load_from(folder, name)
+    if name in entries(weights_dir):
+        return load_from(weights_dir, name)
+    from net2net.zoo import load_expert
+
+    return load_expert(name)
 
 
 def _evaluate(r: dict[str, Any], expert, domain: str, weights_dir: Path, eval_limit: int | None) -> dict[str, Any]:
     from net2net.evaluate import zoo_metrics as zm
 
-    x, y = domain_images("test", domain, eval_limit)
+    heads = expert.config.heads if r["kind"] == "classifier" else ()
+    x, y = domain_images("test", domain, eval_limit, dataset=r["data"].get("dataset", "fashion-mnist"), heads=heads)
+    if heads:
+        return zm.attribute_metrics(expert, x, y)
     if r["kind"] == "classifier":
         return zm.classification_metrics(expert, x, y)
     if r["kind"] == "vae":
@@ -344,6 +389,7 @@ def train_expert(
     train_limit: int | None = None,
     eval_limit: int | None = None,
     progress: bool | None = None,
+    dataset: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Trains the zoo expert of a recipe, evaluates it on the test split, and saves it.
 
@@ -353,12 +399,16 @@ def train_expert(
         device: "cpu", "cuda", "auto", ...
         steps, epochs: override the recipe's budget (``steps`` wins).
         train_limit, eval_limit: use only the first N training/test images (smoke tests).
+        dataset: train and measure on this data set (a name or a folder) instead of the recipe's.
         progress: show a progress bar (default: when stderr is a terminal).
 
     Returns:
         The metrics written into ``NAME.json``.
     """
     r = load_zoo_recipe(name_or_path)
+    if dataset is not None:
+        path = Path(dataset).expanduser()
+        r["data"] = {**r["data"], "dataset": str(path.resolve()) if path.is_dir() else str(dataset)}
     if steps is not None:
         r["train"] = {**{k: v for k, v in r["train"].items() if k != "epochs"}, "steps": int(steps)}
     elif epochs is not None:
@@ -369,7 +419,8 @@ def train_expert(
     out = Path(out) if out is not None else WEIGHTS_DIR
     dev = resolve_device(device)
     domain = r["data"].get("domain", "image")
-    x, y = domain_images("train", domain, train_limit)
+    heads = config_from_dict(ClassifierConfig, r["model"]).heads if r["kind"] == "classifier" else ()
+    x, y = domain_images("train", domain, train_limit, dataset=r["data"].get("dataset", "fashion-mnist"), heads=heads)
     t0 = time.perf_counter()
     # Dropout draws from the global RNG (it takes no generator): the loop runs inside
     # fork_rng, seeded by the recipe, and the caller's random state is restored after.

@@ -1,0 +1,415 @@
+"""Shapes: a colour data set where every attribute of every image is known exactly.
+
+One object per RGB image (32 × 32 by default) on a dark, softly shaded background, with
+
+- **shape** (:data:`SHAPES`), **colour** (:data:`COLOURS`, 8 named colours),
+  **size** (:data:`SIZES`) and **position** (:data:`POSITIONS`, a 3 × 3 grid);
+- a rendering **style** (:data:`STYLES`): ``filled`` or ``outlined``; each image has
+  one, so the two styles are disjoint sets of images (the unpaired translation of the
+  paper's Tab. 5);
+- small continuous jitter (position, size, colour, background), so that one
+  description has many images.
+
+Captions come in two disjoint phrasing sets, as for Fashion-MNIST: column ``text``
+(training phrasings) and column ``text_heldout`` (held-out phrasings, evaluation only).
+A few colour-shape pairs (:data:`HELDOUT_COMBOS`, "a green star") never occur in the
+training split; the test split has them, marked ``combo = "heldout"``, so composition is
+tested rather than memorised.
+
+:func:`make_shapes` writes an image folder with ``train/`` and ``test/`` sub-folders,
+each with PNGs and a ``metadata.jsonl`` (the format of docs/data.md), so everything
+downstream reads it through the generic data path. Every choice is a pure function of
+``(seed, split, index)``: the same arguments give byte-identical files. The registered
+data set ``shapes`` is that folder for the default arguments, made on first use in
+``$NET2NET_DATA`` (else ``$NET2NET_CACHE/datasets``, else ``~/.cache/net2net/datasets``).
+
+:func:`measure` reads the attributes back from pixels (foreground mean colour,
+centroid, extent), independently of any network: the evaluation's second judge.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "ATTRIBUTES",
+    "COLOURS",
+    "CONTENT",
+    "HELDOUT_COMBOS",
+    "POSITIONS",
+    "SHAPES",
+    "SIZES",
+    "STYLES",
+    "VOCAB",
+    "ShapesSpec",
+    "attribute_flags",
+    "caption",
+    "default_folder",
+    "examples",
+    "make_shapes",
+    "measure",
+    "render",
+]
+
+log = logging.getLogger(__name__)
+
+#: Version of the generator: part of the default folder's name, bumped whenever the
+#: pixels or captions of a given seed change.
+VERSION = 1
+
+SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross")
+#: name -> RGB in [0, 1]; far apart from each other and from the dark grey background.
+COLOURS: dict[str, tuple[float, float, float]] = {
+    "red": (0.90, 0.10, 0.10),
+    "green": (0.10, 0.75, 0.15),
+    "blue": (0.15, 0.30, 1.00),
+    "yellow": (0.95, 0.90, 0.10),
+    "cyan": (0.10, 0.85, 0.90),
+    "magenta": (0.90, 0.15, 0.85),
+    "orange": (1.00, 0.55, 0.05),
+    "white": (0.95, 0.95, 0.95),
+}
+SIZES: tuple[str, ...] = ("small", "medium", "large")
+#: Row-major 3 × 3 grid: the name of each cell.
+POSITIONS: tuple[str, ...] = ("top-left", "top", "top-right", "left", "centre", "right",
+                              "bottom-left", "bottom", "bottom-right")
+STYLES: tuple[str, ...] = ("filled", "outlined")
+#: The content attributes: what a style transfer must keep, and what ``shapes-attr`` edits.
+CONTENT: tuple[str, ...] = ("shape", "colour", "size", "position")
+#: Every attribute: the content, then the style.
+ATTRIBUTES: tuple[str, ...] = (*CONTENT, "style")
+#: attribute -> its values, in index order (the attribute classifier's heads).
+VOCAB: dict[str, tuple[str, ...]] = {"shape": SHAPES, "colour": tuple(COLOURS), "size": SIZES,
+                                     "position": POSITIONS, "style": STYLES}
+#: (colour, shape) pairs that never occur in the training split.
+HELDOUT_COMBOS: frozenset[tuple[str, str]] = frozenset(
+    {("green", "star"), ("red", "triangle"), ("blue", "cross"), ("white", "circle")})
+
+# Geometry, as fractions of the image side: half-extent of each size, cell centres.
+_RADIUS = {"small": 0.125, "medium": 0.17, "large": 0.215}
+_CENTRES = (0.28, 0.5, 0.72)
+_OUTLINE = 0.3  # outline width, as a fraction of the radius
+_SUPERSAMPLE = 4
+
+
+@dataclass(frozen=True)
+class ShapesSpec:
+    """What :func:`make_shapes` makes: sizes, image side and seed."""
+
+    n_train: int = 20000
+    n_test: int = 3000
+    size: int = 32
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("n_train", "n_test"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if not isinstance(self.size, int) or not 16 <= self.size <= 256:
+            raise ValueError(f"size must be an integer from 16 to 256, got {self.size!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be an integer in [0, 2**32), got {self.seed!r}")
+
+
+# -- rendering -----------------------------------------------------------------------------
+
+def _polygon(shape: str) -> np.ndarray:
+    """Vertices of a unit-radius polygon, counter-clockwise, y pointing down."""
+    if shape == "square":
+        a = 0.8
+        return np.array([[-a, -a], [-a, a], [a, a], [a, -a]])
+    if shape == "triangle":
+        ang = np.deg2rad([-90, 150, 30])
+        return np.stack([np.cos(ang), np.sin(ang) + 0.15], 1)
+    if shape == "star":
+        ang = np.deg2rad(-90 + 36 * np.arange(10))
+        r = np.where(np.arange(10) % 2 == 0, 1.0, 0.45)
+        return np.stack([r * np.cos(ang), r * np.sin(ang) + 0.05], 1)
+    if shape == "cross":
+        w, a = 0.32, 0.9
+        return np.array([[-w, -a], [w, -a], [w, -w], [a, -w], [a, w], [w, w], [w, a], [-w, a], [-w, w], [-a, w],
+                         [-a, -w], [-w, -w]])
+    raise ValueError(f"unknown shape {shape!r}; choose one of {', '.join(SHAPES)}")
+
+
+def _signed_distance(shape: str, px: np.ndarray, py: np.ndarray) -> np.ndarray:
+    """Signed distance (negative inside) of points to the unit-radius ``shape``."""
+    if shape == "circle":
+        return np.hypot(px, py) - 0.85
+    v = _polygon(shape)
+    d = np.full(px.shape, np.inf)
+    inside = np.zeros(px.shape, dtype=bool)
+    for (x0, y0), (x1, y1) in zip(v, np.roll(v, -1, axis=0), strict=True):
+        ex, ey = x1 - x0, y1 - y0
+        t = np.clip(((px - x0) * ex + (py - y0) * ey) / (ex * ex + ey * ey), 0.0, 1.0)
+        d = np.minimum(d, np.hypot(px - x0 - t * ex, py - y0 - t * ey))
+        crosses = ((y0 > py) != (y1 > py)) & (px < (x1 - x0) * (py - y0) / (y1 - y0 + 1e-12) + x0)
+        inside ^= crosses
+    return np.where(inside, -d, d)
+
+
+def render(shape: str, colour: Sequence[float], size: str, position: str, style: str, *, side: int = 32,
+           offset: tuple[float, float] = (0.0, 0.0), scale: float = 1.0,
+           background: tuple[float, float, float] = (0.15, 0.0, 0.0)) -> np.ndarray:
+    """One image, ``float32 (side, side, 3)`` in [0, 1], anti-aliased (4 × supersampled).
+
+    Args:
+        colour: the object's RGB.
+        offset: shift of the centre, in fractions of the side.
+        scale: factor on the size's radius.
+        background: ``(level, gradient x, gradient y)``: a grey ramp.
+    """
+    for name, value in (("size", size), ("position", position), ("style", style)):
+        if value not in VOCAB[name]:
+            raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(VOCAB[name])}")
+    n = side * _SUPERSAMPLE
+    coords = (np.arange(n) + 0.5) / n
+    gx, gy = np.meshgrid(coords, coords)
+    row, col = divmod(POSITIONS.index(position), 3)
+    cx, cy = _CENTRES[col] + offset[0], _CENTRES[row] + offset[1]
+    r = _RADIUS[size] * scale
+    sd = _signed_distance(shape, (gx - cx) / r, (gy - cy) / r) * r  # in fractions of the side
+    mask = sd < 0 if style == "filled" else (sd < 0) & (sd > -_OUTLINE * r)
+    cover = mask.reshape(side, _SUPERSAMPLE, side, _SUPERSAMPLE).mean(axis=(1, 3))[..., None]
+    level, ramp_x, ramp_y = background
+    xs = (np.arange(side) + 0.5) / side - 0.5
+    bg = level + ramp_x * xs[None, :] + ramp_y * xs[:, None]
+    image = (1 - cover) * bg[..., None] + cover * np.asarray(colour, dtype=np.float64)[None, None, :]
+    return np.clip(image, 0, 1).astype(np.float32)
+
+
+# -- captions --------------------------------------------------------------------------------
+
+_SHAPE_WORDS = {"circle": ("circle", "disc", "round dot"), "square": ("square", "box"),
+                "triangle": ("triangle",), "star": ("star", "five-pointed star"), "cross": ("cross", "plus sign")}
+_SIZE_WORDS = {"small": ("small", "tiny", "little"), "medium": ("medium-sized", "mid-sized", "medium"),
+               "large": ("large", "big", "huge")}
+_STYLE_WORDS = {"filled": ("filled", "solid"), "outlined": ("outlined", "hollow")}
+_POSITION_WORDS = {
+    "top-left": ("in the top left corner", "at the upper left"),
+    "top": ("at the top", "at the top centre"),
+    "top-right": ("in the top right corner", "at the upper right"),
+    "left": ("on the left", "at the left edge"),
+    "centre": ("in the centre", "in the middle"),
+    "right": ("on the right", "at the right edge"),
+    "bottom-left": ("in the bottom left corner", "at the lower left"),
+    "bottom": ("at the bottom", "at the bottom centre"),
+    "bottom-right": ("in the bottom right corner", "at the lower right"),
+}
+#: Phrasing templates; the two sets share no template.
+TEMPLATES: dict[str, tuple[str, ...]] = {
+    "train": (
+        "a {size} {style} {colour} {shape} {pos}",
+        "{pos} there is a {size} {colour} {shape}, {style}",
+        "a picture of a {style} {colour} {shape}, {size}, {pos}",
+        "one {colour} {shape} {pos}; it is {size} and {style}",
+        "a {size} {colour} {style} {shape} placed {pos}",
+        "{pos}: a {style} {shape} in {colour}, {size}",
+    ),
+    "heldout": (
+        "an image with a {colour} {shape} that is {size} and {style}, {pos}",
+        "you can see a {style} {size} {shape} coloured {colour} {pos}",
+        "{size} {colour} {shape} ({style}) {pos}",
+    ),
+}
+
+
+def _pick(rng: np.random.Generator, words: Sequence[str]) -> str:
+    return words[int(rng.integers(len(words)))]
+
+
+def caption(attrs: dict[str, str], rng: np.random.Generator, phrasing: str = "train") -> str:
+    """A caption of ``attrs`` (shape, colour, size, position, style) in the ``phrasing`` set."""
+    if phrasing not in TEMPLATES:
+        raise ValueError(f"phrasing must be one of {', '.join(TEMPLATES)}, got {phrasing!r}")
+    template = _pick(rng, TEMPLATES[phrasing])
+    text = template.format(size=_pick(rng, _SIZE_WORDS[attrs["size"]]), style=_pick(rng, _STYLE_WORDS[attrs["style"]]),
+                           colour=attrs["colour"], shape=_pick(rng, _SHAPE_WORDS[attrs["shape"]]),
+                           pos=_pick(rng, _POSITION_WORDS[attrs["position"]]))
+    text = re.sub(r"\ba (?=[aeiou])", "an ", text)
+    return text[0].upper() + text[1:] if phrasing == "heldout" and text[0].islower() and rng.random() < 0.5 else text
+
+
+# -- the data set ------------------------------------------------------------------------------
+
+def _draw(attrs: dict[str, str], rng: np.random.Generator, side: int) -> np.ndarray:
+    """``attrs`` rendered with the data set's jitter (colour, background, position, size) drawn from ``rng``."""
+    rgb = np.clip(np.asarray(COLOURS[attrs["colour"]]) + rng.uniform(-0.04, 0.04, 3), 0, 1)
+    background = (float(rng.uniform(0.08, 0.28)), float(rng.uniform(-0.06, 0.06)), float(rng.uniform(-0.06, 0.06)))
+    return render(attrs["shape"], rgb, attrs["size"], attrs["position"], attrs["style"], side=side,
+                  offset=tuple(rng.uniform(-0.035, 0.035, 2)), scale=float(rng.uniform(0.94, 1.06)),
+                  background=background)
+
+
+def examples(attrs: dict[str, str], k: int, *, seed: int = 0, side: int = 32) -> np.ndarray:
+    """``k`` fresh images of one description, ``float32 (k, 3, side, side)``: what the data set's
+    own variation looks like for ``attrs`` (the reference of the diversity metric)."""
+    rng = np.random.default_rng([seed, 2])
+    return np.stack([_draw(attrs, rng, side) for _ in range(k)]).transpose(0, 3, 1, 2)
+
+
+def _item(seed: int, split: str, index: int, side: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """Image and metadata of item ``index`` of ``split``: a pure function of its arguments."""
+    rng = np.random.default_rng([seed, 0 if split == "train" else 1, index])
+    while True:
+        shape, colour = _pick(rng, SHAPES), _pick(rng, tuple(COLOURS))
+        heldout = (colour, shape) in HELDOUT_COMBOS
+        if not (heldout and split == "train"):
+            break
+    attrs = {"shape": shape, "colour": colour, "size": _pick(rng, SIZES), "position": _pick(rng, POSITIONS),
+             "style": _pick(rng, STYLES)}
+    image = _draw(attrs, rng, side)
+    meta = {**attrs, "combo": "heldout" if heldout else "seen",
+            "text": caption(attrs, rng, "train"), "text_heldout": caption(attrs, rng, "heldout")}
+    return image, meta
+
+
+def make_shapes(out: str | os.PathLike, spec: ShapesSpec | None = None, *, progress: bool | None = None) -> Path:
+    """Writes the data set into ``out`` (``train/`` and ``test/``: PNGs + ``metadata.jsonl``).
+
+    The folder is written to a temporary sibling and renamed, so an interrupted run
+    leaves nothing half-made. ``out`` must not exist or be an empty folder.
+    """
+    from PIL import Image
+    from tqdm.auto import tqdm
+
+    spec = spec or ShapesSpec()
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ValueError(f"{out} already exists and is not an empty folder; choose a new --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        bar = tqdm(total=spec.n_train + spec.n_test, desc="make shapes", unit="img", dynamic_ncols=True,
+                   disable=(not progress) if progress is not None else None)
+        for split, n in (("train", spec.n_train), ("test", spec.n_test)):
+            folder = tmp / split
+            folder.mkdir()
+            rows = []
+            for i in range(n):
+                image, meta = _item(spec.seed, split, i, spec.size)
+                name = f"{i:05d}.png"
+                Image.fromarray(np.round(image * 255).astype(np.uint8)).save(folder / name, optimize=False)
+                rows.append({"file_name": name, **meta})
+                bar.update(1)
+            with open(folder / "metadata.jsonl", "w", encoding="utf-8") as f:
+                f.writelines(json.dumps(r) + "\n" for r in rows)
+        bar.close()
+        (tmp / "shapes.json").write_text(json.dumps({"generator": "net2net.data.shapes", "version": VERSION,
+                                                     **spec.__dict__}, indent=2) + "\n")
+        if out.exists():
+            out.rmdir()
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def data_root() -> Path:
+    """Where registered, generated data sets live."""
+    if os.environ.get("NET2NET_DATA"):
+        return Path(os.environ["NET2NET_DATA"])
+    if os.environ.get("NET2NET_CACHE"):
+        return Path(os.environ["NET2NET_CACHE"]) / "datasets"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "net2net" / "datasets"
+
+
+def default_folder(spec: ShapesSpec | None = None) -> Path:
+    spec = spec or ShapesSpec()
+    return data_root() / f"shapes-v{VERSION}-{spec.size}px-{spec.n_train}-{spec.n_test}-seed{spec.seed}"
+
+
+def shapes_dataset(data_dir: str | None = None):
+    """The registered ``shapes`` data set: ``data_dir`` if given, else the default folder, made on first use."""
+    from net2net.data.datasets import FolderDataSet
+
+    folder = Path(data_dir) if data_dir is not None else default_folder()
+    if not (folder / "shapes.json").is_file():
+        if data_dir is not None:
+            raise ValueError(f"{folder}: not a shapes data set (no shapes.json); make one with "
+                             f"`net2net data make shapes --out {folder}`")
+        log.warning("making the shapes data set in %s (once; about a minute)", folder)
+        try:
+            make_shapes(folder)
+        except ValueError:
+            if not (folder / "shapes.json").is_file():  # another process made it meanwhile: fine
+                raise
+    ds = FolderDataSet(folder)
+    ds.name = "shapes"
+    return ds
+
+
+# -- attributes back from pixels ------------------------------------------------------------------
+
+def attribute_flags(values: dict[str, Sequence[str]]) -> list[list[str]]:
+    """Rows of ``attribute=value`` names, e.g. ``["shape=star", "colour=red", ...]``: the multi-hot query."""
+    names = list(values)
+    n = len(values[names[0]])
+    return [[f"{a}={values[a][i]}" for a in names] for i in range(n)]
+
+
+def _expected_extent(shape: str, size: str) -> float:
+    """Bounding-box side (fraction of the image) of ``shape`` at ``size``: max of width and height."""
+    if shape == "circle":
+        return 2 * 0.85 * _RADIUS[size]
+    v = _polygon(shape)
+    return float(max(np.ptp(v[:, 0]), np.ptp(v[:, 1]))) * _RADIUS[size]
+
+
+def measure(images: np.ndarray | Any, shapes: Sequence[str] | None = None) -> dict[str, list[str | None]]:
+    """Colour, position and (given each image's intended shape) size, read from pixels.
+
+    The foreground is every pixel more than 0.25 away (max over channels) from the
+    median of the image's border; colour is the nearest named colour to the foreground's
+    mean, position the grid cell nearest its centroid, size the size whose extent for
+    that shape is nearest the foreground's bounding box. An image without foreground
+    gets ``None`` everywhere.
+
+    Args:
+        images: ``(N, 3, H, W)`` float in [0, 1] (a tensor or an array).
+        shapes: the shape each image should show (for the size); None skips the size.
+    """
+    x = np.asarray(images.detach().cpu() if hasattr(images, "detach") else images, dtype=np.float32)
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise ValueError(f"measure reads RGB images (N, 3, H, W), got {x.shape}")
+    n, _, h, w = x.shape
+    border = np.concatenate([x[:, :, 0, :], x[:, :, -1, :], x[:, :, :, 0], x[:, :, :, -1]], axis=2)
+    bg = np.median(border, axis=2)
+    fg = np.abs(x - bg[:, :, None, None]).max(axis=1) > 0.25
+    names = list(COLOURS)
+    palette = np.asarray([COLOURS[c] for c in names])
+    out: dict[str, list[str | None]] = {"colour": [], "position": [], "size": []}
+    ys, xs = (np.arange(h) + 0.5) / h, (np.arange(w) + 0.5) / w
+    centres = np.asarray(_CENTRES)
+    for i in range(n):
+        m = fg[i]
+        if m.sum() == 0:
+            out["colour"].append(None)
+            out["position"].append(None)
+            out["size"].append(None)
+            continue
+        mean = x[i][:, m].mean(axis=1)
+        out["colour"].append(names[int(np.argmin(((palette - mean) ** 2).sum(1)))])
+        rows, cols = np.nonzero(m)
+        cy, cx = ys[rows].mean(), xs[cols].mean()
+        r, c = int(np.argmin(np.abs(centres - cy))), int(np.argmin(np.abs(centres - cx)))
+        out["position"].append(POSITIONS[3 * r + c])
+        if shapes is None:
+            out["size"].append(None)
+            continue
+        extent = max(ys[rows].max() - ys[rows].min(), xs[cols].max() - xs[cols].min()) + 1 / h
+        out["size"].append(min(SIZES, key=lambda s, e=extent, sh=shapes[i]: abs(_expected_extent(sh, s) - e)))
+    return out

@@ -1,0 +1,221 @@
+"""Measuring the colour domain's translators attribute by attribute (the shapes data set).
+
+Every image of the shapes test split has known shape, colour, size, position and style,
+so each word of a prompt and each single-attribute edit can be checked on its own. The
+judge is the zoo's attribute classifier ``shapes-classifier`` (one head per attribute);
+colour, position and size are also read from pixels by :func:`net2net.data.shapes.measure`,
+which involves no network at all.
+
+- **text → image** (``shapes-text2img`` and its MLP baseline): samples of held-out
+  phrasings of test captions; per-attribute accuracy, on seen and on held-out
+  colour-shape pairs separately; diversity; FID in the judge's fc1 space.
+- **editing** (``shapes-attr``): each test image gets one content attribute changed to
+  another value; the hit rate of that attribute, and how often every other attribute
+  (style included) is kept.
+- **style transfer** (``shapes-style``): each test image is rendered in the other style;
+  the style hit rate, and how often shape, colour, size and position are all kept.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from net2net.applications import edit_attributes, style_transfer
+from net2net.data.shapes import ATTRIBUTES, CONTENT, VOCAB, attribute_flags, examples, measure
+from net2net.evaluate.zoo_metrics import frechet_distance
+from net2net.translator import Translator
+from net2net.zoo.scoring import shapes_judge
+
+__all__ = ["FEATURE_SPACE", "ShapesTest", "evaluate_shapes", "judge", "load_test"]
+
+FEATURE_SPACE = "shapes-classifier fc1 (128-d)"
+JUDGE = "shapes-classifier"
+LN2 = math.log(2.0)
+
+
+@dataclass(frozen=True)
+class ShapesTest:
+    """The shapes test split in memory: images ``(N, 3, H, W)``, each attribute's values,
+    both caption columns and whether the colour-shape pair is ``seen`` or ``heldout``."""
+
+    images: Tensor
+    attrs: dict[str, list[str]]
+    text: list[str]
+    text_heldout: list[str]
+    combo: list[str]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def rows(self, idx: slice | list[int]) -> ShapesTest:
+        pick = (lambda v: v[idx]) if isinstance(idx, slice) else (lambda v: [v[i] for i in idx])
+        return ShapesTest(self.images[idx], {a: pick(v) for a, v in self.attrs.items()}, pick(self.text),
+                          pick(self.text_heldout), pick(self.combo))
+
+
+def load_test(dataset: str = "shapes", split: str = "test") -> ShapesTest:
+    """The split of a shapes data set (registered name or folder made by ``net2net data make shapes``)."""
+    from net2net.data.datasets import get_dataset
+
+    data = get_dataset(dataset).load(split)
+    missing = [c for c in (*ATTRIBUTES, "text", "text_heldout", "combo") if c not in data.columns]
+    if missing:
+        raise ValueError(f"{dataset}: not a shapes data set (no column {missing[0]!r})")
+    images = torch.from_numpy(np.array(data.images)).permute(0, 3, 1, 2).float() / 255.0
+    return ShapesTest(images, {a: list(data.columns[a]) for a in ATTRIBUTES}, list(data.columns["text"]),
+                      list(data.columns["text_heldout"]), list(data.columns["combo"]))
+
+
+def judge(device: str = "cpu", folder: str | None = None):
+    """The attribute classifier every figure is judged by (from ``folder`` if given)."""
+    from net2net.zoo import load_expert
+
+    return load_expert(JUDGE, device, folder=folder) if folder else shapes_judge(device)
+
+
+def _predict(clf: Any, images: Tensor, batch: int = 500) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {a: [] for a in clf.heads}
+    for i in range(0, len(images), batch):
+        for a, v in clf.predict_attributes(images[i:i + batch]).items():
+            out[a] += v
+    return out
+
+
+def _rate(ok: list[bool] | np.ndarray) -> float:
+    ok = np.asarray(ok, dtype=bool)
+    return float(ok.mean()) if ok.size else float("nan")
+
+
+def _encode(clf: Any, images: Tensor, batch: int = 500) -> Tensor:
+    return torch.cat([clf.encode(images[i:i + batch]).cpu() for i in range(0, len(images), batch)])
+
+
+def _pairwise(features: Tensor) -> Tensor:
+    """Mean distance over distinct pairs within each group ``(G, k, d) -> (G,)``."""
+    k = features.shape[1]
+    d = torch.cdist(features.double(), features.double())
+    return d.sum(dim=(1, 2)) / (k * (k - 1))
+
+
+# -- the measurements ------------------------------------------------------------------------------
+
+def _held_out_nll(t: Translator, queries: Any, images: Tensor) -> dict[str, float]:
+    z_phi, z = t.encode_query(queries), t.encode_target(images)
+    nll = float(-t.tau.log_prob(z, z_phi).double().mean()) / t.tau.dim
+    return {"nll_nats_per_dim": nll, "nll_bits_per_dim": nll / LN2}
+
+
+def text2img_metrics(t: Translator, test: ShapesTest, clf: Any, real: Tensor, *, n_samples: int, seed: int,
+                     temperature: float = 1.0) -> dict[str, Any]:
+    """Per-attribute accuracy of samples (judge and pixels), seen vs held-out pairs, diversity, FID."""
+    n = len(test)
+    z_phi = t.encode_query(test.text_heldout)
+    gen = t.decode(t.sample_latents(z_phi, n=n_samples, temperature=temperature, seed=seed, shared=False)).cpu()
+    rep = lambda v: [x for x in v for _ in range(n_samples)]  # noqa: E731 - query-major, as the samples
+    want = {a: rep(test.attrs[a]) for a in ATTRIBUTES}
+    combo = np.asarray(rep(test.combo))
+    pred = _predict(clf, gen)
+    pixels = measure(gen, want["shape"])
+    out: dict[str, Any] = {"n_queries": n, "n_samples": n_samples}
+    for group, sel in (("seen", combo == "seen"), ("heldout", combo == "heldout")):
+        out[f"queries_{group}"] = int(sel.sum() // n_samples)
+        for a in ATTRIBUTES:
+            ok = np.asarray(pred[a]) == np.asarray(want[a])
+            out[f"accuracy_{a}_{group}"] = _rate(ok[sel])
+        for a in ("colour", "position", "size"):
+            ok = np.asarray([p == w for p, w in zip(pixels[a], want[a], strict=True)])
+            out[f"pixel_accuracy_{a}_{group}"] = _rate(ok[sel])
+        every = np.all([np.asarray(pred[a]) == np.asarray(want[a]) for a in ATTRIBUTES], axis=0)
+        out[f"accuracy_all_{group}"] = _rate(every[sel])
+    real_pred = _predict(clf, test.images)
+    out["judge_accuracy_on_real"] = {a: _rate(np.asarray(real_pred[a]) == np.asarray(test.attrs[a])) for a in ATTRIBUTES}
+    out["fid"] = frechet_distance(clf.encode, clf.dim, real, gen)
+    if n_samples > 1:
+        feats = _encode(clf, gen).view(n, n_samples, -1)
+        k = max(n_samples, 2)
+        refs = torch.stack([torch.from_numpy(examples({a: test.attrs[a][i] for a in ATTRIBUTES}, k, seed=seed + i))
+                            for i in range(n)])
+        ref_feats = _encode(clf, refs.flatten(0, 1)).view(n, k, -1)
+        out["diversity"] = float(_pairwise(feats).mean() / _pairwise(ref_feats).mean())
+    return out
+
+
+def _change_one(test: ShapesTest, seed: int) -> list[dict[str, str]]:
+    """For each image, one content attribute and a new value for it (seeded)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(len(test)):
+        a = CONTENT[int(rng.integers(len(CONTENT)))]
+        others = [v for v in VOCAB[a] if v != test.attrs[a][i]]
+        out.append({a: others[int(rng.integers(len(others)))]})
+    return out
+
+
+def edit_metrics(t: Translator, test: ShapesTest, clf: Any, *, seed: int) -> dict[str, Any]:
+    """One attribute changed per test image: its hit rate, and every other attribute kept."""
+    changes = _change_one(test, seed)
+    edited = edit_attributes(t, test.images, test.attrs, changes).cpu()
+    pred = _predict(clf, edited)
+    hit, kept, per_attr_hit, per_attr_kept = [], [], {a: [] for a in CONTENT}, {a: [] for a in ATTRIBUTES}
+    for i, ch in enumerate(changes):
+        (a, v), = ch.items()
+        hit.append(pred[a][i] == v)
+        per_attr_hit[a].append(hit[-1])
+        rest = [b for b in ATTRIBUTES if b != a]
+        kept.append(all(pred[b][i] == test.attrs[b][i] for b in rest))
+        for b in rest:
+            per_attr_kept[b].append(pred[b][i] == test.attrs[b][i])
+    return {"n_edits": len(changes), "edit_hit": _rate(hit), "edit_others_kept": _rate(kept),
+            "edit_hit_and_kept": _rate(np.asarray(hit) & np.asarray(kept)),
+            "edit_hit_per_attribute": {a: _rate(v) for a, v in per_attr_hit.items()},
+            "edit_kept_per_attribute": {a: _rate(v) for a, v in per_attr_kept.items()}}
+
+
+def style_metrics(t: Translator, test: ShapesTest, clf: Any) -> dict[str, Any]:
+    """Every test image in the other style: the style hit rate, and shape, colour, size, position kept."""
+    other = [VOCAB["style"][1 - VOCAB["style"].index(s)] for s in test.attrs["style"]]
+    moved = style_transfer(t, test.images, test.attrs["style"], other).cpu()
+    pred = _predict(clf, moved)
+    hit = np.asarray(pred["style"]) == np.asarray(other)
+    kept_each = {a: np.asarray(pred[a]) == np.asarray(test.attrs[a]) for a in CONTENT}
+    kept = np.all(list(kept_each.values()), axis=0)
+    return {"n_transfers": len(test), "style_hit": _rate(hit), "style_content_kept": _rate(kept),
+            "style_hit_and_kept": _rate(hit & kept), "style_kept_per_attribute": {a: _rate(v) for a, v in kept_each.items()}}
+
+
+@torch.no_grad()
+def evaluate_shapes(t: Translator, *, n_queries: int = 1000, n_samples: int = 4, seed: int = 0,
+                    n_real: int = 1000, dataset: str = "shapes", judge_folder: str | None = None) -> dict[str, Any]:
+    """The metrics of a shapes translator (see the module docstring) on the first ``n_queries``
+    test images; the FID's real images are the last ``n_real`` of the split."""
+    task = t.info.get("task", "")
+    if t.info.get("domain") != "shapes":
+        raise ValueError(f"{t.name} is not a translator of the shapes domain")
+    full = load_test(dataset)
+    if not 1 <= n_queries <= len(full):
+        raise ValueError(f"n_queries must be between 1 and {len(full)}, got {n_queries}")
+    if n_samples < 1:
+        raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+    test = full.rows(slice(0, n_queries))
+    clf = judge(str(t.device), judge_folder)
+    out: dict[str, Any] = {"n_queries": n_queries, "feature_space": FEATURE_SPACE, "judge": JUDGE, "task": task,
+                           "model": type(t.tau).__name__}
+    if task in ("text2img", "text2img-baseline"):
+        out.update(_held_out_nll(t, test.text_heldout, test.images))
+        real = full.images[-min(n_real, len(full)):]
+        out.update(text2img_metrics(t, test, clf, real, n_samples=n_samples, seed=seed))
+    elif task == "attr":
+        out.update(_held_out_nll(t, attribute_flags({a: test.attrs[a] for a in CONTENT}), test.images))
+        out.update(edit_metrics(t, test, clf, seed=seed))
+    elif task == "style":
+        out.update(_held_out_nll(t, test.attrs["style"], test.images))
+        out.update(style_metrics(t, test, clf))
+    else:
+        raise ValueError(f"{t.name}: no shapes evaluation for task {task!r}")
+    return out
