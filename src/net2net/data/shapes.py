@@ -57,6 +57,7 @@ __all__ = [
     "caption",
     "default_folder",
     "examples",
+    "items",
     "make_shapes",
     "measure",
     "render",
@@ -274,6 +275,19 @@ def _item(seed: int, split: str, index: int, side: int) -> tuple[np.ndarray, dic
     meta = {**attrs, "combo": "heldout" if heldout else "seen",
             "text": caption(attrs, rng, "train"), "text_heldout": caption(attrs, rng, "heldout")}
     return image, meta
+
+
+def items(split: str, n: int, *, seed: int = 0, size: int = 32, start: int = 0) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Items ``start ... start+n-1`` of ``split`` in memory: uint8 ``(n, size, size, 3)`` and their metadata rows.
+
+    The same pixels and rows as the files :func:`make_shapes` writes for that seed and
+    size (a split's items do not depend on how many the other split has).
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    made = [_item(seed, split, i, size) for i in range(start, start + n)]
+    return (np.stack([np.round(im * 255).astype(np.uint8) for im, _ in made]) if made else np.zeros((0, size, size, 3), np.uint8),
+            [m for _, m in made])
 
 
 def make_shapes(out: str | os.PathLike, spec: ShapesSpec | None = None, *, progress: bool | None = None) -> Path:

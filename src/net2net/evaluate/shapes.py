@@ -53,6 +53,16 @@ class ShapesTest:
     def __len__(self) -> int:
         return len(self.images)
 
+    @classmethod
+    def generated(cls, n: int, *, seed: int = 0, size: int = 32) -> ShapesTest:
+        """The first ``n`` items of the test split made in memory (identical to the files'; no folder needed)."""
+        from net2net.data.shapes import items
+
+        pixels, rows = items("test", n, seed=seed, size=size)
+        images = torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 255.0
+        return cls(images, {a: [r[a] for r in rows] for a in ATTRIBUTES}, [r["text"] for r in rows],
+                   [r["text_heldout"] for r in rows], [r["combo"] for r in rows])
+
     def rows(self, idx: slice | list[int]) -> ShapesTest:
         pick = (lambda v: v[idx]) if isinstance(idx, slice) else (lambda v: [v[i] for i in idx])
         return ShapesTest(self.images[idx], {a: pick(v) for a, v in self.attrs.items()}, pick(self.text),
@@ -191,13 +201,15 @@ def style_metrics(t: Translator, test: ShapesTest, clf: Any) -> dict[str, Any]:
 
 @torch.no_grad()
 def evaluate_shapes(t: Translator, *, n_queries: int = 1000, n_samples: int = 4, seed: int = 0,
-                    n_real: int = 1000, dataset: str = "shapes", judge_folder: str | None = None) -> dict[str, Any]:
+                    n_real: int = 1000, dataset: str = "shapes", judge_folder: str | None = None,
+                    test: ShapesTest | None = None) -> dict[str, Any]:
     """The metrics of a shapes translator (see the module docstring) on the first ``n_queries``
-    test images; the FID's real images are the last ``n_real`` of the split."""
+    test images of ``dataset`` (or of ``test``, e.g. :meth:`ShapesTest.generated`); the FID's
+    real images are the last ``n_real`` of that split."""
     task = t.info.get("task", "")
     if t.info.get("domain") != "shapes":
         raise ValueError(f"{t.name} is not a translator of the shapes domain")
-    full = load_test(dataset)
+    full = test if test is not None else load_test(dataset)
     if not 1 <= n_queries <= len(full):
         raise ValueError(f"n_queries must be between 1 and {len(full)}, got {n_queries}")
     if n_samples < 1:
