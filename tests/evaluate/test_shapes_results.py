@@ -1,0 +1,59 @@
+"""The colour section of docs/results.md: every figure and every goal verdict comes from the measurements."""
+
+from __future__ import annotations
+
+from net2net.data.shapes import ATTRIBUTES, CONTENT
+from net2net.evaluate.results_text import goal, shapes_section
+
+
+def _text2img(acc_seen: float, acc_held: float) -> dict:
+    m = {"queries_seen": 90, "queries_heldout": 10, "diversity": 0.71, "fid": 3.25, "nll_nats_per_dim": -1.5}
+    for a in ATTRIBUTES:
+        for g, v in (("seen", acc_seen), ("heldout", acc_held)):
+            m[f"accuracy_{a}_{g}"] = v
+    for g in ("seen", "heldout"):
+        m[f"accuracy_all_{g}"] = 0.5
+        for a in ("colour", "position", "size"):
+            m[f"pixel_accuracy_{a}_{g}"] = 0.6
+    return m
+
+
+def _res(**translators: dict) -> dict:
+    return {"settings": {"n_queries": 100, "n_samples": 4}, "seed": 0,
+            "experts": {"shapes-classifier": {"metrics": {"test": {"per_head_accuracy": {a: 0.99 for a in ATTRIBUTES}}}},
+                        "shapes-ae": {"metrics": {"test": {"psnr": 27.5}}}},
+            "translators": translators}
+
+
+def test_goal_says_met_or_by_how_much_it_was_missed() -> None:
+    assert goal(0.95, 0.9) == "met"
+    assert goal(0.9, 0.9) == "met"
+    assert goal(0.85, 0.9) == "**missed by 0.050**"
+    assert goal(None, 0.9) == "not measured"
+
+
+def test_text2img_rows_and_verdicts_are_the_measured_figures() -> None:
+    m = _text2img(0.95, 0.7)
+    m["accuracy_position_seen"] = 0.88
+    text = shapes_section(_res(**{"shapes-text2img": m, "shapes-text2img-mlp": _text2img(0.97, 0.9)}))
+    assert "| `shapes-text2img` | seen (90) | 0.950 | 0.950 | 0.950 | 0.880 | 0.950 |" in text
+    assert "seen pairs is position at 0.880 (**missed by 0.020**)" in text
+    assert "held-out pairs shape at 0.700 (**missed by 0.100**)" in text
+    assert "27.50 dB" in text and "shape 99.0 %" in text
+    assert "net2net eval shapes-text2img --queries 100 --samples 4 --seed 0" in text
+
+
+def test_edit_and_style_verdicts() -> None:
+    attr = {"n_edits": 100, "edit_hit": 0.93, "edit_others_kept": 0.81, "edit_hit_and_kept": 0.78,
+            "edit_hit_per_attribute": {a: 0.9 for a in CONTENT}, "edit_kept_per_attribute": {a: 0.95 for a in ATTRIBUTES}}
+    style = {"n_transfers": 100, "style_hit": 0.99, "style_content_kept": 0.92, "style_hit_and_kept": 0.91,
+             "style_kept_per_attribute": {a: 0.97 for a in CONTENT}}
+    text = shapes_section(_res(**{"shapes-attr": attr, "shapes-style": style}))
+    assert "(0.930, goal 0.9: met)" in text
+    assert "(0.810, goal 0.9: **missed by 0.090**)" in text
+    assert "**Style hit** 0.990 (goal 0.9: met)" in text
+    assert "kept** (shape, colour, size and position all as before) 0.920 (goal 0.9: met)" in text
+
+
+def test_no_shapes_translator_says_how_to_get_one() -> None:
+    assert "net2net zoo train shapes-text2img" in shapes_section(_res())
