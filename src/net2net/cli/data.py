@@ -1,6 +1,6 @@
 """``net2net data make shapes --out DIR``: write a generated data set as an image folder.
 
-The folder (``train/`` and ``test/``, PNGs plus ``metadata.jsonl``) is what every
+The folder (``train/``, ``test/`` and ``validation/``, PNGs plus ``metadata.jsonl``) is what every
 command reading ``--dataset`` takes; see docs/data.md and docs/shapes.md.
 """
 
@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     mk.add_argument("--out", required=True, help="a new (or empty) folder")
     mk.add_argument("--n-train", type=int, default=20000, help="training images (default: 20000)")
     mk.add_argument("--n-test", type=int, default=3000, help="test images (default: 3000)")
+    mk.add_argument("--n-judge", type=int, default=5000,
+                    help="images of the validation split: every colour-shape pair, it trains the attribute classifier "
+                         "that judges the translators (default: 5000)")
     mk.add_argument("--size", type=int, default=32, help="image side in pixels (default: 32)")
     mk.add_argument("--seed", type=int, default=0, help="the same seed writes the same files (default: 0)")
     mk.set_defaults(func=run_make)
@@ -33,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_make(args: argparse.Namespace) -> int:
     from net2net.data.shapes import ShapesSpec, make_shapes
 
-    spec = ShapesSpec(n_train=args.n_train, n_test=args.n_test, size=args.size, seed=args.seed)
+    spec = ShapesSpec(n_train=args.n_train, n_test=args.n_test, n_judge=args.n_judge, size=args.size, seed=args.seed)
     out = make_shapes(args.out, spec)
     print(json.dumps({"dataset": args.kind, "out": str(out), **spec.__dict__}, indent=2))
     return 0

@@ -14,9 +14,11 @@ Captions come in two disjoint phrasing sets, as for Fashion-MNIST: column ``text
 (training phrasings) and column ``text_heldout`` (held-out phrasings, evaluation only).
 A few colour-shape pairs (:data:`HELDOUT_COMBOS`, "a green star") never occur in the
 training split; the test split has them, marked ``combo = "heldout"``, so composition is
-tested rather than memorised.
+tested rather than memorised. A third split, ``validation``, has every pair: it trains
+only the attribute classifier that judges the translators, so the judge itself has seen
+green stars while the autoencoder and every τ have not.
 
-:func:`make_shapes` writes an image folder with ``train/`` and ``test/`` sub-folders,
+:func:`make_shapes` writes an image folder with ``train/``, ``test/`` and ``validation/`` sub-folders,
 each with PNGs and a ``metadata.jsonl`` (the format of docs/data.md), so everything
 downstream reads it through the generic data path. Every choice is a pure function of
 ``(seed, split, index)``: the same arguments give byte-identical files. The registered
@@ -67,7 +69,7 @@ log = logging.getLogger(__name__)
 
 #: Version of the generator: part of the default folder's name, bumped whenever the
 #: pixels or captions of a given seed change.
-VERSION = 1
+VERSION = 2
 
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross")
 #: name -> RGB in [0, 1]; far apart from each other and from the dark grey background.
@@ -102,6 +104,10 @@ _RADIUS = {"small": 0.125, "medium": 0.17, "large": 0.215}
 _CENTRES = (0.28, 0.5, 0.72)
 _OUTLINE = 0.3  # outline width, as a fraction of the radius
 _SUPERSAMPLE = 4
+#: The splits, in the order of their random streams. ``validation`` trains the attribute
+#: classifier (the judge) only: it has every colour-shape pair, so the judge of held-out
+#: pairs saw them. (Hugging Face's image folders know train, test and validation.)
+SPLITS: tuple[str, ...] = ("train", "test", "validation")
 
 
 @dataclass(frozen=True)
@@ -110,11 +116,12 @@ class ShapesSpec:
 
     n_train: int = 20000
     n_test: int = 3000
+    n_judge: int = 5000
     size: int = 32
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("n_train", "n_test"):
+        for name in ("n_train", "n_test", "n_judge"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
@@ -263,7 +270,7 @@ def examples(attrs: dict[str, str], k: int, *, seed: int = 0, side: int = 32) ->
 
 def _item(seed: int, split: str, index: int, side: int) -> tuple[np.ndarray, dict[str, Any]]:
     """Image and metadata of item ``index`` of ``split``: a pure function of its arguments."""
-    rng = np.random.default_rng([seed, 0 if split == "train" else 1, index])
+    rng = np.random.default_rng([seed, SPLITS.index(split), index])
     while True:
         shape, colour = _pick(rng, SHAPES), _pick(rng, tuple(COLOURS))
         heldout = (colour, shape) in HELDOUT_COMBOS
@@ -283,8 +290,8 @@ def items(split: str, n: int, *, seed: int = 0, size: int = 32, start: int = 0) 
     The same pixels and rows as the files :func:`make_shapes` writes for that seed and
     size (a split's items do not depend on how many the other split has).
     """
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     made = [_item(seed, split, i, size) for i in range(start, start + n)]
     return (np.stack([np.round(im * 255).astype(np.uint8) for im, _ in made]) if made else np.zeros((0, size, size, 3), np.uint8),
             [m for _, m in made])
@@ -306,9 +313,9 @@ def make_shapes(out: str | os.PathLike, spec: ShapesSpec | None = None, *, progr
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
-        bar = tqdm(total=spec.n_train + spec.n_test, desc="make shapes", unit="img", dynamic_ncols=True,
+        bar = tqdm(total=spec.n_train + spec.n_test + spec.n_judge, desc="make shapes", unit="img", dynamic_ncols=True,
                    disable=(not progress) if progress is not None else None)
-        for split, n in (("train", spec.n_train), ("test", spec.n_test)):
+        for split, n in (("train", spec.n_train), ("test", spec.n_test), ("validation", spec.n_judge)):
             folder = tmp / split
             folder.mkdir()
             rows = []
@@ -343,7 +350,7 @@ def data_root() -> Path:
 
 def default_folder(spec: ShapesSpec | None = None) -> Path:
     spec = spec or ShapesSpec()
-    return data_root() / f"shapes-v{VERSION}-{spec.size}px-{spec.n_train}-{spec.n_test}-seed{spec.seed}"
+    return data_root() / f"shapes-v{VERSION}-{spec.size}px-{spec.n_train}-{spec.n_test}-{spec.n_judge}-seed{spec.seed}"
 
 
 def shapes_dataset(data_dir: str | None = None):

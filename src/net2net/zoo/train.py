@@ -2,7 +2,7 @@
 
 A recipe (``zoo/recipes/NAME.json``) names the kind, the data (``data.dataset``: a
 registered data set or a folder, default ``fashion-mnist``; ``data.domain``: the input
-domain), the network's config, the loss and the optimisation; :func:`train_expert` runs it, measures the
+domain; ``data.splits``: the splits it trains on, default ``["train"]``), the network's config, the loss and the optimisation; :func:`train_expert` runs it, measures the
 result on the test split with :mod:`net2net.evaluate.zoo_metrics`, and writes
 ``NAME.safetensors`` + ``NAME.json`` into the output folder. Batch order and
 initialisation follow the recipe's seed.
@@ -75,9 +75,12 @@ def load_zoo_recipe(name_or_path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{path}: recipe.kind {r['kind']!r} unknown; choose classifier, vae or gan")
     if r["data"].get("domain", "image") not in DOMAINS:
         raise ValueError(f"{path}: recipe.data.domain {r['data'].get('domain')!r} unknown; choose one of {sorted(DOMAINS)}")
-    unknown = sorted(set(r["data"]) - {"domain", "dataset"})
+    unknown = sorted(set(r["data"]) - {"domain", "dataset", "splits"})
     if unknown:
-        raise ValueError(f"{path}: unknown recipe.data field(s) {unknown}; valid: dataset, domain")
+        raise ValueError(f"{path}: unknown recipe.data field(s) {unknown}; valid: dataset, domain, splits")
+    splits = r["data"].get("splits", ["train"])
+    if not isinstance(splits, list) or not splits or not all(isinstance(x, str) for x in splits):
+        raise ValueError(f"{path}: recipe.data.splits must be a non-empty list of split names, got {splits!r}")
     unknown = sorted(set(r["train"]) - _TRAIN_KEYS)
     if unknown:
         raise ValueError(f"{path}: unknown recipe.train field(s) {unknown}; valid: {sorted(_TRAIN_KEYS)}")
@@ -234,6 +237,9 @@ def _train_vae(r: dict[str, Any], x: Tensor, y: Tensor, device: torch.device, pr
         def feats(im: Tensor) -> dict[str, Tensor]:
             return clf.net.features(im, upto=upto)
 
+    likelihood = loss_cfg.get("likelihood", "laplace")
+    if likelihood not in ("laplace", "gaussian"):
+        raise ValueError(f"recipe.loss.likelihood must be 'laplace' or 'gaussian', got {likelihood!r}")
     opt = torch.optim.Adam(net.parameters(), lr=lc.lr, betas=lc.betas)
     gen = torch.Generator().manual_seed(lc.seed)
     bar = _bar(lc.steps, f"train {r['name']}", progress)
@@ -241,10 +247,17 @@ def _train_vae(r: dict[str, Any], x: Tensor, y: Tensor, device: torch.device, pr
         _set_lr(opt, step, lc)
         xb = x[idx].to(device)
         rec, mean, logvar = net(xb, generator=gen)
-        dist = (rec - xb).abs()
-        if feats is not None:
-            dist = dist + p_weight * _perceptual(feats, layers, xb, rec)[:, None, None, None]
-        nll, kl = _laplace_nll_and_kl(dist, net.log_gamma, mean, logvar)
+        if likelihood == "gaussian":
+            # N(x̂, γ²) per pixel: the squared error's pull grows with the error, so a small
+            # object the decoder still misses is not drowned by the background (as under L1,
+            # whose optimum without information is the per-pixel median: the background).
+            _, kl = _laplace_nll_and_kl((rec - xb).abs(), net.log_gamma, mean, logvar)
+            nll = ((rec - xb).pow(2) / (2 * (2 * net.log_gamma).exp()) + net.log_gamma).flatten(1).sum(1).mean()
+        else:
+            dist = (rec - xb).abs()
+            if feats is not None:
+                dist = dist + p_weight * _perceptual(feats, layers, xb, rec)[:, None, None, None]
+            nll, kl = _laplace_nll_and_kl(dist, net.log_gamma, mean, logvar)
         loss = nll + kl_weight * kl
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -420,7 +433,10 @@ def train_expert(
     dev = resolve_device(device)
     domain = r["data"].get("domain", "image")
     heads = config_from_dict(ClassifierConfig, r["model"]).heads if r["kind"] == "classifier" else ()
-    x, y = domain_images("train", domain, train_limit, dataset=r["data"].get("dataset", "fashion-mnist"), heads=heads)
+    parts = [domain_images(split, domain, train_limit, dataset=r["data"].get("dataset", "fashion-mnist"), heads=heads)
+             for split in r["data"].get("splits", ["train"])]
+    x = torch.cat([p[0] for p in parts])
+    y = None if parts[0][1] is None else torch.cat([p[1] for p in parts])
     t0 = time.perf_counter()
     # Dropout draws from the global RNG (it takes no generator): the loop runs inside
     # fork_rng, seeded by the recipe, and the caller's random state is restored after.
