@@ -152,3 +152,9 @@ def test_edit_errors_are_one_line_naming_the_valid_values(chain, name, assign, s
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and says in r.stderr, r.stderr
     assert not out.exists()
+
+
+def test_eval_refuses_more_queries_than_the_test_split(chain):
+    r = chain.run("eval", chain.translator("shapes-style"), "--dataset", chain.data, "--queries", 41, ok=False)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "n_queries must be between 1 and 40, got 41" in r.stderr, r.stderr
