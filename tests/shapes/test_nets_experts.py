@@ -186,3 +186,24 @@ def test_net2net_zoo_expert_through_the_registry_factory(tmp_path, monkeypatch):
     assert get_expert("fmnist-classifier").dim == 7
     monkeypatch.delenv("NET2NET_ZOO")
     assert get_expert("fmnist-classifier").dim == 128
+
+
+# -- edit's checks, before any network runs ---------------------------------------------------------
+
+@pytest.mark.parametrize(("task", "assign", "source", "message"), [
+    ("attr", ["colour=red"], "dress", "shapes-x reads the image's attributes itself .*drop --from"),
+    ("attr", ["style=outlined"], None, "sets shape, colour, size, position, not 'style'; change the style with shapes-style"),
+    ("attr", ["size=huge"], None, "--set size=huge: choose one of small, medium, large"),
+    ("style", ["colour=red"], None, "shapes-x sets style, not 'colour'"),
+    ("style", ["style=red"], None, "--set style=red: choose one of filled, outlined"),
+    ("text2img", ["colour=red"], None, "shapes-x does not edit; edit shapes with shapes-attr"),
+    ("attr", ["colour=red", "colour=blue"], None, "--set gives colour twice"),
+])
+def test_edit_refuses_before_running_anything(task, assign, source, message):
+    from types import SimpleNamespace
+
+    from net2net.applications import edit
+
+    t = SimpleNamespace(name="shapes-x", info={"domain": "shapes", "task": task})
+    with pytest.raises(ValueError, match=message):
+        edit(t, torch.zeros(1, 3, 32, 32), assign, source=source)
