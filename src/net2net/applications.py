@@ -85,7 +85,7 @@ def edit_attributes(t: Translator, images: Tensor, source: dict[str, list[str]],
     judge's verdict or the data set's truth.
     """
     _checked(t, ("attr",))
-    for i, ch in enumerate(changes):
+    for ch in changes:
         for a, v in ch.items():
             if a not in CONTENT or v not in VOCAB[a]:
                 raise ValueError(f"--set {a}={v}: choose an attribute of {', '.join(CONTENT)} and one of its values"
@@ -120,6 +120,9 @@ def edit(t: Translator, image: Tensor, assignments: str | list[str], *, source: 
         if not allowed:
             raise ValueError(f"{t.name} does not edit; edit shapes with shapes-attr (shape, colour, size, position) "
                              "or shapes-style (style)")
+        if source is not None:
+            raise ValueError(f"{t.name} reads the image's attributes itself (the zoo's attribute classifier); "
+                             "drop --from, which is for class translators")
         for key, value in sets.items():
             if key not in allowed:
                 raise ValueError(f"{t.name} sets {', '.join(allowed)}, not {key!r}"

@@ -25,12 +25,13 @@ downstream reads it through the generic data path. Every choice is a pure functi
 data set ``shapes`` is that folder for the default arguments, made on first use in
 ``$NET2NET_DATA`` (else ``$NET2NET_CACHE/datasets``, else ``~/.cache/net2net/datasets``).
 
-:func:`measure` reads the attributes back from pixels (foreground mean colour,
+:func:`measure` reads the attributes back from pixels (foreground colour,
 centroid, extent), independently of any network: the evaluation's second judge.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -382,21 +383,26 @@ def attribute_flags(values: dict[str, Sequence[str]]) -> list[list[str]]:
     return [[f"{a}={values[a][i]}" for a in names] for i in range(n)]
 
 
-def _expected_extent(shape: str, size: str) -> float:
-    """Bounding-box side (fraction of the image) of ``shape`` at ``size``: max of width and height."""
-    if shape == "circle":
-        return 2 * 0.85 * _RADIUS[size]
-    v = _polygon(shape)
-    return float(max(np.ptp(v[:, 0]), np.ptp(v[:, 1]))) * _RADIUS[size]
+@functools.lru_cache(maxsize=None)
+def _expected_extent(shape: str, size: str, side: int = 32) -> float:
+    """Bounding-box side (fraction of the image) of ``shape`` at ``size`` as :func:`measure` sees it:
+    measured on a jitter-free reference rendering at ``side`` pixels, so that sharp tips lost to
+    anti-aliasing (a triangle's corners) count as they do in the images measured."""
+    image = render(shape, COLOURS["green"], size, "centre", "filled", side=side)
+    fg = np.abs(image - image[0, 0]).max(axis=2) > 0.25
+    rows, cols = np.nonzero(fg)
+    return float(max(np.ptp(rows), np.ptp(cols)) + 1) / side
 
 
 def measure(images: np.ndarray | Any, shapes: Sequence[str] | None = None) -> dict[str, list[str | None]]:
     """Colour, position and (given each image's intended shape) size, read from pixels.
 
     The foreground is every pixel more than 0.25 away (max over channels) from the
-    median of the image's border; colour is the nearest named colour to the foreground's
-    mean, position the grid cell nearest its centroid, size the size whose extent for
-    that shape is nearest the foreground's bounding box. An image without foreground
+    median of the image's border; colour is the named colour that best explains every
+    foreground pixel as a blend of it and the background (anti-aliased edges and thin
+    outlines are such blends), position the grid cell nearest the centroid, size the size
+    whose bounding box for that shape (measured the same way on a reference rendering) is
+    nearest the foreground's. An image without foreground
     gets ``None`` everywhere.
 
     Args:
@@ -422,8 +428,13 @@ def measure(images: np.ndarray | Any, shapes: Sequence[str] | None = None) -> di
             out["position"].append(None)
             out["size"].append(None)
             continue
-        mean = x[i][:, m].mean(axis=1)
-        out["colour"].append(names[int(np.argmin(((palette - mean) ** 2).sum(1)))])
+        # Each foreground pixel is a blend (1 - c) bg + c colour (anti-aliased edges, thin
+        # outlines): the colour is the named one that best explains every pixel as such a blend.
+        d = x[i][:, m] - bg[i][:, None]                                   # (3, K)
+        u = palette - bg[i][None, :]                                      # (colours, 3)
+        c = np.clip(u @ d / (u * u).sum(1, keepdims=True), 0, 1)          # (colours, K)
+        resid = ((d[None] - c[:, None, :] * u[:, :, None]) ** 2).sum(axis=(1, 2))
+        out["colour"].append(names[int(np.argmin(resid))])
         rows, cols = np.nonzero(m)
         cy, cx = ys[rows].mean(), xs[cols].mean()
         r, c = int(np.argmin(np.abs(centres - cy))), int(np.argmin(np.abs(centres - cx)))
@@ -432,5 +443,5 @@ def measure(images: np.ndarray | Any, shapes: Sequence[str] | None = None) -> di
             out["size"].append(None)
             continue
         extent = max(ys[rows].max() - ys[rows].min(), xs[cols].max() - xs[cols].min()) + 1 / h
-        out["size"].append(min(SIZES, key=lambda s, e=extent, sh=shapes[i]: abs(_expected_extent(sh, s) - e)))
+        out["size"].append(min(SIZES, key=lambda s, e=extent, sh=shapes[i]: abs(_expected_extent(sh, s, h) - e)))
     return out
