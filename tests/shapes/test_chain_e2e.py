@@ -49,7 +49,8 @@ class Chain:
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory) -> Chain:
     c = Chain(tmp_path_factory.mktemp("chain"))
-    made = json.loads(c.run("data", "make", "shapes", "--out", c.data, "--n-train", 120, "--n-test", 40).stdout)
+    made = json.loads(c.run("data", "make", "shapes", "--out", c.data, "--n-train", 120, "--n-test", 40,
+                             "--n-judge", 40).stdout)
     assert made["n_train"] == 120 and made["out"] == str(c.data)
     for name in ("shapes-classifier", "shapes-ae"):
         c.run("zoo", "train", name, "--dataset", c.data, "--steps", 5, "--out", c.zoo)

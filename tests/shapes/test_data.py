@@ -31,7 +31,7 @@ from net2net.data.shapes import (
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"file_name", "shape", "colour", "size", "position", "style", "combo", "text", "text_heldout"}
-TINY = ShapesSpec(n_train=30, n_test=40, size=32, seed=3)
+TINY = ShapesSpec(n_train=30, n_test=40, n_judge=20, size=32, seed=3)
 
 
 def _rows(folder: Path, split: str) -> list[dict]:
@@ -52,7 +52,7 @@ def tiny(tmp_path_factory) -> Path:
 def test_make_shapes_is_deterministic_and_the_seed_matters(tiny, tmp_path):
     again = make_shapes(tmp_path / "again", TINY, progress=False)
     assert _files(again) == _files(tiny)
-    other = make_shapes(tmp_path / "other", ShapesSpec(n_train=30, n_test=40, seed=4), progress=False)
+    other = make_shapes(tmp_path / "other", ShapesSpec(n_train=30, n_test=40, n_judge=20, seed=4), progress=False)
     a, b = _files(tiny), _files(other)
     assert a.keys() == b.keys()
     assert a["train/00000.png"] != b["train/00000.png"]
@@ -60,10 +60,10 @@ def test_make_shapes_is_deterministic_and_the_seed_matters(tiny, tmp_path):
 
 
 def test_layout_and_metadata_rows(tiny):
-    assert sorted(p.name for p in tiny.iterdir()) == ["shapes.json", "test", "train"]
+    assert sorted(p.name for p in tiny.iterdir()) == ["shapes.json", "test", "train", "validation"]
     info = json.loads((tiny / "shapes.json").read_text())
     assert info["generator"] == "net2net.data.shapes" and info["n_train"] == 30 and info["seed"] == 3
-    for split, n in (("train", 30), ("test", 40)):
+    for split, n in (("train", 30), ("test", 40), ("validation", 20)):
         rows = _rows(tiny, split)
         assert len(rows) == n
         assert sorted(p.name for p in (tiny / split).glob("*.png")) == [f"{i:05d}.png" for i in range(n)]
@@ -81,7 +81,7 @@ def test_layout_and_metadata_rows(tiny):
 
 
 def test_heldout_combos_only_in_test_and_marked(tmp_path):
-    folder = make_shapes(tmp_path / "s", ShapesSpec(n_train=200, n_test=120, seed=0), progress=False)
+    folder = make_shapes(tmp_path / "s", ShapesSpec(n_train=200, n_test=120, n_judge=10, seed=0), progress=False)
     train = _rows(folder, "train")
     assert not [r for r in train if (r["colour"], r["shape"]) in HELDOUT_COMBOS]
     assert {r["combo"] for r in train} == {"seen"}
@@ -110,7 +110,7 @@ def _pattern(template: str) -> re.Pattern:
 def test_phrasing_sets_are_disjoint(tmp_path):
     assert set(TEMPLATES) == {"train", "heldout"}
     assert not set(TEMPLATES["train"]) & set(TEMPLATES["heldout"])
-    folder = make_shapes(tmp_path / "s", ShapesSpec(n_train=150, n_test=150, seed=1), progress=False)
+    folder = make_shapes(tmp_path / "s", ShapesSpec(n_train=150, n_test=150, n_judge=10, seed=1), progress=False)
     rows = _rows(folder, "train") + _rows(folder, "test")
     train_pats = [_pattern(t) for t in TEMPLATES["train"]]
     held_pats = [_pattern(t) for t in TEMPLATES["heldout"]]
@@ -219,12 +219,12 @@ def test_make_shapes_refuses_a_non_empty_folder_and_leaves_it_alone(tmp_path):
     out.mkdir()
     (out / "mine.txt").write_text("keep me")
     with pytest.raises(ValueError, match="already exists and is not an empty folder"):
-        make_shapes(out, ShapesSpec(n_train=2, n_test=2), progress=False)
+        make_shapes(out, ShapesSpec(n_train=2, n_test=2, n_judge=2), progress=False)
     assert _files(out) == {"mine.txt": b"keep me"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]  # no temporary left behind
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert make_shapes(empty, ShapesSpec(n_train=2, n_test=2), progress=False) == empty
+    assert make_shapes(empty, ShapesSpec(n_train=2, n_test=2, n_judge=2), progress=False) == empty
     assert len(_rows(empty, "train")) == 2
 
 
@@ -238,11 +238,12 @@ def _cli(*argv: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 def test_cli_data_make_shapes(tmp_path):
     out = tmp_path / "d"
-    r = _cli("data", "make", "shapes", "--out", str(out), "--n-train", "20", "--n-test", "10")
+    r = _cli("data", "make", "shapes", "--out", str(out), "--n-train", "20", "--n-test", "10", "--n-judge", "5")
     assert r.returncode == 0, r.stderr
     info = json.loads(r.stdout)
-    assert info == {"dataset": "shapes", "out": str(out), "n_train": 20, "n_test": 10, "size": 32, "seed": 0}
-    assert len(_rows(out, "train")) == 20 and len(_rows(out, "test")) == 10
+    assert info == {"dataset": "shapes", "out": str(out), "n_train": 20, "n_test": 10, "n_judge": 5, "size": 32,
+                    "seed": 0}
+    assert len(_rows(out, "train")) == 20 and len(_rows(out, "test")) == 10 and len(_rows(out, "validation")) == 5
     r = _cli("data", "make", "shapes", "--out", str(out), "--n-train", "20", "--n-test", "10")
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "already exists and is not an empty folder" in r.stderr
@@ -257,7 +258,7 @@ def test_registered_name_reads_a_made_folder(tiny, tmp_path, monkeypatch):
     monkeypatch.setenv("NET2NET_DATA", str(tmp_path / "default-root"))
     ds = get_dataset("shapes", data_dir=tiny)
     assert ds.name == "shapes"
-    assert sorted(ds.splits()) == ["test", "train"]
+    assert sorted(ds.splits()) == ["test", "train", "validation"]
     train = ds.load("train")
     assert train.images.shape == (30, 32, 32, 3) and train.images.dtype == np.uint8
     rows = _rows(tiny, "train")

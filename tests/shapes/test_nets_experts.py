@@ -188,6 +188,16 @@ def test_net2net_zoo_expert_through_the_registry_factory(tmp_path, monkeypatch):
     assert get_expert("fmnist-classifier").dim == 128
 
 
+def test_a_name_new_in_net2net_zoo_reaches_the_registry_after_it_loaded(tmp_path, monkeypatch):
+    """The registry asks its providers again on a miss: a folder set after the first lookup still counts."""
+    from net2net.experts.registry import available_experts, get_expert
+
+    assert "shapes-late" not in available_experts()  # providers loaded, without the folder
+    _write(tmp_path, "shapes-late", hidden=6)
+    monkeypatch.setenv("NET2NET_ZOO", str(tmp_path))
+    assert get_expert("shapes-late").dim == 6
+
+
 # -- edit's checks, before any network runs ---------------------------------------------------------
 
 @pytest.mark.parametrize(("task", "assign", "source", "message"), [

@@ -90,9 +90,11 @@ def _provider_entry_points() -> list[importlib.metadata.EntryPoint]:
     return found
 
 
-def _load_providers() -> None:
+def _load_providers(*, again: bool = False) -> None:
+    """Lets every provider register its experts (once; ``again`` asks them anew, e.g. after
+    ``NET2NET_ZOO`` pointed the zoo at another folder)."""
     global _providers_loaded
-    if _providers_loaded:
+    if _providers_loaded and not again:
         return
     _providers_loaded = True
     for ep in _provider_entry_points():
@@ -181,7 +183,7 @@ def get_expert(name: str, *, device: str = "cpu", layer: str | None = None, **op
     else:
         factory = EXPERTS.get(name) or _single_entry_point(name)
         if factory is None:
-            _load_providers()
+            _load_providers(again=_providers_loaded)  # a provider may offer names it did not before
             factory = EXPERTS.get(name)
         if factory is None:
             raise ValueError(f"no expert named {name!r}; choose one of {', '.join(available_experts())}, "
