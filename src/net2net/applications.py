@@ -27,6 +27,7 @@ __all__ = [
     "parse_assignments",
     "edit",
     "edit_attributes",
+    "shapes_label",
     "style_transfer",
 ]
 
@@ -145,6 +146,30 @@ def edit(t: Translator, image: Tensor, assignments: str | list[str], *, source: 
     return images, {"from": CLASS_NAMES[src[0]], "to": CLASS_NAMES[target]}
 
 
+def shapes_label(translator: Translator, value: Any) -> Any:
+    """The label query of a shapes translator: a style (``outlined``) for ``shapes-style``;
+    every content attribute for ``shapes-attr`` (``"shape=star, colour=red, size=large,
+    position=centre"``, commas or spaces between them) as its ``attribute=value`` names."""
+    task = translator.info.get("task")
+    if task == "style":
+        if value not in VOCAB["style"]:
+            raise ValueError(f"{translator.name} reads a style: pass one of {', '.join(VOCAB['style'])}")
+        return value
+    example = "shape=star, colour=red, size=large, position=centre"
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{translator.name} reads the content attributes: pass them all, e.g. --class '{example}'")
+    sets = parse_assignments(value.replace(",", " ").split())
+    for key, v in sets.items():
+        if key not in CONTENT:
+            raise ValueError(f"{translator.name} reads {', '.join(CONTENT)}, not {key!r}")
+        if v not in VOCAB[key]:
+            raise ValueError(f"{key}={v}: choose one of {', '.join(VOCAB[key])}")
+    missing = [a for a in CONTENT if a not in sets]
+    if missing:
+        raise ValueError(f"{translator.name} needs every content attribute; missing {', '.join(missing)} (e.g. '{example}')")
+    return [f"{a}={sets[a]}" for a in CONTENT]
+
+
 def make_query(translator: Translator, *, prompt: str | None = None, label: str | int | None = None,
                image: Tensor | None = None, derive: bool = False) -> Any:
     """One query in the form the translator's query expert reads.
@@ -162,6 +187,8 @@ def make_query(translator: Translator, *, prompt: str | None = None, label: str 
         if prompt is None:
             raise ValueError("this translator reads text: pass a prompt (--prompt TEXT)")
         return [check_prompt(prompt)]
+    if kind == "label" and translator.info.get("domain") == "shapes":
+        return [shapes_label(translator, label if label is not None else prompt)]
     if kind == "label":
         value = label if label is not None else prompt
         if value is None:

@@ -123,6 +123,19 @@ def test_sample(chain):
         _rgb32(out / f"{i:03d}.png")
 
 
+def test_sample_attribute_and_style_translators(chain):
+    out = chain.root / "samples-attr"
+    r = chain.run("sample", chain.translator("shapes-attr"), "--class", "shape=star, colour=red, size=large, position=centre",
+                  "-n", 2, "--out", out)
+    assert json.loads(r.stdout)["query"] == ["shape=star", "colour=red", "size=large", "position=centre"]
+    _rgb32(out / "001.png")
+    r = chain.run("sample", chain.translator("shapes-style"), "--class", "outlined", "-n", 2, "--out", chain.root / "s-st")
+    assert json.loads(r.stdout)["query"] == "outlined"
+    r = chain.run("sample", chain.translator("shapes-attr"), "--class", "shape=star colour=red", "--out", chain.root / "x",
+                  ok=False)
+    assert r.returncode == 2 and "missing size, position" in r.stderr and r.stderr.strip().count("\n") == 0
+
+
 def test_edit_attributes_and_style(chain):
     image = chain.data / "test" / "00000.png"
     out = chain.root / "edit-attr"
