@@ -191,13 +191,15 @@ _EXTRACT_FIELDS = {"expert", "options", "transform", "column", "split", "limit",
 
 
 def _dataset_ref(name: str, base: Path) -> str:
-    """A data set name as it is, or a folder relative to the recipe's folder."""
-    from net2net.data.datasets import DATASETS
+    """A folder relative to the recipe's folder, else a data set name as it is.
 
-    if name in DATASETS:
-        return name
+    A folder beside the recipe wins over a registered name it happens to share (a
+    ``shapes/`` folder of your own is not the generated ``shapes`` data set).
+    """
     p = Path(name).expanduser()
-    return str(p if p.is_absolute() or not (base / p).is_dir() else base / p)
+    if not p.is_absolute() and (base / p).is_dir():
+        return str(base / p)
+    return name
 
 
 def resolve_feature_queries(data: dict[str, Any], base: Path, *, progress: bool | None = None) -> dict[str, Any]:
