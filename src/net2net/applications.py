@@ -28,6 +28,7 @@ __all__ = [
     "edit",
     "edit_attributes",
     "shapes_label",
+    "read_image_for",
     "style_transfer",
 ]
 
@@ -144,6 +145,18 @@ def edit(t: Translator, image: Tensor, assignments: str | list[str], *, source: 
     src = [class_index(source)] if source is not None else query_of(t, image)
     images = t.edit(image, src, [target], n=n, temperature=temperature, seed=seed)
     return images, {"from": CLASS_NAMES[src[0]], "to": CLASS_NAMES[target]}
+
+
+def read_image_for(translator: Translator | None, path: Any) -> Tensor:
+    """An image file as ``(1, C, H, W)`` for ``translator``: in colour at its own size when the
+    translator's target expert reads colour (the shapes domain), else Fashion-MNIST's way
+    (grey 28×28, a light product photo inverted). The translator converts it further."""
+    from net2net.data.convert import image_spec
+    from net2net.imageio import load_image
+
+    if translator is not None and image_spec(translator.target).channels == 3:
+        return load_image(path, None, invert=False, channels=3)
+    return load_image(path)
 
 
 def shapes_label(translator: Translator, value: Any) -> Any:

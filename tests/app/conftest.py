@@ -52,3 +52,11 @@ def free_port():
 def tiny_text_translators(minilm) -> dict[str, Translator]:
     """fmnist-text2img with the real packaged MiniLM query expert and a tiny τ and target."""
     return {"fmnist-text2img": tiny(minilm, 7, "captions")}
+
+
+@pytest.fixture(scope="session")
+def shapes_translators() -> dict[str, Translator]:
+    """The colour tab's three translators, as shipped in the zoo."""
+    from net2net.translator import load
+
+    return {name: load(name) for name in ("shapes-text2img", "shapes-attr", "shapes-style")}

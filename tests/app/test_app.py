@@ -133,7 +133,7 @@ def test_explore_every_layer_or_one(tiny_translators) -> None:
         h.explore_classifier(tiny_translators, path, "conv3")
 
 
-def test_app_builds_with_notices_for_missing_translators(tiny_translators) -> None:
+def test_app_builds_with_notices_for_missing_translators(tiny_translators, shapes_translators) -> None:
     gr = pytest.importorskip("gradio", reason="the web app needs gradio")
     from net2net.app.server import build_app
 
@@ -141,10 +141,12 @@ def test_app_builds_with_notices_for_missing_translators(tiny_translators) -> No
         return " ".join(b.value for b in demo.blocks.values()
                         if isinstance(b, gr.Markdown) and "not installed yet" in (b.value or ""))
 
-    assert notices(build_app(tiny_translators)) == ""
-    partial = {k: v for k, v in tiny_translators.items() if k != "fmnist-attr"}
+    everything = {**tiny_translators, **shapes_translators}
+    assert notices(build_app(everything)) == ""
+    partial = {k: v for k, v in everything.items() if k not in ("fmnist-attr", "shapes-style")}
     text = notices(build_app(partial))
     assert "'fmnist-attr' is not installed yet" in text and "fmnist-text2img" not in text
+    assert "'shapes-style' is not installed yet" in text and "shapes-attr'" not in text
     assert "No classifier-diagnosis translators" in " ".join(
         b.value or "" for b in build_app({}).blocks.values() if isinstance(b, gr.Markdown))
 

@@ -19,9 +19,10 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from net2net.applications import check_prompt, make_query, query_of
+from net2net.applications import check_prompt, make_query, query_of, read_image_for
 from net2net.data.fashion_mnist import CLASS_NAMES, class_index
-from net2net.imageio import image_from_pil, load_image, to_pil
+from net2net.data.shapes import ATTRIBUTES
+from net2net.imageio import image_from_pil, to_pil
 from net2net.translator import Translator, available_translators, load
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "DIAGNOSE_PREFIX",
     "EXAMPLES_DIR",
     "MAX_SAMPLES",
+    "SHAPES_ATTRIBUTES",
     "TASKS",
     "Item",
     "diagnosis_layers",
@@ -40,6 +42,10 @@ __all__ = [
     "load_translators",
     "missing_message",
     "read_upload",
+    "shapes_edit",
+    "shapes_example_images",
+    "shapes_text_to_image",
+    "shapes_values",
     "text_to_image",
     "translate_image",
 ]
@@ -47,6 +53,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TEXT2IMG, ATTR = "fmnist-text2img", "fmnist-attr"
+#: the colour domain's translators: text -> image, content edits, style transfer.
+SHAPES_TEXT2IMG, SHAPES_ATTR, SHAPES_STYLE = "shapes-text2img", "shapes-attr", "shapes-style"
+#: the attributes the colour tab edits, in its menu's order.
+SHAPES_ATTRIBUTES: tuple[str, ...] = ATTRIBUTES
 #: the Translate tab's tasks: what the user sees -> the zoo translator doing it.
 TASKS: dict[str, str] = {
     "sketch → image": "fmnist-edge2img",
@@ -55,7 +65,7 @@ TASKS: dict[str, str] = {
 }
 DIAGNOSE_PREFIX = "fmnist-diagnose-"
 #: the zoo translators the app uses (besides every ``fmnist-diagnose-*`` one).
-APP_TRANSLATORS: tuple[str, ...] = (TEXT2IMG, ATTR, *TASKS.values())
+APP_TRANSLATORS: tuple[str, ...] = (TEXT2IMG, ATTR, *TASKS.values(), SHAPES_TEXT2IMG, SHAPES_ATTR, SHAPES_STYLE)
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 #: the classifier's verdict as the source class of an edit.
 AUTO = "auto (ask the classifier)"
@@ -117,12 +127,13 @@ def _items(images: Tensor, captions: list[str]) -> list[Item]:
     return [(to_pil(img, SCALE), cap) for img, cap in zip(images, captions, strict=True)]
 
 
-def read_upload(path: str | Path | None) -> Tensor:
-    """An uploaded file as ``(1, 1, 28, 28)``; errors name the file, not its temporary path."""
+def read_upload(path: str | Path | None, translator: Translator | None = None) -> Tensor:
+    """An uploaded file as the translator reads it (grey 28×28 for Fashion-MNIST, colour at its
+    own size for the shapes domain); errors name the file, not its temporary path."""
     if not path:
         raise ValueError("upload an image first (PNG, JPEG, ...), or pick one of the examples")
     try:
-        return load_image(path)
+        return read_image_for(translator, path)
     except ValueError as e:
         raise ValueError(str(e).replace(str(path), Path(path).name)) from None
 
@@ -131,14 +142,15 @@ def read_upload(path: str | Path | None) -> Tensor:
 
 
 def text_to_image(translators: Mapping[str, Translator], prompt: Any, n: Any, temperature: Any, seed: Any,
-                  keep_residual: bool = False, last_v: Tensor | None = None) -> tuple[list[Item], Tensor]:
+                  keep_residual: bool = False, last_v: Tensor | None = None, *,
+                  name: str = TEXT2IMG) -> tuple[list[Item], Tensor]:
     """``n`` samples for a prompt and the residuals ``v`` used (keep them in the session).
 
     With ``keep_residual`` the previous call's ``v`` is reused (when it has ``n`` rows),
     so a new prompt is drawn in the same "style": the paper's residual is what the text
-    does not say.
+    does not say. ``name`` is the text translator (the colour tab passes ``shapes-text2img``).
     """
-    t = _require(translators, TEXT2IMG)
+    t = _require(translators, name)
     prompt = check_prompt(prompt)
     n, temperature, seed = _settings(n, temperature, seed)
     query = make_query(t, prompt=prompt)
@@ -167,6 +179,59 @@ def edit_image(translators: Mapping[str, Translator], path: str | None, target: 
     edits = t.edit(image, src, [target], n=n, temperature=temperature, seed=seed)
     return (_items(image, [f"input ({CLASS_NAMES[src[0]]})"]) + _items(recon, ["reconstruction"])
             + _items(edits, [f"→ {CLASS_NAMES[target]} #{i + 1}" for i in range(n)]))
+
+
+# --- Shapes (colour) ----------------------------------------------------------------------
+
+
+def shapes_text_to_image(translators: Mapping[str, Translator], prompt: Any, n: Any, temperature: Any, seed: Any,
+                         keep_residual: bool = False, last_v: Tensor | None = None) -> tuple[list[Item], Tensor]:
+    """:func:`text_to_image` with the colour domain's ``shapes-text2img``."""
+    return text_to_image(translators, prompt, n, temperature, seed, keep_residual, last_v, name=SHAPES_TEXT2IMG)
+
+
+def shapes_values(attribute: Any) -> list[str]:
+    """The values an attribute of the shapes data set takes (the value menu follows the attribute menu)."""
+    from net2net.data.shapes import VOCAB
+
+    if attribute not in VOCAB:
+        raise ValueError(f"choose an attribute: one of {', '.join(VOCAB)}")
+    return list(VOCAB[attribute])
+
+
+def shapes_edit(translators: Mapping[str, Translator], path: str | None, attribute: Any, value: Any,
+                n: Any = 3, temperature: Any = 1.0, seed: Any = 0) -> list[Item]:
+    """The input, its reconstruction and ``n`` edits setting one attribute: ``shapes-attr`` for
+    shape, colour, size and position, ``shapes-style`` for the style; the rest is kept."""
+    from net2net.applications import edit
+
+    n, temperature, seed = _settings(n, temperature, seed)
+    values = shapes_values(attribute)
+    if value not in values:
+        raise ValueError(f"{attribute} takes one of {', '.join(values)}, not {value!r}")
+    t = _require(translators, SHAPES_STYLE if attribute == "style" else SHAPES_ATTR)
+    image = read_upload(path, t)
+    edits, change = edit(t, image, [f"{attribute}={value}"], n=n, temperature=temperature, seed=seed)
+    recon = t.decode(t.encode_target(image))
+    return (_items(image, [f"input ({attribute}: {change['from'][attribute]})"]) + _items(recon, ["reconstruction"])
+            + _items(edits, [f"→ {attribute}={value} #{i + 1}" for i in range(n)]))
+
+
+def shapes_example_images(folder: str | Path, n: int = 6) -> list[Path]:
+    """The first ``n`` images of the shapes test split, written as PNGs into ``folder``
+    (made from the generator, identical to the data set's files; nothing is shipped)."""
+    from net2net.data.shapes import items
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    pixels, rows = items("test", n)
+    paths = []
+    for i, (a, row) in enumerate(zip(pixels, rows, strict=True)):
+        p = folder / f"{i}-{row['colour']}-{row['shape']}-{row['style']}.png"
+        if not p.is_file():
+            Image.fromarray(a).save(p)
+        paths.append(p)
+    return paths
 
 
 # --- Translate --------------------------------------------------------------------------

@@ -142,6 +142,42 @@ def build_app(translators: Mapping[str, Translator] | None = None, *, device: st
             go.click(_wrap(h.edit_image, translators), [upload, target, source, count, temperature, seed], edits,
                      api_name="edit")
 
+        with gr.Tab("Shapes (colour)", id="shapes"):
+            _notice(translators, h.SHAPES_TEXT2IMG, h.SHAPES_ATTR, h.SHAPES_STYLE)
+            gr.Markdown("The colour domain: generated shapes whose every attribute is known (shape, colour, size, "
+                        "position, style). Describe one, or change one attribute of an image and keep the rest.")
+            prompt = gr.Textbox(label="prompt", placeholder="e.g. a large red star in the centre", max_lines=3,
+                                max_length=2000, elem_id="shapes-prompt")
+            count, temperature, seed = _settings(8)
+            keep = gr.Checkbox(label="same residual, new prompt",
+                               info="keep the last samples' residuals v and change only the text")
+            go = gr.Button("Generate", variant="primary", elem_id="shapes-generate")
+            samples = _gallery("samples", "shapes-samples")
+            last_v = gr.State(None)
+            inputs, outputs = [prompt, count, temperature, seed, keep, last_v], [samples, last_v]
+            go.click(_wrap(h.shapes_text_to_image, translators), inputs, outputs, api_name="shapes_text_to_image")
+            prompt.submit(_wrap(h.shapes_text_to_image, translators), inputs, outputs, api_name=False)
+            gr.Markdown("**Edit**: the attribute classifier reads the image; `shapes-attr` changes shape, colour, "
+                        "size or position, `shapes-style` the style.")
+            with gr.Row():
+                with gr.Column():
+                    upload = gr.File(label="image (PNG, JPEG, ...; any size)", type="filepath", file_count="single",
+                                     elem_id="shapes-upload", height=120)
+                    examples = h.shapes_example_images(Path(os.environ["GRADIO_TEMP_DIR"]) / "shapes-examples")
+                    gr.Examples([[str(p)] for p in examples], inputs=[upload], label="examples (shapes test set)",
+                                example_labels=[p.stem.split("-", 1)[1] for p in examples])
+                with gr.Column():
+                    attribute = gr.Dropdown(list(h.SHAPES_ATTRIBUTES), value="colour",
+                                            label="attribute")
+                    value = gr.Dropdown(h.shapes_values("colour"), value="red", label="new value")
+                    attribute.change(lambda a: gr.Dropdown(choices=h.shapes_values(a), value=h.shapes_values(a)[0]),
+                                     attribute, value, api_name=False)
+                    count, temperature, seed = _settings(3)
+                    go = gr.Button("Edit", variant="primary", elem_id="shapes-edit-run")
+            edits = _gallery("input, reconstruction, edits", "shapes-edits")
+            go.click(_wrap(h.shapes_edit, translators), [upload, attribute, value, count, temperature, seed], edits,
+                     api_name="shapes_edit")
+
         with gr.Tab("Translate", id="translate"):
             _notice(translators, *h.TASKS.values())
             task = gr.Radio(list(h.TASKS), value=next(iter(h.TASKS)), label="task")

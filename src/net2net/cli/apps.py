@@ -32,10 +32,10 @@ def _check_n(args: argparse.Namespace) -> None:
         check_rerank(args.rerank, args.n)
 
 
-def _image(path: str):
-    from net2net.imageio import load_image
+def _image(path: str, translator=None):
+    from net2net.applications import read_image_for
 
-    return load_image(path)
+    return read_image_for(translator, path)
 
 
 def _write(images, args: argparse.Namespace, info: dict, nrow: int | None = None) -> int:
@@ -114,7 +114,7 @@ def run_translate(args: argparse.Namespace) -> int:
     t = load(args.name, args.device)
     if t.query_kind != "image":
         raise ValueError(f"{args.name} reads {t.query_kind}, not images: use `net2net sample {args.name} --prompt ...`")
-    query = make_query(t, image=_image(args.image), derive=args.derive)
+    query = make_query(t, image=_image(args.image, t), derive=args.derive)
     images = t.sample(query, n=args.n, temperature=args.temperature, seed=args.seed, rerank=args.rerank, scorer=scorer_for(t))
     return _write(images, args, {"translator": args.name, "query": args.image})
 
@@ -125,7 +125,7 @@ def run_edit(args: argparse.Namespace) -> int:
 
     _check_n(args)
     t = load(args.name, args.device)
-    images, change = edit(t, _image(args.image), args.assign, source=args.source, n=args.n,
+    images, change = edit(t, _image(args.image, t), args.assign, source=args.source, n=args.n,
                           temperature=args.temperature, seed=args.seed)
     return _write(images, args, {"translator": args.name, **change})
 
@@ -136,8 +136,8 @@ def run_exemplar(args: argparse.Namespace) -> int:
 
     _check_n(args)
     t = load(args.name, args.device)
-    query = make_query(t, prompt=args.prompt, image=_image(args.image) if args.image else None, derive=args.derive)
-    exemplar = _image(args.exemplar)
+    query = make_query(t, prompt=args.prompt, image=_image(args.image, t) if args.image else None, derive=args.derive)
+    exemplar = _image(args.exemplar, t)
     images = t.exemplar(query, exemplar, query_of(t, exemplar), n=args.n, temperature=args.temperature, seed=args.seed)
     return _write(images, args, {"translator": args.name, "exemplar": args.exemplar})
 
