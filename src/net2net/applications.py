@@ -13,7 +13,7 @@ from torch import Tensor
 
 from net2net.data.domains import derive as derive_domain
 from net2net.data.fashion_mnist import CLASS_NAMES, class_index
-from net2net.data.shapes import CONTENT, VOCAB, attribute_flags
+from net2net.data.shapes import ATTRIBUTES, VOCAB, attribute_flags
 from net2net.translator import Translator, available_translators, load
 from net2net.zoo.scoring import query_of_images, shapes_verdict
 
@@ -83,17 +83,17 @@ def edit_attributes(t: Translator, images: Tensor, source: dict[str, list[str]],
                     n: int = 1, temperature: float = 1.0, seed: int = 0) -> Tensor:
     """``shapes-attr``: image ``i`` with the attributes in ``changes[i]`` set, the rest kept.
 
-    ``source`` gives each image's content attributes (attribute -> values), e.g. the
+    ``source`` gives each image's attributes (attribute -> values), e.g. the
     judge's verdict or the data set's truth.
     """
     _checked(t, ("attr",))
     for ch in changes:
         for a, v in ch.items():
-            if a not in CONTENT or v not in VOCAB[a]:
-                raise ValueError(f"--set {a}={v}: choose an attribute of {', '.join(CONTENT)} and one of its values"
-                                 + (f" ({', '.join(VOCAB[a])})" if a in CONTENT else ""))
-    src = attribute_flags({a: source[a] for a in CONTENT})
-    tgt = attribute_flags({a: [changes[i].get(a, source[a][i]) for i in range(len(changes))] for a in CONTENT})
+            if a not in ATTRIBUTES or v not in VOCAB[a]:
+                raise ValueError(f"--set {a}={v}: choose an attribute of {', '.join(ATTRIBUTES)} and one of its values"
+                                 + (f" ({', '.join(VOCAB[a])})" if a in ATTRIBUTES else ""))
+    src = attribute_flags({a: source[a] for a in ATTRIBUTES})
+    tgt = attribute_flags({a: [changes[i].get(a, source[a][i]) for i in range(len(changes))] for a in ATTRIBUTES})
     return t.edit(images, src, tgt, n=n, temperature=temperature, seed=seed)
 
 
@@ -110,7 +110,7 @@ def edit(t: Translator, image: Tensor, assignments: str | list[str], *, source: 
 
     - class translators (``fmnist-attr``): ``class=dress``; the image's class is ``source``
       or, by default, the zoo classifier's verdict;
-    - ``shapes-attr``: any of ``shape=``, ``colour=``, ``size=``, ``position=``;
+    - ``shapes-attr``: any of ``shape=``, ``colour=``, ``size=``, ``position=``, ``style=``;
     - ``shapes-style``: ``style=filled`` or ``style=outlined``;
 
     for shapes the image's attributes are the zoo's attribute classifier's verdict.
@@ -118,7 +118,7 @@ def edit(t: Translator, image: Tensor, assignments: str | list[str], *, source: 
     sets = parse_assignments(assignments)
     if t.info.get("domain") == "shapes":
         task = t.info.get("task")
-        allowed = CONTENT if task == "attr" else ("style",) if task == "style" else ()
+        allowed = ATTRIBUTES if task == "attr" else ("style",) if task == "style" else ()
         if not allowed:
             raise ValueError(f"{t.name} does not edit; edit shapes with shapes-attr (shape, colour, size, position) "
                              "or shapes-style (style)")
@@ -161,26 +161,26 @@ def read_image_for(translator: Translator | None, path: Any) -> Tensor:
 
 def shapes_label(translator: Translator, value: Any) -> Any:
     """The label query of a shapes translator: a style (``outlined``) for ``shapes-style``;
-    every content attribute for ``shapes-attr`` (``"shape=star, colour=red, size=large,
-    position=centre"``, commas or spaces between them) as its ``attribute=value`` names."""
+    every attribute for ``shapes-attr`` (``"shape=star, colour=red, size=large,
+    position=centre, style=filled"``, commas or spaces between them) as its ``attribute=value`` names."""
     task = translator.info.get("task")
     if task == "style":
         if value not in VOCAB["style"]:
             raise ValueError(f"{translator.name} reads a style: pass one of {', '.join(VOCAB['style'])}")
         return value
-    example = "shape=star, colour=red, size=large, position=centre"
+    example = "shape=star, colour=red, size=large, position=centre, style=filled"
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{translator.name} reads the content attributes: pass them all, e.g. --class '{example}'")
+        raise ValueError(f"{translator.name} reads the attributes: pass them all, e.g. --class '{example}'")
     sets = parse_assignments(value.replace(",", " ").split())
     for key, v in sets.items():
-        if key not in CONTENT:
-            raise ValueError(f"{translator.name} reads {', '.join(CONTENT)}, not {key!r}")
+        if key not in ATTRIBUTES:
+            raise ValueError(f"{translator.name} reads {', '.join(ATTRIBUTES)}, not {key!r}")
         if v not in VOCAB[key]:
             raise ValueError(f"{key}={v}: choose one of {', '.join(VOCAB[key])}")
-    missing = [a for a in CONTENT if a not in sets]
+    missing = [a for a in ATTRIBUTES if a not in sets]
     if missing:
-        raise ValueError(f"{translator.name} needs every content attribute; missing {', '.join(missing)} (e.g. '{example}')")
-    return [f"{a}={sets[a]}" for a in CONTENT]
+        raise ValueError(f"{translator.name} needs every attribute; missing {', '.join(missing)} (e.g. '{example}')")
+    return [f"{a}={sets[a]}" for a in ATTRIBUTES]
 
 
 def make_query(translator: Translator, *, prompt: str | None = None, label: str | int | None = None,

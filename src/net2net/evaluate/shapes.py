@@ -202,7 +202,7 @@ def style_metrics(t: Translator, test: ShapesTest, clf: Any) -> dict[str, Any]:
 @torch.no_grad()
 def evaluate_shapes(t: Translator, *, n_queries: int = 1000, n_samples: int = 4, seed: int = 0,
                     n_real: int = 1000, dataset: str = "shapes", judge_folder: str | None = None,
-                    test: ShapesTest | None = None) -> dict[str, Any]:
+                    test: ShapesTest | None = None, temperature: float = 1.0) -> dict[str, Any]:
     """The metrics of a shapes translator (see the module docstring) on the first ``n_queries``
     test images of ``dataset`` (or of ``test``, e.g. :meth:`ShapesTest.generated`); the FID's
     real images are the last ``n_real`` of that split."""
@@ -221,9 +221,9 @@ def evaluate_shapes(t: Translator, *, n_queries: int = 1000, n_samples: int = 4,
     if task in ("text2img", "text2img-baseline"):
         out.update(_held_out_nll(t, test.text_heldout, test.images))
         real = full.images[-min(n_real, len(full)):]
-        out.update(text2img_metrics(t, test, clf, real, n_samples=n_samples, seed=seed))
+        out.update(text2img_metrics(t, test, clf, real, n_samples=n_samples, seed=seed, temperature=temperature))
     elif task == "attr":
-        out.update(_held_out_nll(t, attribute_flags({a: test.attrs[a] for a in CONTENT}), test.images))
+        out.update(_held_out_nll(t, attribute_flags({a: test.attrs[a] for a in ATTRIBUTES}), test.images))
         out.update(edit_metrics(t, test, clf, seed=seed))
     elif task == "style":
         out.update(_held_out_nll(t, test.attrs["style"], test.images))

@@ -15,7 +15,7 @@ fmnist-lowres-ae           16    VAE of 7x7 images (``downsample(x, 7)``)
 fmnist-gan                 48    generator, latent ``[z̃ (32), W·onehot(c) (16)]``
 shapes-classifier          128   RGB 32x32 attribute classifier: heads shape, colour, size, position, style
 shapes-ae                  64    RGB VAE g of the shapes data set, decode -> (B, 3, 32, 32)
-shapes-multihot            25    label expert: ``shape=star``, ``colour=red``, ... flags (no weights)
+shapes-multihot            27    label expert: ``shape=star``, ``colour=red``, ... flags (no weights)
 shapes-style-onehot        2     label expert: ``filled`` / ``outlined`` (no weights)
 =========================  ====  ==========================================================
 
@@ -133,11 +133,11 @@ def register_experts(register: Callable[[str, Callable[..., TorchExpert]], Any])
 
 
 def _shapes_multihot(*, device: str | torch.device = "cpu") -> TorchExpert:
-    """The shapes data set's content attributes as multi-hot flags: ``shape=star``, ``colour=red``, ..."""
-    from net2net.data.shapes import CONTENT, VOCAB
+    """The shapes data set's attributes as multi-hot flags: ``shape=star``, ``colour=red``, ..., ``style=filled``."""
+    from net2net.data.shapes import ATTRIBUTES, VOCAB
     from net2net.experts.labels import MultiHotExpert
 
-    return MultiHotExpert([f"{a}={v}" for a in CONTENT for v in VOCAB[a]], name="shapes-multihot", device=device)
+    return MultiHotExpert([f"{a}={v}" for a in ATTRIBUTES for v in VOCAB[a]], name="shapes-multihot", device=device)
 
 
 def _shapes_style(*, device: str | torch.device = "cpu") -> TorchExpert:

@@ -64,12 +64,12 @@ def shapes_verdict(images: Tensor) -> dict[str, list[str]]:
 def _shapes_query(translator: Translator, images: Tensor) -> Any:
     import numpy as np
 
-    from net2net.data.shapes import CONTENT, attribute_flags, caption
+    from net2net.data.shapes import ATTRIBUTES, attribute_flags, caption
 
     verdict = shapes_verdict(images)
     task = translator.info.get("task", "")
     if task == "attr":
-        return attribute_flags({a: verdict[a] for a in CONTENT})
+        return attribute_flags({a: verdict[a] for a in ATTRIBUTES})
     if task == "style":
         return verdict["style"]
     if translator.query_kind == "text":
