@@ -217,3 +217,15 @@ def test_edit_refuses_before_running_anything(task, assign, source, message):
     t = SimpleNamespace(name="shapes-x", info={"domain": "shapes", "task": task})
     with pytest.raises(ValueError, match=message):
         edit(t, torch.zeros(1, 3, 32, 32), assign, source=source)
+
+
+def test_fields_added_for_colour_leave_grey_configs_and_fingerprints_as_they_were():
+    """Translators check their experts' fingerprints, which hash the config: the grey zoo must not change."""
+    from net2net.translator import available_translators, load
+
+    assert "in_channels" not in ClassifierConfig().to_dict() and "heads" not in ClassifierConfig().to_dict()
+    assert "in_channels" not in VAEConfig().to_dict()
+    assert VAEConfig(in_channels=3, image_size=32).to_dict()["in_channels"] == 3
+    for name in ("fmnist-text2img", "fmnist-superres", "fmnist-inpaint", "shapes-attr"):
+        if name in available_translators():
+            load(name)  # raises if an expert's fingerprint differs from the one τ was trained with

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -41,8 +41,14 @@ def _positive(owner: str, **values: int) -> None:
 
 
 class _Config:
+    #: Fields added after the first zoo was saved, with the value that keeps the old
+    #: behaviour. At that value they are left out of :meth:`to_dict`, so the saved
+    #: configs and the experts' fingerprints (which translators check) stay as they were.
+    LATER: ClassVar[dict[str, Any]] = {}
+
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+        d = dataclasses.asdict(self)  # type: ignore[call-overload]
+        return {k: v for k, v in d.items() if not (k in self.LATER and v == self.LATER[k])}
 
 
 # --------------------------------------------------------------------- classifier
@@ -69,6 +75,7 @@ class ClassifierConfig(_Config):
     image_size: int = 28
     in_channels: int = 1
     heads: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    LATER: ClassVar[dict[str, Any]] = {"in_channels": 1, "heads": ()}
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(self.channels))
@@ -171,6 +178,7 @@ class VAEConfig(_Config):
     channels: tuple[int, ...] = (32, 64, 128)
     init_log_gamma: float = 0.0
     in_channels: int = 1
+    LATER: ClassVar[dict[str, Any]] = {"in_channels": 1}
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(self.channels))
