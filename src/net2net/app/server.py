@@ -103,6 +103,22 @@ def _gallery(label: str, elem_id: str) -> gr.Gallery:
                       buttons=["download"], preview=False)
 
 
+def _text_to_image(translators: Mapping[str, Translator], fn: Callable[..., Any], placeholder: str, prefix: str,
+                   api_name: str) -> None:
+    """A prompt, the sample settings, a "same residual" box and a gallery, wired to ``fn``."""
+    prompt = gr.Textbox(label="prompt", placeholder=placeholder, max_lines=3, max_length=2000,
+                        elem_id=f"{prefix}prompt")
+    count, temperature, seed = _settings(8)
+    keep = gr.Checkbox(label="same residual, new prompt",
+                       info="keep the last samples' residuals v (their style) and change only the text")
+    go = gr.Button("Generate", variant="primary", elem_id=f"{prefix}generate")
+    samples = _gallery("samples", f"{prefix}samples")
+    last_v = gr.State(None)
+    inputs, outputs = [prompt, count, temperature, seed, keep, last_v], [samples, last_v]
+    go.click(_wrap(fn, translators), inputs, outputs, api_name=api_name)
+    prompt.submit(_wrap(fn, translators), inputs, outputs, api_name=False)
+
+
 def build_app(translators: Mapping[str, Translator] | None = None, *, device: str = "cpu") -> gr.Blocks:
     """The app's page. ``translators`` (name -> Translator) replaces the installed zoo, e.g. in tests."""
     if translators is None:
@@ -114,17 +130,7 @@ def build_app(translators: Mapping[str, Translator] | None = None, *, device: st
 
         with gr.Tab("Text → image", id="text"):
             _notice(translators, h.TEXT2IMG)
-            prompt = gr.Textbox(label="prompt", placeholder="e.g. a dark pair of trousers", max_lines=3,
-                                max_length=2000, elem_id="prompt")
-            count, temperature, seed = _settings(8)
-            keep = gr.Checkbox(label="same residual, new prompt",
-                               info="keep the last samples' residuals v (their style) and change only the text")
-            go = gr.Button("Generate", variant="primary", elem_id="generate")
-            samples = _gallery("samples", "samples")
-            last_v = gr.State(None)
-            inputs, outputs = [prompt, count, temperature, seed, keep, last_v], [samples, last_v]
-            go.click(_wrap(h.text_to_image, translators), inputs, outputs, api_name="text_to_image")
-            prompt.submit(_wrap(h.text_to_image, translators), inputs, outputs, api_name=False)
+            _text_to_image(translators, h.text_to_image, "e.g. a dark pair of trousers", "", "text_to_image")
 
         with gr.Tab("Edit", id="edit"):
             _notice(translators, h.ATTR)
@@ -146,17 +152,8 @@ def build_app(translators: Mapping[str, Translator] | None = None, *, device: st
             _notice(translators, h.SHAPES_TEXT2IMG, h.SHAPES_ATTR, h.SHAPES_STYLE)
             gr.Markdown("The colour domain: generated shapes whose every attribute is known (shape, colour, size, "
                         "position, style). Describe one, or change one attribute of an image and keep the rest.")
-            prompt = gr.Textbox(label="prompt", placeholder="e.g. a large red star in the centre", max_lines=3,
-                                max_length=2000, elem_id="shapes-prompt")
-            count, temperature, seed = _settings(8)
-            keep = gr.Checkbox(label="same residual, new prompt",
-                               info="keep the last samples' residuals v and change only the text")
-            go = gr.Button("Generate", variant="primary", elem_id="shapes-generate")
-            samples = _gallery("samples", "shapes-samples")
-            last_v = gr.State(None)
-            inputs, outputs = [prompt, count, temperature, seed, keep, last_v], [samples, last_v]
-            go.click(_wrap(h.shapes_text_to_image, translators), inputs, outputs, api_name="shapes_text_to_image")
-            prompt.submit(_wrap(h.shapes_text_to_image, translators), inputs, outputs, api_name=False)
+            _text_to_image(translators, h.shapes_text_to_image, "e.g. a large red star in the centre", "shapes-",
+                           "shapes_text_to_image")
             gr.Markdown("**Edit**: the attribute classifier reads the image; `shapes-attr` changes shape, colour, "
                         "size or position, `shapes-style` the style.")
             with gr.Row():
