@@ -140,7 +140,7 @@ def edit(t: Translator, image: Tensor, assignments: str | list[str], *, source: 
     if t.query_kind != "label":
         raise ValueError(f"{t.name} does not take classes; edit with a class translator such as fmnist-attr or shapes-attr")
     if set(sets) != {"class"}:
-        raise ValueError(f"{t.name} sets the class: --set class=CLASS (one of {', '.join(CLASS_NAMES)} or 0-9)")
+        raise ValueError(f"{t.name} sets the class: --set takes class=CLASS (one of {', '.join(CLASS_NAMES)} or 0-9)")
     target = class_index(sets["class"])
     src = [class_index(source)] if source is not None else query_of(t, image)
     images = t.edit(image, src, [target], n=n, temperature=temperature, seed=seed)

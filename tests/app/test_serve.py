@@ -107,14 +107,18 @@ def test_unused_uploads_do_not_pile_up(server) -> None:
     while server.temp_bytes() > MAX_MB * 1024 * 1024 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert server.temp_bytes() <= MAX_MB * 1024 * 1024, "the byte bound is kept"
-    examples = sum(p.stat().st_size for p in EXAMPLES)
+    (folder,) = server.temp_folders()
+    # the colour tab's examples are made at start-up in the folder (Gradio links them where they are)
+    shapes = sorted((folder / "shapes-examples").glob("*.png"))
+    assert len(shapes) == 6
+    examples = sum(p.stat().st_size for p in EXAMPLES) + sum(p.stat().st_size for p in shapes)
     deadline = time.monotonic() + MAX_AGE_MIN * 60 + 20
     while server.temp_bytes() > examples and time.monotonic() < deadline:
         time.sleep(0.5)
     assert server.temp_bytes() == examples, "files older than --temp-max-age are deleted..."
-    (folder,) = server.temp_folders()
     left = sorted(p.name for p in folder.rglob("*.png"))
-    assert left == sorted(p.name for p in EXAMPLES), "...but not the page's example images, which it links"
+    assert left == sorted([p.name for p in EXAMPLES] + [p.name for p in shapes]), \
+        "...but not the page's example images, which it links"
     assert server.proc.poll() is None
 
 

@@ -104,8 +104,9 @@ def test_shapes_multihot_expert():
     assert [names[i] for i in v[1].nonzero().flatten().tolist()] == ["colour=white"]
     with pytest.raises(ValueError, match="unknown attribute 'colour=purple'; choose from shape=circle"):
         e.encode([["colour=purple"]])
-    with pytest.raises(ValueError, match="unknown attribute 'style=filled'"):  # style is not content
-        e.encode([["style=filled"]])
+    with pytest.raises(ValueError, match="unknown attribute 'style=wavy'"):
+        e.encode([["style=wavy"]])
+    assert e.encode([["style=filled"]])[0, names.index("style=filled")] == 1
 
 
 def test_shapes_style_onehot_expert():

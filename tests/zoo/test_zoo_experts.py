@@ -14,7 +14,8 @@ from net2net.zoo import list_zoo, load_expert, zoo_info
 from net2net.zoo.store import WEIGHTS_DIR
 
 N_TEST = 2000
-NAMES = ["fmnist-classifier", "fmnist-edge-classifier", "fmnist-ae", "fmnist-lowres-ae", "fmnist-gan"]
+NAMES = ["fmnist-classifier", "fmnist-edge-classifier", "fmnist-ae", "fmnist-lowres-ae", "fmnist-gan",
+         "shapes-classifier", "shapes-ae"]
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +31,16 @@ def classifier():
 
 def test_every_expert_is_shipped_small_and_verified():
     assert sorted(NAMES) == sorted(list_zoo())
-    total = sum((WEIGHTS_DIR / n / "model.safetensors").stat().st_size for n in NAMES)
+    total = sum((WEIGHTS_DIR / n / "model.safetensors").stat().st_size for n in NAMES if n.startswith("fmnist-"))
     assert total < 15e6
+
+
+def test_the_colour_domain_fits_its_20_mb():
+    from net2net.translator import TRANSLATORS_DIR
+
+    files = [f for n in NAMES if n.startswith("shapes-") for f in (WEIGHTS_DIR / n).iterdir()]
+    files += [f for d in TRANSLATORS_DIR.glob("shapes-*") for f in d.rglob("*") if f.is_file()]
+    assert len(files) > 10 and sum(f.stat().st_size for f in files) <= 20e6
     for name in NAMES:
         info = zoo_info(name)
         assert info["recipe"] == name and len(info["sha256"]) == 64 and info["metrics"]["test"]

@@ -103,6 +103,11 @@ def _gallery(label: str, elem_id: str) -> gr.Gallery:
                       buttons=["download"], preview=False)
 
 
+def _shapes_examples_dir() -> Path:
+    """Where the colour tab's example images are written (made from the generator at start-up)."""
+    return Path(os.environ["GRADIO_TEMP_DIR"]) / "shapes-examples"
+
+
 def _text_to_image(translators: Mapping[str, Translator], fn: Callable[..., Any], placeholder: str, prefix: str,
                    api_name: str) -> None:
     """A prompt, the sample settings, a "same residual" box and a gallery, wired to ``fn``."""
@@ -160,7 +165,7 @@ def build_app(translators: Mapping[str, Translator] | None = None, *, device: st
                 with gr.Column():
                     upload = gr.File(label="image (PNG, JPEG, ...; any size)", type="filepath", file_count="single",
                                      elem_id="shapes-upload", height=120)
-                    examples = h.shapes_example_images(Path(os.environ["GRADIO_TEMP_DIR"]) / "shapes-examples")
+                    examples = h.shapes_example_images(_shapes_examples_dir())
                     gr.Examples([[str(p)] for p in examples], inputs=[upload], label="examples (shapes test set)",
                                 example_labels=[p.stem.split("-", 1)[1] for p in examples])
                 with gr.Column():
@@ -321,7 +326,8 @@ def serve(host: str = "127.0.0.1", port: int = 7860, *, translators: Mapping[str
     ``temp_max_bytes`` and ``temp_max_age_s`` bound Gradio's temporary folder
     (:class:`TempSweeper`).
     """
-    sweeper = TempSweeper(os.environ["GRADIO_TEMP_DIR"], temp_max_bytes, temp_max_age_s, keep=h.example_images())
+    sweeper = TempSweeper(os.environ["GRADIO_TEMP_DIR"], temp_max_bytes, temp_max_age_s,
+                          keep=[*h.example_images(), *h.shapes_example_images(_shapes_examples_dir())])
     if block:
         _sigterm_closes_the_server()
     demo = build_app(translators, device=device)

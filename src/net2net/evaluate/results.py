@@ -110,10 +110,10 @@ def _experts(judge_per_class: int, seed: int) -> dict[str, Any]:
         test, ae, clf = ShapesTest.generated(3000), load_expert("shapes-ae"), load_expert("shapes-classifier")
         rec = torch.cat([ae.decode(ae.encode(test.images[i:i + 500])) for i in range(0, len(test), 500)])
         real, recon = _predict(clf, test.images), _predict(clf, rec)
-        out["shapes-ae"]["classifier_on_reconstructions"] = {
+        out["shapes-ae"]["judge_on_reconstructions"] = {"n": len(test), "per_attribute": {
             a: {"real": float(np.mean(np.asarray(real[a]) == np.asarray(v))),
                 "reconstructions": float(np.mean(np.asarray(recon[a]) == np.asarray(v)))}
-            for a, v in test.attrs.items()} | {"n": len(test)}
+            for a, v in test.attrs.items()}}
     if "fmnist-gan" in out and "fmnist-edge-classifier" in out:
         gan, edge = load_expert("fmnist-gan"), load_expert("fmnist-edge-classifier")
         judged = zm.generated_class_accuracy(gan, lambda im: edge.logits(derive("edges", im)),

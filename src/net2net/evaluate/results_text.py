@@ -247,12 +247,12 @@ def zoo_md(res: dict[str, Any]) -> str:
         t = m.get("test", {})
         if "psnr" in t:
             fig = f"**PSNR {t['psnr']:.2f} dB**, MSE {t['mse']:.5f}"
-            if "classifier_on_reconstructions" in e and "n" in e["classifier_on_reconstructions"]:
-                c = e["classifier_on_reconstructions"]
+            if "judge_on_reconstructions" in e:
+                c = e["judge_on_reconstructions"]
                 fig += ("; `shapes-classifier` on its reconstructions (real images in brackets, measured now by "
                         f"`make results` on {c['n']:,} test images): " + ", ".join(
-                            f"{a} {_pct(v['reconstructions'])} ({_pct(v['real'])})" for a, v in c.items() if a != "n"))
-            elif "classifier_on_reconstructions" in e:
+                            f"{a} {_pct(v['reconstructions'])} ({_pct(v['real'])})" for a, v in c["per_attribute"].items()))
+            if "classifier_on_reconstructions" in e:
                 c = e["classifier_on_reconstructions"]
                 fig += (f"; `fmnist-classifier` gets {_pct(c['reconstruction_accuracy'])} of its reconstructions "
                         f"right against {_pct(c['real_accuracy'])} of the real images ({c['gap_points']:.1f} points "
