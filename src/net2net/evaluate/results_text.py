@@ -362,7 +362,7 @@ def shapes_section(res: dict[str, Any]) -> str:
         L += ["### Attribute editing (Tab. 4)", "", "![shapes editing](img/shapes-edit.png)", "",
               f"Each of the first {m['n_edits']:,} test images gets one content attribute (drawn at random) changed to "
               "a random other value: `y* = Λ(τ(τ⁻¹(Θ(y)|a)|a*))`, `a` the multi-hot attributes (all five, from the data "
-              f"set. **Hit**: the classifier sees the new value ({_f(m['edit_hit'])}, goal 0.9: {goal(m['edit_hit'], 0.9)}). "
+              f"set). **Hit**: the classifier sees the new value ({_f(m['edit_hit'])}, goal 0.9: {goal(m['edit_hit'], 0.9)}). "
               f"**Others kept**: every other attribute, style included, is what it was ({_f(m['edit_others_kept'])}, goal "
               f"0.9: {goal(m['edit_others_kept'], 0.9)}); both at once {_f(m['edit_hit_and_kept'])}.", "",
               "| changed attribute | " + " | ".join(CONTENT) + " |", "|---" * (len(CONTENT) + 1) + "|",
