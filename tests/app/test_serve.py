@@ -132,3 +132,23 @@ def test_sigterm_stops_cleanly_and_removes_the_temporary_folder(server) -> None:
     assert code == 0, server.log.read_text()[-3000:]
     assert server.temp_folders() == [], "the temporary folder outlived the server"
     assert "Traceback" not in server.log.read_text()
+
+
+def test_fifty_concurrent_identical_requests_all_get_whole_images(server, tmp_path) -> None:
+    """Issue 27: the same request fifty times at once gives the same images, so Gradio
+    would write them to one content-hash path while other requests download it; each
+    request's outputs come from its own file instead, and every download is a whole PNG."""
+    from gradio_client import Client
+    from PIL import Image
+
+    client = Client(server.url, download_files=str(tmp_path), verbose=False)
+    jobs = [client.submit("a dark pair of trousers", 2, 1.0, 0, False, api_name="/text_to_image") for _ in range(50)]
+    results = []
+    for job in jobs:
+        out = []
+        for item in job.result(timeout=600):
+            with Image.open(item["image"]) as img:
+                img.load()  # a truncated download fails here
+                out.append(img.tobytes())
+        results.append(out)
+    assert len(results) == 50 and all(r == results[0] for r in results) and len(results[0]) == 2

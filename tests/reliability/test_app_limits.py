@@ -38,7 +38,7 @@ def launched(monkeypatch):
 def test_serve_binds_to_loopback_runs_one_job_at_a_time_and_caps_uploads(launched) -> None:
     server.serve(translators={}, block=False)
     assert launched.calls["launch"]["server_name"] == "127.0.0.1"
-    assert launched.calls["queue"] == {"default_concurrency_limit": 1, "max_size": 32}
+    assert launched.calls["queue"] == {"default_concurrency_limit": 1, "max_size": 64}
     assert launched.calls["launch"]["max_file_size"] == MAX_BYTES
     assert launched.calls["launch"]["show_error"] is False  # no tracebacks in the page
     sweeper = launched.temp_sweeper
@@ -148,3 +148,19 @@ def test_oversized_and_non_image_uploads(tmp_path, monkeypatch, png_bytes) -> No
     exe.write_bytes(b"MZ\x90\x00" + b"\0" * 64)
     with pytest.raises(ValueError, match=r"^tool.exe: not an image file"):
         h.read_upload(str(exe))
+
+
+def test_each_request_gets_its_own_output_files(tmp_path, monkeypatch) -> None:
+    """Issue 27: outputs are files in a folder of the request's own (never a shared
+    content-hash path that another request may be rewriting), swept like Gradio's."""
+    from PIL import Image
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+    img = Image.new("RGB", (4, 4), (200, 10, 10))
+    cb = server._wrap(lambda translators, n: ([(img, "#1"), (img, "#2")], "state"), {})
+    first, second = cb(2), cb(2)
+    assert first[1] == "state"
+    paths = [p for p, _ in first[0]] + [p for p, _ in second[0]]
+    assert len({server.Path(p).parent for p in paths}) == 2 and len(set(paths)) == 4
+    assert all(Image.open(p).convert("RGB").getpixel((0, 0)) == (200, 10, 10) for p in paths)
+    assert {f for _, _, f in server.TempSweeper(tmp_path).files()} == {server.Path(p) for p in paths}

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import re
+import secrets
 import shutil
 import signal
 import tempfile
@@ -34,6 +35,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import gradio as gr
+from PIL import Image
 
 from net2net.app import handlers as h
 from net2net.data.fashion_mnist import CLASS_NAMES
@@ -66,12 +68,36 @@ def _wrap(fn: Callable[..., Any], translators: Mapping[str, Translator]) -> Call
 
     def callback(*args: Any) -> Any:
         try:
-            return fn(translators, *args)
+            out = fn(translators, *args)
         except USER_ERRORS as e:
             raise gr.Error(str(e), print_exception=False) from None
+        return _private(out)
 
     callback.__name__ = fn.__name__
     return callback
+
+
+def _private(out: Any) -> Any:
+    """Gallery items with their images written to this request's own folder.
+
+    Handed PIL images, Gradio writes each to a path named by the hash of its bytes,
+    in place: two requests with the same output rewrite one file while a browser
+    reads it ("Too little data for declared Content-Length"). A file of our own is
+    instead copied into Gradio's cache under a temporary name and renamed, once. The
+    folder's random hex name makes the :class:`TempSweeper` age it out like Gradio's.
+    """
+    items = out[0] if isinstance(out, tuple) else out
+    if not (isinstance(items, list) and items and all(isinstance(i, tuple) and isinstance(i[0], Image.Image)
+                                                     for i in items)):
+        return out
+    folder = Path(os.environ["GRADIO_TEMP_DIR"]) / secrets.token_hex(32)
+    folder.mkdir(parents=True)
+    files = []
+    for k, (img, caption) in enumerate(items):
+        path = folder / f"{k:03d}.png"
+        img.save(path, format="PNG")
+        files.append((str(path), caption))
+    return (files, *out[1:]) if isinstance(out, tuple) else files
 
 
 def _notice(translators: Mapping[str, Translator], *names: str) -> None:
@@ -319,7 +345,7 @@ def _sigterm_closes_the_server() -> None:
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, *, translators: Mapping[str, Translator] | None = None,
-          device: str = "cpu", max_queue: int = 32, block: bool = True, quiet: bool = False,
+          device: str = "cpu", max_queue: int = 64, block: bool = True, quiet: bool = False,
           temp_max_bytes: int = TEMP_MAX_BYTES, temp_max_age_s: float = TEMP_MAX_AGE_S) -> gr.Blocks:
     """Builds and launches the app; ``block=False`` returns at once (``demo.close()`` stops it).
 

@@ -36,7 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_make(args: argparse.Namespace) -> int:
     from net2net.data.shapes import ShapesSpec, make_shapes
 
-    spec = ShapesSpec(n_train=args.n_train, n_test=args.n_test, n_judge=args.n_judge, size=args.size, seed=args.seed)
+    try:
+        spec = ShapesSpec(n_train=args.n_train, n_test=args.n_test, n_judge=args.n_judge, size=args.size, seed=args.seed)
+    except ValueError as e:  # the spec names its field; the user typed the flag
+        field, _, rest = str(e).partition(" ")
+        raise ValueError(f"--{field.replace('_', '-')} {rest}") from None
     out = make_shapes(args.out, spec)
     print(json.dumps({"dataset": args.kind, "out": str(out), **spec.__dict__}, indent=2))
     return 0

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    p.add_argument("--max-queue", type=int, default=32, help="requests that may wait in the queue (default: 32)")
+    p.add_argument("--max-queue", type=int, default=64, help="requests that may wait in the queue (default: 64)")
     p.add_argument("--temp-max-mb", type=float, default=256,
                    help="uploads and outputs kept in the temporary folder, in MiB; the oldest go first (default: 256)")
     p.add_argument("--temp-max-age", type=float, default=30, metavar="MINUTES",

@@ -17,6 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("recipe", help="path to a recipe JSON file")
     p.add_argument("--out", help="run folder (default: the recipe's 'out')")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="train into a non-empty folder that is not a net2net run (its checkpoints/, model/, best/, "
+                        "translator/ and metrics.json are replaced); refused without it")
     p.add_argument("--steps", type=int, help="override train.steps")
     p.add_argument("--device", help="override train.device (auto, cpu, cuda, ...)")
     p.add_argument("--devices", type=int, default=1,
@@ -28,7 +31,7 @@ def _launch(args: argparse.Namespace) -> int:
     """``torchrun --standalone --nproc_per_node=N -m net2net.cli train ...`` without --devices."""
     from torch.distributed.run import main as torchrun
 
-    argv = [args.recipe] + (["--resume"] if args.resume else [])
+    argv = [args.recipe] + (["--resume"] if args.resume else []) + (["--overwrite"] if args.overwrite else [])
     for flag, value in (("--out", args.out), ("--steps", args.steps), ("--device", args.device)):
         if value is not None:
             argv += [flag, str(value)]
@@ -46,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     if args.devices > 1 and D.env_world_size() == 1:
         return _launch(args)
 
-    metrics = train(args.recipe, out=args.out, steps=args.steps, device=args.device, resume=args.resume)
+    metrics = train(args.recipe, out=args.out, steps=args.steps, device=args.device, resume=args.resume,
+                    overwrite=args.overwrite)
     if not D.setup().is_main:  # every rank returns rank 0's metrics; one prints them
         D.shutdown()
         return 0

@@ -32,6 +32,7 @@ centroid, extent), independently of any network: the evaluation's second judge.
 from __future__ import annotations
 
 import functools
+import glob
 import json
 import logging
 import os
@@ -111,6 +112,10 @@ _SUPERSAMPLE = 4
 SPLITS: tuple[str, ...] = ("train", "test", "validation")
 
 
+#: the most images of one split :func:`make_shapes` writes (20 GB of PNGs at 128 px).
+MAX_IMAGES = 1_000_000
+
+
 @dataclass(frozen=True)
 class ShapesSpec:
     """What :func:`make_shapes` makes: sizes, image side and seed."""
@@ -124,8 +129,8 @@ class ShapesSpec:
     def __post_init__(self) -> None:
         for name in ("n_train", "n_test", "n_judge"):
             v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= MAX_IMAGES:
+                raise ValueError(f"{name} must be an integer from 1 to {MAX_IMAGES:,}, got {v!r}")
         if not isinstance(self.size, int) or not 16 <= self.size <= 256:
             raise ValueError(f"size must be an integer from 16 to 256, got {self.size!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**32:
@@ -312,7 +317,13 @@ def make_shapes(out: str | os.PathLike, spec: ShapesSpec | None = None, *, progr
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"{out} already exists and is not an empty folder; choose a new --out")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    _sweep_killed(out)
+    need = (spec.n_train + spec.n_test + spec.n_judge) * (spec.size * spec.size * 3 // 4 + 300)  # PNG + metadata row
+    free = shutil.disk_usage(out.parent).free
+    if need > free:
+        raise ValueError(f"the data set needs about {need / 1e9:.1f} GB and {out.parent} has {free / 1e9:.1f} GB free; "
+                         "make fewer images (--n-train, --n-test, --n-judge) or choose another --out")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-tmp-{os.getpid()}-", dir=out.parent))
     try:
         bar = tqdm(total=spec.n_train + spec.n_test + spec.n_judge, desc="make shapes", unit="img", dynamic_ncols=True,
                    disable=(not progress) if progress is not None else None)
@@ -338,6 +349,28 @@ def make_shapes(out: str | os.PathLike, spec: ShapesSpec | None = None, *, progr
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _sweep_killed(out: Path) -> list[str]:
+    """Removes the temporary siblings of ``out`` that killed runs of :func:`make_shapes`
+    left (their process is gone); a live run's temporary is left alone."""
+    removed = []
+    for p in out.parent.glob(f".{glob.escape(out.name)}-tmp-*-*"):
+        pid = p.name[len(out.name) + 6:].split("-", 1)[0]
+        if not (pid.isdigit() and p.is_dir() and not p.is_symlink()):
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # alive (or not ours to signal): not a leftover
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+        removed.append(p.name)
+    if removed:
+        log.info("removed %d temporaries left by killed runs: %s", len(removed), ", ".join(sorted(removed)))
+    return removed
 
 
 def data_root() -> Path:

@@ -49,6 +49,7 @@ __all__ = [
     "get_expert",
     "is_spec",
     "load_factory",
+    "check_expert",
     "register_expert",
 ]
 
@@ -143,14 +144,23 @@ def load_factory(spec: str) -> ExpertFactory:
             sys.modules[mod_name] = module
             try:
                 loader_spec.loader.exec_module(module)
-            except BaseException:
+            except (KeyboardInterrupt, SystemExit):
                 del sys.modules[mod_name]
                 raise
+            except BaseException as e:  # the user's code: a syntax error, a failed import, anything it raises
+                del sys.modules[mod_name]
+                where = f" (line {e.lineno})" if isinstance(e, SyntaxError) and e.lineno else ""
+                raise ValueError(f"expert spec {spec!r}: importing {path} failed: "
+                                 f"{type(e).__name__}{where}: {e.msg if isinstance(e, SyntaxError) else e}") from None
     else:
         try:
             module = importlib.import_module(target)
         except ModuleNotFoundError as e:
             raise ValueError(f"expert spec {spec!r}: no module {e.name!r} (is it installed, or on PYTHONPATH?)") from None
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as e:
+            raise ValueError(f"expert spec {spec!r}: importing {target} failed: {type(e).__name__}: {e}") from None
     factory = getattr(module, attr, None)
     if not callable(factory):
         raise ValueError(f"expert spec {spec!r}: {target} has no callable {attr!r}")
@@ -192,7 +202,38 @@ def get_expert(name: str, *, device: str = "cpu", layer: str | None = None, **op
     if layer is not None:
         options["layer"] = layer
     _check_options(name, factory, options)
-    return factory(device=device, **options)
+    if not is_spec(name):
+        return factory(device=device, **options)
+    try:  # the user's code: whatever it raises becomes one line naming the spec
+        expert = factory(device=device, **options)
+    except ValueError as e:
+        raise ValueError(f"expert spec {name!r}: {e}") from None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as e:
+        raise ValueError(f"expert spec {name!r}: the factory raised {type(e).__name__}: {e}") from None
+    return check_expert(expert, f"expert spec {name!r}")
+
+
+def check_expert(expert: Any, where: str) -> Expert:
+    """``expert`` if it keeps the protocol (``name``, a positive ``dim``, ``encode``,
+    ``fingerprint()`` giving a string), else one line saying what is missing."""
+    missing = [a for a in ("name", "dim", "encode", "fingerprint") if not hasattr(expert, a)]
+    if missing:
+        raise ValueError(f"{where} returned {type(expert).__name__}, not an expert: it lacks {', '.join(missing)} "
+                         "(see docs/experts.md for the protocol)")
+    dim = expert.dim
+    if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
+        raise ValueError(f"{where}: the expert's dim must be a positive integer, got {dim!r}")
+    if not callable(expert.encode) or not callable(expert.fingerprint):
+        raise ValueError(f"{where}: the expert's encode and fingerprint must be methods")
+    try:
+        fp = expert.fingerprint()
+    except Exception as e:
+        raise ValueError(f"{where}: the expert's fingerprint() raised {type(e).__name__}: {e}") from None
+    if not isinstance(fp, str) or not fp:
+        raise ValueError(f"{where}: the expert's fingerprint() must return a non-empty string, got {fp!r}")
+    return expert
 
 
 def _minilm(*, device: str = "cpu", **options: Any) -> Expert:

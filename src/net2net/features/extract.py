@@ -111,7 +111,13 @@ def extract_entry(store: FeatureStore, expert: Expert, *, dataset: str = "fashio
     if reads != domain.kind:
         raise ValueError(f"expert {expert.name!r} reads {reads} but transform {domain.name!r} makes {domain.kind}; "
                          f"choose a {reads} transform or another expert")
-    _, notes = _inputs(domain, items_of(data, 0, 1, n), expert)  # fails here, before anything is written
+    try:  # fails here, before anything is written
+        _, notes = _inputs(domain, items_of(data, 0, 1, n), expert)
+    except (ValueError, KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as e:  # an expert's own code failing: one line that names it (--debug shows the rest)
+        raise ValueError(f"expert {expert.name!r} failed on the first row of {ds.name} {split}: "
+                         f"{type(e).__name__}: {e}") from e
     if notes:
         log.warning("%s: images converted for expert %s: %s", ds.name, expert.name, "; ".join(notes))
     spec = store.spec(expert, dataset=ds.name, split=split, data_fingerprint=data.fingerprint, transform=domain,
@@ -122,9 +128,11 @@ def extract_entry(store: FeatureStore, expert: Expert, *, dataset: str = "fashio
     created = not folder.exists()
     try:
         return _write(store, folder, spec, expert, domain, data, n, batch_size, progress)
-    except ValueError:
+    except BaseException as e:  # any failure, Ctrl-C included: no half-made entry stays
         if created and not (folder / "manifest.json").is_file():
             shutil.rmtree(folder, ignore_errors=True)  # this call's own, incomplete folder
+        if isinstance(e, Exception) and not isinstance(e, ValueError):
+            raise ValueError(f"extracting with expert {expert.name!r} failed: {type(e).__name__}: {e}") from e
         raise
 
 

@@ -42,10 +42,11 @@ from torch import Tensor, nn
 
 from net2net.io import atomic_write_json, load_tensors
 from net2net.models import build_model, config_from_dict, save_model
-from net2net.preflight import check_device, check_writable
+from net2net.preflight import check_device
 from net2net.train import checkpoints as C
 from net2net.train import distributed as D
 from net2net.train.checkpoints import latest_checkpoint
+from net2net.train.runs import claim_run_folder
 from net2net.train.progress import RISING_EVALS, OverfittingWarning, Progress, rising
 
 __all__ = ["OverfittingWarning", "Pairs", "TrainConfig", "evaluate_nll", "fit", "latest_checkpoint", "lr_at",
@@ -57,6 +58,10 @@ LN2 = math.log(2.0)
 #: train.precision -> the autocast dtype of the forward pass (None: plain float32).
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
 _FINITE_CHUNK = 1 << 16  # rows per NaN check: a memory-mapped store is never read whole
+#: common-sense bounds, checked when a config is built: a billion steps of τ would take
+#: years, and a batch of more than a million pairs is more than any data set here.
+MAX_STEPS = 10**9
+MAX_BATCH = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,10 @@ class TrainConfig:
             lo = 1 if name in positive_ints else 0
             if not isinstance(v, int) or isinstance(v, bool) or v < lo:
                 raise ValueError(f"train.{name} must be an integer >= {lo}, got {v!r}")
+        for name, hi in (("steps", MAX_STEPS), ("batch_size", MAX_BATCH), ("eval_batch_size", MAX_BATCH),
+                         ("warmup_steps", MAX_STEPS), ("eval_every", MAX_STEPS), ("ckpt_every", MAX_STEPS)):
+            if getattr(self, name) > hi:
+                raise ValueError(f"train.{name} must be at most {hi:,}, got {getattr(self, name):,}")
         for name, lo, hi in (("lr", 0, 10), ("weight_decay", -1e-12, 10), ("min_lr_ratio", -1e-12, 1), ("grad_clip", -1e-12, 1e9)):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not (lo < v <= hi):
@@ -267,6 +276,26 @@ class _DDPStep:
 # --- the loop ------------------------------------------------------------------------
 
 
+def check_batch_memory(model: nn.Module, cfg: TrainConfig, device: torch.device) -> None:
+    """Refuses a batch whose activations cannot fit in this machine's memory, before the
+    first step tries to allocate them (an allocation traceback otherwise)."""
+    if device.type != "cpu":
+        return
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return
+    # every Linear's output is kept for the backward pass, with about as much again for
+    # its gradient and the activation after it: 3 floats of 4 bytes per output unit.
+    units = sum(m.out_features for m in model.modules() if isinstance(m, nn.Linear)) + model.dim + model.cond_dim
+    need = max(cfg.batch_size, cfg.eval_batch_size) * units * 12
+    if need > memory // 2:
+        fits = max(1, memory // 2 // (units * 12))
+        raise ValueError(f"train.batch_size {cfg.batch_size:,} (eval_batch_size {cfg.eval_batch_size:,}) needs about "
+                         f"{need / 2**30:.0f} GiB for activations and this machine has {memory / 2**30:.0f} GiB; "
+                         f"use at most {fits:,}")
+
+
 def fit(
     kind: str,
     model_config: dict[str, Any],
@@ -278,6 +307,7 @@ def fit(
     resume: bool = False,
     extra: dict[str, Any] | None = None,
     progress: bool | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Trains a ``kind`` model on ``train``, validating on ``val``; writes ``out/model``.
 
@@ -300,6 +330,9 @@ def fit(
         extra: stored in the model's ``config.json`` (e.g. what made the features).
         progress: ``True`` a bar, ``False`` nothing, ``None`` (default) a bar on a
             terminal and log lines elsewhere.
+        overwrite: train into ``out`` even if it is a non-empty folder that is not a
+            net2net run (:func:`net2net.train.runs.claim_run_folder`); without it such a
+            folder is refused before any work, so no one's files are replaced.
 
     Returns:
         The metrics dict also written to ``out/metrics.json``.
@@ -307,7 +340,8 @@ def fit(
     out = Path(out)
     dist = D.setup(resolve_device(cfg.device))  # a world of one unless launched by torchrun
     device = D.rank_device(resolve_device(cfg.device))
-    check_writable(out, "run folder")  # before any work: an unwritable folder must not cost a run
+    # before any work: an unwritable or foreign folder must not cost a run
+    claim_run_folder(out, what="run folder", overwrite=overwrite, record=False)
     if cfg.batch_size % dist.world_size:
         raise ValueError(f"train.batch_size ({cfg.batch_size}) is the global batch and must divide by the number of "
                          f"processes ({dist.world_size}); choose a multiple of {dist.world_size}")
@@ -320,12 +354,14 @@ def fit(
             f"model expects target dim {model.dim} and cond dim {model.cond_dim}, but the "
             f"training pairs have {train.target.shape[1]} and {train.cond.shape[1]}"
         )
+    check_batch_memory(model, cfg, device)
     train.check_finite("training")
     if val is not None:
         val.check_finite("validation")
     model.check_finite = False  # checked once above; no host sync per step
     with C.RunLock(out) if dist.is_main else contextlib.nullcontext():
         if dist.is_main:
+            claim_run_folder(out, what="run folder", overwrite=overwrite)
             removed = C.clean_stale_temporaries(out)
             if removed:
                 log.info("%s: removed %d temporaries left by a killed run (%s)", out, len(removed), ", ".join(removed))

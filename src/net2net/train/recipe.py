@@ -15,6 +15,7 @@ it is about, e.g. ``recipe.train.lr``.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from net2net.data.toy import LinearGaussianToy
 from net2net.io import load_tensors, read_json
 from net2net.models import MODELS
 from net2net.train.fit import Pairs, TrainConfig, fit
+from net2net.train.runs import claim_run_folder
 
 __all__ = ["Recipe", "DATA_SOURCES", "features_source", "register_data_source", "load_recipe", "parse_recipe",
            "run_recipe", "train"]
@@ -112,8 +114,9 @@ class Recipe:
     base: Path
     translator: dict[str, Any] | None = None
 
-    def run(self, *, resume: bool = False, out: str | os.PathLike | None = None, progress: bool | None = None) -> dict[str, Any]:
-        return run_recipe(self, resume=resume, out=out, progress=progress)
+    def run(self, *, resume: bool = False, out: str | os.PathLike | None = None, progress: bool | None = None,
+            overwrite: bool = False) -> dict[str, Any]:
+        return run_recipe(self, resume=resume, out=out, progress=progress, overwrite=overwrite)
 
 
 _EXPERT_SPEC: FieldSpec = {"name": (str, ...), "options": (dict, None)}
@@ -202,6 +205,42 @@ def _dataset_ref(name: str, base: Path) -> str:
     return name
 
 
+#: a feature query's fields and the types they take (``column`` may also be a list of names).
+_QUERY_TYPES: dict[str, tuple[type, ...]] = {"expert": (str,), "options": (dict,), "dataset": (str,), "split": (str,),
+                                             "transform": (str,), "column": (str, list), "limit": (int,),
+                                             "data_dir": (str,)}
+
+
+def _check_query_types(q: dict[str, Any], where: str) -> None:
+    """One line for a field of the wrong type, before anything is loaded."""
+    for name, types in _QUERY_TYPES.items():
+        if name not in q or (q[name] is None and name in ("transform", "column", "limit", "data_dir")):
+            continue
+        v = q[name]
+        if name == "expert" and isinstance(v, dict):
+            raise ValueError(f"{where}.expert: give the expert's name as a string and its settings beside it, e.g. "
+                             '"expert": "fmnist-classifier", "options": {"layer": "fc1"}; got an object')
+        ok = isinstance(v, types) and not isinstance(v, bool)
+        if ok and name == "column" and isinstance(v, list):
+            ok = bool(v) and all(isinstance(c, str) and c for c in v)
+        if ok and name == "limit":
+            ok = v >= 1
+        if ok and isinstance(v, str):
+            ok = bool(v.strip())
+        if not ok:
+            want = {"column": "a column name or a list of names", "limit": "a positive integer",
+                    "options": "an object of the expert's settings"}.get(name, "a non-empty string")
+            raise ValueError(f"{where}.{name}: expected {want}, got {json.dumps(v) if _jsonable(v) else repr(v)}")
+
+
+def _jsonable(v: Any) -> bool:
+    try:
+        json.dumps(v)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def resolve_feature_queries(data: dict[str, Any], base: Path, *, progress: bool | None = None) -> dict[str, Any]:
     """Turns each entry query of a ``features`` data spec into an entry key, extracting on a miss.
 
@@ -224,6 +263,7 @@ def resolve_feature_queries(data: dict[str, Any], base: Path, *, progress: bool 
         if unknown or "expert" not in q:
             raise ValueError(f"recipe.data.{role}: needs 'expert' and may have {sorted(_EXTRACT_FIELDS - {'expert'})}; "
                              f"unknown {unknown}" if unknown else f"recipe.data.{role}: 'expert' is missing")
+        _check_query_types(q, f"recipe.data.{role}")
         try:
             expert = get_expert(q["expert"], **q.get("options", {}))
             entry = store.extract(expert, dataset=_dataset_ref(q.get("dataset", "fashion-mnist"), base),
@@ -290,8 +330,11 @@ def features_source(fields: dict[str, Any], base: Path) -> tuple[Pairs, Pairs | 
     return train, val, {"source": "features", "root": str(store.root), **prov}
 
 
-def run_recipe(recipe: Recipe, *, resume: bool = False, out: str | os.PathLike | None = None, progress: bool | None = None) -> dict[str, Any]:
+def run_recipe(recipe: Recipe, *, resume: bool = False, out: str | os.PathLike | None = None, progress: bool | None = None,
+               overwrite: bool = False) -> dict[str, Any]:
     """Loads the recipe's pairs (extracting missing features first) and fits its model."""
+    # The run folder first: a folder training may not write into must not cost an extraction.
+    claim_run_folder(out or recipe.out, what="--out" if out else "recipe.out", overwrite=overwrite, record=False)
     data = recipe.data
     if data["source"] == "features":
         data = resolve_feature_queries(data, recipe.base, progress=progress)
@@ -302,7 +345,7 @@ def run_recipe(recipe: Recipe, *, resume: bool = False, out: str | os.PathLike |
     model.setdefault("cond_dim", train.cond.shape[1])
     try:
         metrics = fit(kind, model, train, val, recipe.train, out or recipe.out, resume=resume,
-                      extra={"recipe": recipe.name, "data": provenance}, progress=progress)
+                      extra={"recipe": recipe.name, "data": provenance}, progress=progress, overwrite=overwrite)
     except ValueError as e:
         msg = str(e)
         raise ValueError(msg if not msg.startswith(("FlowConfig.", "MLPConfig.", "unknown ")) else f"recipe.model: {msg}") from None
@@ -314,7 +357,7 @@ def run_recipe(recipe: Recipe, *, resume: bool = False, out: str | os.PathLike |
 
 def train(recipe: str | os.PathLike | dict[str, Any] | Recipe, *, out: str | os.PathLike | None = None,
           steps: int | None = None, device: str | None = None, resume: bool = False,
-          progress: bool | None = None, base: str | os.PathLike = ".") -> dict[str, Any]:
+          progress: bool | None = None, base: str | os.PathLike = ".", overwrite: bool = False) -> dict[str, Any]:
     """Trains τ from a recipe (a file, a dict, or a parsed :class:`Recipe`); what ``net2net train`` does.
 
     Args:
@@ -322,6 +365,9 @@ def train(recipe: str | os.PathLike | dict[str, Any] | Recipe, *, out: str | os.
         out: the run folder (default: the recipe's ``out``).
         steps, device: override ``train.steps`` / ``train.device``.
         resume: continue from the run folder's latest checkpoint.
+        overwrite: train into a non-empty folder that is not a net2net run (its
+            ``checkpoints/``, ``model/``, ``best/``, ``translator/`` and ``metrics.json``
+            are replaced); without it such a folder is refused before any work.
 
     Returns:
         The metrics, with ``out`` (the run folder) and, when the recipe names its experts,
@@ -346,7 +392,7 @@ def train(recipe: str | os.PathLike | dict[str, Any] | Recipe, *, out: str | os.
     if overrides:
         r = dataclasses.replace(r, train=dataclasses.replace(r.train, **overrides))
     run = Path(out) if out is not None else Path(r.out)  # like the CLI: relative to the working folder
-    metrics = r.run(resume=resume, out=run, progress=progress)
+    metrics = r.run(resume=resume, out=out, progress=progress, overwrite=overwrite)
     metrics["out"] = str(run)
     if r.translator is not None:
         metrics["translator"] = str(run / "translator")
