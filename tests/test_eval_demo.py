@@ -92,7 +92,7 @@ def test_shipped_shapes_translators_do_their_task(name) -> None:
     from net2net.evaluate.shapes import ShapesTest, evaluate_shapes
 
     if name == "none-shipped":
-        pytest.skip("no shapes translator shipped")
+        pytest.skip("shapes translators not found in the installed zoo")
     m = evaluate_shapes(load(name), n_queries=60, n_samples=2, n_real=60, test=ShapesTest.generated(120))
     assert m["feature_space"].startswith("shapes-classifier")
     for key, floor in SHAPES_FLOORS[m["task"]].items():

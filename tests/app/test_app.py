@@ -134,7 +134,7 @@ def test_explore_every_layer_or_one(tiny_translators) -> None:
 
 
 def test_app_builds_with_notices_for_missing_translators(tiny_translators, shapes_translators) -> None:
-    gr = pytest.importorskip("gradio", reason="the web app needs gradio")
+    gr = pytest.importorskip("gradio", reason="the web app needs gradio (pip install 'gradio>=5')")
     from net2net.app.server import build_app
 
     def notices(demo) -> str:

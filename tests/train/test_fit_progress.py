@@ -70,7 +70,7 @@ def test_best_model_is_kept_beside_the_last(pairs, tmp_path) -> None:
     best = load_model(tmp_path / "best")
     nll = fit_module.evaluate_nll(best, pairs[1], torch.device("cpu"))
     assert nll == pytest.approx(min(hist["val_nll"]), abs=1e-6), "best/ holds the weights that scored best"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["best", "checkpoints", "metrics.json", "model"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best", "checkpoints", "metrics.json", "model", "run.json"]
 
 
 def test_rising_validation_nll_warns_once_and_best_stays_early(pairs, tmp_path) -> None:

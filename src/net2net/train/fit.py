@@ -46,8 +46,8 @@ from net2net.preflight import check_device
 from net2net.train import checkpoints as C
 from net2net.train import distributed as D
 from net2net.train.checkpoints import latest_checkpoint
-from net2net.train.runs import claim_run_folder
 from net2net.train.progress import RISING_EVALS, OverfittingWarning, Progress, rising
+from net2net.train.runs import claim_run_folder
 
 __all__ = ["OverfittingWarning", "Pairs", "TrainConfig", "evaluate_nll", "fit", "latest_checkpoint", "lr_at",
            "make_optimizer", "train_step"]
