@@ -171,3 +171,29 @@ def test_ci_run_exports_ci_true() -> None:
     """A skip for a missing package fails CI only if CI is set where the tests run."""
     ci = (Path(__file__).resolve().parents[2] / ".ci" / "run").read_text()
     assert "export CI=true" in ci
+
+
+def test_docs_reliability_quotes_these_messages(tmp_path) -> None:
+    """docs/reliability.md quotes what the code says (computed here, not retyped)."""
+    from net2net.data.shapes import ShapesSpec
+    from net2net.train.fit import TrainConfig
+    from net2net.train.runs import claim_run_folder
+
+    def said(fn, *a, **k) -> str:
+        with pytest.raises(ValueError) as e:
+            fn(*a, **k)
+        return str(e.value)
+
+    u = tmp_path / "u"
+    (u / "translator").mkdir(parents=True)
+    (u / "metrics.json").write_text("{}")
+    refusal = said(claim_run_folder, u).replace(str(u), "u")
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "reliability.md").read_text()
+    for message in [
+        refusal,
+        said(ShapesSpec, n_train=100000000000).replace("n_train", "--n-train"),
+        said(ShapesSpec, seed=2**32).replace("seed", "--seed", 1),
+        said(TrainConfig, batch_size=10**12),
+        said(TrainConfig, steps=10**18),
+    ]:
+        assert message in doc, f"docs/reliability.md does not quote: {message}"
