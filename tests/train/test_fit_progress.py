@@ -70,7 +70,9 @@ def test_best_model_is_kept_beside_the_last(pairs, tmp_path) -> None:
     best = load_model(tmp_path / "best")
     nll = fit_module.evaluate_nll(best, pairs[1], torch.device("cpu"))
     assert nll == pytest.approx(min(hist["val_nll"]), abs=1e-6), "best/ holds the weights that scored best"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["best", "checkpoints", "metrics.json", "model", "run.json"]
+    shipped_last = metrics["shipped"]["which"] == "last"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best", "checkpoints", *([] if shipped_last else ["last"]),
+                                                          "metrics.json", "model", "run.json"]
 
 
 def test_rising_validation_nll_warns_once_and_best_stays_early(pairs, tmp_path) -> None:
@@ -120,3 +122,26 @@ def test_resume_keeps_the_best_so_far(pairs, tmp_path, monkeypatch) -> None:
     assert resumed["best"] == straight["best"]
     a, b = (load_model(tmp_path / r / "best").state_dict() for r in ("straight", "split"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("keep", ["best", "last"])
+def test_the_run_ships_the_best_model_unless_told_last(pairs, tmp_path, keep) -> None:
+    """Issue 24: with validation NLL rising late, out/model is the best model (the last
+    one kept in out/last), or with keep="last" the last (the best kept in out/best)."""
+    train, _ = pairs
+    shifted = Pairs(train.cond[:256], train.target[:256] + 2.0)  # rises as τ fits training
+    cfg = TrainConfig(steps=150, batch_size=64, lr=3e-3, warmup_steps=5, eval_every=10, ckpt_every=0, keep=keep)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OverfittingWarning)
+        metrics = fit("cinn", SMALL, train, shifted, cfg, tmp_path, progress=False)
+    vals = metrics["history"]["val_nll"]
+    assert min(vals) < vals[-1], "the setup makes the last model worse than the best"
+    shipped = fit_module.evaluate_nll(load_model(tmp_path / "model"), shifted, torch.device("cpu"))
+    if keep == "best":
+        assert metrics["shipped"] == {"which": "best", "step": metrics["best"]["step"], "val_nll_nats_per_dim": min(vals)}
+        assert shipped == pytest.approx(min(vals), abs=1e-5)
+        last = fit_module.evaluate_nll(load_model(tmp_path / "last"), shifted, torch.device("cpu"))
+        assert last == pytest.approx(vals[-1], abs=1e-5)
+    else:
+        assert metrics["shipped"]["which"] == "last" and not (tmp_path / "last").exists()
+        assert shipped == pytest.approx(vals[-1], abs=1e-5)

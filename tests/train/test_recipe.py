@@ -85,3 +85,35 @@ def test_training_from_python_and_plain_expert_names(tmp_path) -> None:
     assert r.translator["query"] == {"name": "onehot"} and r.translator["target"]["options"] == {"seed": 1}
     with pytest.raises(ValueError, match=r"recipe.translator.query: expected"):
         parse_recipe({**recipe, "translator": {"query": 3, "target": "onehot"}})
+
+
+@pytest.mark.parametrize("keep", [None, "last"])
+def test_the_runs_translator_is_the_best_and_the_other_loads_by_path_too(tmp_path, keep) -> None:
+    """Issue 24: translator/ holds the τ of lowest validation NLL (--keep last: the last),
+    and translator-last/ (translator-best/) the other; both load with net2net.load."""
+    import net2net
+
+    g = torch.Generator().manual_seed(0)
+    cond = torch.eye(10)[torch.randint(0, 10, (512,), generator=g)]
+    target = cond @ torch.randn(10, 64, generator=g) + 0.3 * torch.randn(512, 64, generator=g)
+    save_tensors(tmp_path / "train.safetensors", {"cond": cond, "target": target})
+    save_tensors(tmp_path / "val.safetensors", {"cond": cond[:128], "target": target[:128] + 1.5})  # NLL rises late
+    recipe = {"name": "best", "data": {"source": "pairs", "train": "train.safetensors", "val": "val.safetensors"},
+              "model": {"kind": "cinn", "n_blocks": 2, "hidden": 32, "embed_dim": 8, "embed_hidden": 16},
+              "train": {"steps": 120, "batch_size": 64, "lr": 3e-3, "warmup_steps": 5, "eval_every": 10, "ckpt_every": 0},
+              "translator": {"query": "onehot", "target": {"name": "random-conv", "options": {"seed": 1}}}}
+    (tmp_path / "r.json").write_text(json.dumps(recipe))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = net2net.train_translator(tmp_path / "r.json", out=tmp_path / "run", progress=False, keep=keep)
+    vals = m["history"]["val_nll"]
+    assert min(vals) < vals[-1]
+    shipped, other = ("best", "last") if keep is None else ("last", "best")
+    assert m["shipped"]["which"] == shipped and m["other_translator"] == str(tmp_path / "run" / f"translator-{other}")
+    main, alt = net2net.load(tmp_path / "run" / "translator"), net2net.load(tmp_path / "run" / f"translator-{other}")
+    want = {"best": min(vals), "last": vals[-1]}
+    assert main.info["kept"] == shipped and main.info["metrics"]["val_nll_nats_per_dim"] == pytest.approx(want[shipped])
+    assert alt.info["kept"] == other and alt.info["metrics"]["val_nll_nats_per_dim"] == pytest.approx(want[other])
+    assert main.sample_latents(torch.eye(10)[:1], n=2).shape == (2, 64)

@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "translator/ and metrics.json are replaced); refused without it")
     p.add_argument("--steps", type=int, help="override train.steps")
     p.add_argument("--device", help="override train.device (auto, cpu, cuda, ...)")
+    p.add_argument("--keep", choices=("best", "last"),
+                   help="which model the run ships as model/ and translator/: the one of lowest validation NLL "
+                        "(best, the default) or the last; the other is kept beside it")
     p.add_argument("--devices", type=int, default=1,
                    help="data-parallel processes on this machine (one per GPU; default 1); see docs/scaling.md")
     p.set_defaults(func=run)
@@ -32,7 +35,7 @@ def _launch(args: argparse.Namespace) -> int:
     from torch.distributed.run import main as torchrun
 
     argv = [args.recipe] + (["--resume"] if args.resume else []) + (["--overwrite"] if args.overwrite else [])
-    for flag, value in (("--out", args.out), ("--steps", args.steps), ("--device", args.device)):
+    for flag, value in (("--out", args.out), ("--steps", args.steps), ("--device", args.device), ("--keep", args.keep)):
         if value is not None:
             argv += [flag, str(value)]
     top = ["--threads", str(args.threads)] if args.threads is not None else []
@@ -50,14 +53,19 @@ def run(args: argparse.Namespace) -> int:
         return _launch(args)
 
     metrics = train(args.recipe, out=args.out, steps=args.steps, device=args.device, resume=args.resume,
-                    overwrite=args.overwrite)
+                    keep=args.keep, overwrite=args.overwrite)
     if not D.setup().is_main:  # every rank returns rank 0's metrics; one prints them
         D.shutdown()
         return 0
     D.shutdown()
-    summary = {k: metrics[k] for k in ("steps", "train_pairs", "val_nll_nats_per_dim", "val_nll_bits_per_dim") if k in metrics}
+    summary = {k: metrics[k] for k in ("steps", "train_pairs", "val_nll_nats_per_dim", "val_nll_bits_per_dim", "shipped")
+               if k in metrics}
     print(json.dumps(summary, indent=2))
-    print(f"model written to {metrics['out']}/model")
+    shipped = metrics.get("shipped")
+    which = f" (the {shipped['which']} model, step {shipped['step']})" if shipped else ""
+    print(f"model written to {metrics['out']}/model{which}")
     if "translator" in metrics:
         print(f"translator written to {metrics['translator']} (net2net sample {metrics['translator']} --prompt ...)")
+    if "other_translator" in metrics:
+        print(f"the other one is in {metrics['other_translator']}")
     return 0

@@ -50,7 +50,8 @@ __all__ = [
 
 #: train settings that may change on ``--resume``: they change how long the run goes
 #: on, where it runs and how often it writes, not what one step computes.
-RESUMABLE_FIELDS = frozenset({"steps", "eval_every", "ckpt_every", "keep_checkpoints", "device", "eval_batch_size"})
+RESUMABLE_FIELDS = frozenset({"steps", "eval_every", "ckpt_every", "keep_checkpoints", "device", "eval_batch_size",
+                              "keep"})
 _POINTER = re.compile(r"step-\d{8}")
 #: what an interrupted writer of this module (or of net2net.io) leaves in a run folder.
 _STALE = (re.compile(r"\.(step-\d{8}|model|best|translator)\.(tmp-.+|old-\d+)"), re.compile(r"\.(latest|metrics\.json|trainer\.json)\..+\.tmp"))

@@ -31,6 +31,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from net2net.io import atomic_write_json, load_tensors
-from net2net.models import build_model, config_from_dict, save_model
+from net2net.models import build_model, config_from_dict, load_model, save_model
 from net2net.preflight import check_device
 from net2net.train import checkpoints as C
 from net2net.train import distributed as D
@@ -85,6 +86,10 @@ class TrainConfig:
         eval_batch_size: pairs per validation batch.
         precision: "fp32", or "bf16" for bf16 autocast of the forward pass (meant for
             GPUs; log-dets and the loss stay float32).
+        keep: which model the run ships as ``out/model`` (and ``out/translator``):
+            "best", the one with the lowest validation NLL of the run (the default; the
+            last one when there is no validation data), or "last". The other is kept
+            beside it (``out/last``, ``out/best``).
     """
 
     steps: int = 2000
@@ -102,6 +107,7 @@ class TrainConfig:
     device: str = "auto"
     eval_batch_size: int = 4096
     precision: str = "fp32"
+    keep: str = "best"
 
     def __post_init__(self) -> None:
         positive_ints = ("steps", "batch_size", "keep_checkpoints", "eval_batch_size")
@@ -125,6 +131,8 @@ class TrainConfig:
         object.__setattr__(self, "betas", tuple(float(x) for x in b))
         if not isinstance(self.device, str) or not self.device:
             raise ValueError(f"train.device must be a string like 'auto', 'cpu' or 'cuda', got {self.device!r}")
+        if self.keep not in ("best", "last"):
+            raise ValueError(f"train.keep must be 'best' or 'last', got {self.keep!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"train.precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
 
@@ -503,6 +511,20 @@ def _finish(kind: str, model: nn.Module, train: Pairs, val: Pairs | None, cfg: T
             metrics["best"] = {"step": history["val_step"][i], "val_nll_nats_per_dim": history["val_nll"][i],
                                "folder": "best"}
     model.check_finite = True
-    save_model(model, out / "model", extra={"train_config": cfg.to_dict(), "metrics": {k: v for k, v in metrics.items() if k != "history"}, **(extra or {})})
+    shipped, which = model, "last"
+    best = metrics.get("best")
+    if cfg.keep == "best" and best is not None and best["val_nll_nats_per_dim"] < metrics["val_nll_nats_per_dim"] \
+            and (out / "best").is_dir():
+        shipped, which = load_model(out / "best", device=device), "best"
+    if val is not None:
+        metrics["shipped"] = {"which": which, "step": best["step"] if which == "best" else metrics["steps"],
+                              "val_nll_nats_per_dim": (best["val_nll_nats_per_dim"] if which == "best"
+                                                       else metrics["val_nll_nats_per_dim"])}
+    saved = {"train_config": cfg.to_dict(), "metrics": {k: v for k, v in metrics.items() if k != "history"}, **(extra or {})}
+    if shipped is not model:
+        save_model(model, out / "last", extra=saved)
+    elif (out / "last").is_dir():  # an earlier segment's, now stale
+        shutil.rmtree(out / "last")
+    save_model(shipped, out / "model", extra=saved)
     atomic_write_json(out / "metrics.json", json.loads(json.dumps(metrics)))
     return metrics

@@ -16,7 +16,9 @@ it is about, e.g. ``recipe.train.lr``.
 from __future__ import annotations
 
 import json
+import math
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -356,14 +358,16 @@ def run_recipe(recipe: Recipe, *, resume: bool = False, out: str | os.PathLike |
 
 
 def train(recipe: str | os.PathLike | dict[str, Any] | Recipe, *, out: str | os.PathLike | None = None,
-          steps: int | None = None, device: str | None = None, resume: bool = False,
+          steps: int | None = None, device: str | None = None, resume: bool = False, keep: str | None = None,
           progress: bool | None = None, base: str | os.PathLike = ".", overwrite: bool = False) -> dict[str, Any]:
     """Trains τ from a recipe (a file, a dict, or a parsed :class:`Recipe`); what ``net2net train`` does.
 
     Args:
         recipe: a recipe file, or its contents as a dict (relative paths are read from ``base``).
         out: the run folder (default: the recipe's ``out``).
-        steps, device: override ``train.steps`` / ``train.device``.
+        steps, device, keep: override ``train.steps`` / ``train.device`` / ``train.keep``
+            (``"best"``, the default, ships the model of lowest validation NLL as
+            ``out/model`` and ``out/translator``; ``"last"`` the last one).
         resume: continue from the run folder's latest checkpoint.
         overwrite: train into a non-empty folder that is not a net2net run (its
             ``checkpoints/``, ``model/``, ``best/``, ``translator/`` and ``metrics.json``
@@ -388,7 +392,7 @@ def train(recipe: str | os.PathLike | dict[str, Any] | Recipe, *, out: str | os.
         r = parse_recipe(recipe, base=base)
     else:
         r = load_recipe(recipe)
-    overrides = {k: v for k, v in (("steps", steps), ("device", device)) if v is not None}
+    overrides = {k: v for k, v in (("steps", steps), ("device", device), ("keep", keep)) if v is not None}
     if overrides:
         r = dataclasses.replace(r, train=dataclasses.replace(r.train, **overrides))
     run = Path(out) if out is not None else Path(r.out)  # like the CLI: relative to the working folder
@@ -396,6 +400,9 @@ def train(recipe: str | os.PathLike | dict[str, Any] | Recipe, *, out: str | os.
     metrics["out"] = str(run)
     if r.translator is not None:
         metrics["translator"] = str(run / "translator")
+        other = run / f"translator-{'last' if metrics.get('shipped', {}).get('which') == 'best' else 'best'}"
+        if other.is_dir():
+            metrics["other_translator"] = str(other)
     return metrics
 
 
@@ -415,11 +422,37 @@ def assemble_translator(recipe: Recipe, out: Path, metrics: dict[str, Any]) -> P
         name, options = spec[role]["name"], spec[role].get("options", {})
         experts[role] = get_expert(name, **options)
         refs[role] = ExpertRef.of(experts[role], name, **options)
-    info = {**spec.get("info", {}), "recipe": recipe.name, "history": metrics.get("history", {}),
-            "metrics": {k: metrics[k] for k in ("val_nll_nats_per_dim", "val_nll_bits_per_dim", "steps", "train_pairs") if k in metrics}}
-    translator = Translator(experts["query"], load_model(out / "model"), experts["target"],
-                            query_ref=refs["query"], target_ref=refs["target"], info=info)
-    return translator.save_pretrained(out / "translator")
+    shipped = metrics.get("shipped", {}).get("which", "last")
+    other = "last" if shipped == "best" else "best"
+    made = None
+    for folder, model, which in (("translator", "model", shipped), (f"translator-{other}", other, other)):
+        if not (out / model).is_dir() or (which == "best" and folder != "translator"
+                                          and metrics.get("best", {}).get("step") == metrics.get("steps")):
+            if folder != "translator" and (out / folder).is_dir():
+                shutil.rmtree(out / folder)  # an earlier segment's, now stale
+            continue
+        tau = load_model(out / model)
+        nll = _model_nll(out / model)
+        info = {**spec.get("info", {}), "recipe": recipe.name, "history": metrics.get("history", {}), "kept": which,
+                "metrics": {"steps": metrics.get("steps"), "train_pairs": metrics.get("train_pairs"), **nll}}
+        translator = Translator(experts["query"], tau, experts["target"],
+                                query_ref=refs["query"], target_ref=refs["target"], info=info)
+        path = translator.save_pretrained(out / folder)
+        made = made or path
+    return made
+
+
+def _model_nll(folder: Path) -> dict[str, Any]:
+    """The validation NLL of the model in ``folder`` (``model/``, ``best/`` or ``last/`` of a run)."""
+    saved = read_json(folder / "config.json").get("extra", {})
+    m = saved.get("metrics", {})
+    if "best" in saved:  # best/: its NLL when it was saved
+        nll = saved["best"]["val_nll_nats_per_dim"]
+    elif folder.name == "last":
+        nll = m.get("val_nll_nats_per_dim")
+    else:  # model/: the one the run ships
+        nll = m.get("shipped", {}).get("val_nll_nats_per_dim", m.get("val_nll_nats_per_dim"))
+    return {} if nll is None else {"val_nll_nats_per_dim": nll, "val_nll_bits_per_dim": nll / math.log(2)}
 
 
 _ENTRY = (str, dict)  # an entry key, or a query like {"expert": ..., "transform": ..., "split": ...}

@@ -25,7 +25,8 @@ __all__ = ["RUN_FILE", "OWNER", "WRITES", "claim_run_folder", "is_run_folder", "
 RUN_FILE = "run.json"
 OWNER = "net2net train"
 #: the names training writes into a run folder (and may replace).
-WRITES = ("checkpoints", "model", "best", "translator", "metrics.json", RUN_FILE)
+WRITES = ("checkpoints", "model", "best", "last", "translator", "translator-best", "translator-last", "metrics.json",
+          RUN_FILE)
 #: left by training itself: the lock, and hidden temporaries of killed writers.
 _OWN_HIDDEN = (".lock",)
 
