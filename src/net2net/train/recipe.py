@@ -276,7 +276,7 @@ def features_source(fields: dict[str, Any], base: Path) -> tuple[Pairs, Pairs | 
             except ValueError as e:
                 raise ValueError(f"recipe.data.{name}: {e}") from None
         ec, et = entries[c], entries[t]
-        dc, dt = ec.manifest["spec"]["dataset"], et.manifest["spec"]["dataset"]
+        dc, dt = ec.rows, et.rows
         if dc != dt:
             raise ValueError(f"recipe.data.{c}/{t}: the entries come from different data ({dc} vs {dt}); "
                              "extract both from the same dataset, split and limit")
