@@ -38,13 +38,15 @@ import numpy as np
 
 from net2net.data.split import Scan, Split, header_shape
 
-__all__ = ["FolderDataSet", "IMAGE_SUFFIXES", "SPLIT_NAMES", "folder_fingerprint", "scan_folder"]
+__all__ = ["MAX_FILES", "FolderDataSet", "IMAGE_SUFFIXES", "SPLIT_NAMES", "folder_fingerprint", "scan_folder"]
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 #: sub-folder names read as splits in a class-folder layout; also the order splits are listed in.
 SPLIT_NAMES = ("train", "validation", "valid", "val", "dev", "test", "eval")
 _METAS = ("metadata.jsonl", "metadata.csv")
+#: a folder with more files than this is not hashed: it is most likely not a data set's own folder.
+MAX_FILES = 1_000_000
 
 
 def _read_bytes(path: Path, where: str) -> bytes:
@@ -101,6 +103,9 @@ def _walk(root: Path, follow_links: bool) -> list[tuple[str, ...]]:
                 visit(path, parts)
             elif e.is_file():
                 out.append(parts)
+                if len(out) > MAX_FILES:
+                    raise ValueError(f"{root}: more than {MAX_FILES} files under the folder; point --dataset at the "
+                                     "data set's own folder (its images and metadata only)")
 
     visit(root, ())
     out.sort()
@@ -273,7 +278,7 @@ class FolderDataSet:
                 raise ValueError(f"{meta}: row {n} lists {name!r}, which is missing on disk; "
                                  "add the image or remove its row")
             if not self.follow_links and not path.resolve().is_relative_to(real_root):
-                raise ValueError(f"{meta}: row {n} ({name}) is a symbolic link to {path.resolve()}, outside the data "
+                raise ValueError(f"{meta}: row {n} ({self._rel(path)}) is a symbolic link to {path.resolve()}, outside the data "
                                  "set folder; pass --follow-links to read it")
             rel = self._rel(path)
             problem = _row_problem(row, names, texts)
@@ -305,13 +310,13 @@ class FolderDataSet:
         labels: list[int] = []
         for k, d in enumerate(classes):
             if not self.follow_links and not d.resolve().is_relative_to(real_root):
-                raise ValueError(f"{self._rel(d)}: a symbolic link to {d.resolve()}, outside the data set folder; "
+                raise ValueError(f"{d}: a symbolic link to {d.resolve()}, outside the data set folder; "
                                  "pass --follow-links to read it")
             for p in sorted(d.iterdir(), key=lambda p: p.name):
                 if p.is_file() and _is_image(p):
                     _utf8(p.name, d)
                     if not self.follow_links and not p.resolve().is_relative_to(real_root):
-                        raise ValueError(f"{self._rel(p)}: a symbolic link to {p.resolve()}, outside the data set "
+                        raise ValueError(f"{p}: a symbolic link to {p.resolve()}, outside the data set "
                                          "folder; pass --follow-links to read it")
                     paths.append(p)
                     labels.append(k)

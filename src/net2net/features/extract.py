@@ -130,7 +130,7 @@ class Rows:
             else:
                 out = []
                 for i in range(lo, hi):
-                    x = torch.from_numpy(np.ascontiguousarray(data.image(i))).permute(2, 0, 1).float() / 255.0
+                    x = torch.from_numpy(np.array(data.image(i))).permute(2, 0, 1).float() / 255.0
                     if self.rgb and x.shape[0] == 1:
                         x = x.expand(3, -1, -1)
                     out.append(fit_image(x, self.size, self.fit) if self.size is not None else x)
