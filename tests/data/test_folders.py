@@ -152,3 +152,17 @@ def test_class_folders_split_folders_and_csv(tmp_path) -> None:
     (csvf / "metadata.csv").write_text("file_name,text,big\na.png,a red one,1\nb.png,a blue one,0\n")
     s = get_dataset(csvf).load("train")
     assert s.columns == {"text": ["a red one", "a blue one"], "big": [1, 0]} and s.images.shape == (2, 8, 8, 3)
+
+
+def test_a_recipe_query_chooses_the_fit(tmp_path) -> None:
+    from net2net.train.recipe import resolve_feature_queries
+
+    register_block_ae()
+    _mixed(tmp_path / "photos")
+    data = {"source": "features", "root": "store",
+            "target": {"expert": "block-ae", "dataset": "photos", "fit": "pad"}}
+    key = resolve_feature_queries(data, tmp_path)["target"]
+    entry = FeatureStore(tmp_path / "store").open(key)
+    assert entry.manifest["spec"]["convert"] == ["fit pad: 3 image sizes -> 16x16"]
+    with pytest.raises(ValueError, match="recipe.data.target: fit must be one of crop, pad, stretch, got 'zoom'"):
+        resolve_feature_queries({**data, "target": {**data["target"], "fit": "zoom"}}, tmp_path)

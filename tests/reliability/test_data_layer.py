@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-import torch
 
 from net2net.cli import main
 from net2net.features import FeatureStore

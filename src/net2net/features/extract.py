@@ -35,13 +35,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-
 from tqdm.auto import tqdm
 
 from net2net.data.convert import FITS, convert_images, fit_image, image_spec
 from net2net.data.datasets import get_dataset
-from net2net.data.split import ArraySplit, Split
 from net2net.data.domains import Domain, Items, column_domain, resolve_domain
+from net2net.data.split import ArraySplit, Split
 from net2net.experts.base import Expert, encode_all
 from net2net.features.shards import npy_bytes, shard_plan
 from net2net.io import atomic_write_json, read_json
@@ -126,15 +125,17 @@ class Rows:
         data, images = self.data, None
         if self.domain.reads_images:
             if isinstance(data, ArraySplit) and self.size is None and not self.rgb:
-                images = torch.from_numpy(np.array(data.images[lo:hi])).permute(0, 3, 1, 2).float() / 255.0
+                arrays = data.images[lo:hi]
             else:
-                out = []
-                for i in range(lo, hi):
-                    x = torch.from_numpy(np.array(data.image(i))).permute(2, 0, 1).float() / 255.0
-                    if self.rgb and x.shape[0] == 1:
-                        x = x.expand(3, -1, -1)
-                    out.append(fit_image(x, self.size, self.fit) if self.size is not None else x)
-                images = torch.stack(out)
+                arrays = [data.image(i) for i in range(lo, hi)]
+                if self.rgb:
+                    arrays = [np.repeat(a, 3, axis=2) if a.shape[2] == 1 else a for a in arrays]
+            if self.size is None:
+                # (n, H, W, C) viewed as (n, C, H, W): the layout (and so the float rounding) extraction always had
+                images = torch.from_numpy(np.array(arrays)).permute(0, 3, 1, 2).float() / 255.0
+            else:
+                images = torch.stack([fit_image(torch.from_numpy(np.array(a)).permute(2, 0, 1).float() / 255.0,
+                                                self.size, self.fit) for a in arrays])
         columns = {k: v[lo:hi] for k, v in data.columns.items()}
         if data.labels is not None:
             columns.setdefault("label", [int(v) for v in data.labels[lo:hi]])
@@ -212,7 +213,8 @@ def _write(store: FeatureStore, folder: Path, spec: dict[str, Any], rows: Rows, 
         desc = f"{expert.name} {domain.name}" + (f" {s + 1}/{len(plan)}" if len(plan) > 1 else "")
         z = np.empty((hi - lo, dim), dtype=np.float32)
         texts: list[Any] = []
-        step = max(1, min(rows.chunk, max(batch_size, 1024)))
+        # whole forward batches per chunk: the same batches as encoding the shard at once
+        step = batch_size * max(1, min(rows.chunk, 1024) // batch_size)
         with tqdm(total=hi - lo, desc=desc, unit="item", disable=(not progress) if progress is not None else None,
                   dynamic_ncols=True) as bar:
             for a in range(lo, hi, step):
