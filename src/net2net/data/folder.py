@@ -223,11 +223,9 @@ class FolderDataSet:
         split_dirs = [d for d in subdirs if d.name in SPLIT_NAMES and any(_has_images(c) for c in _subdirs(d))]
         if split_dirs:
             return self._ordered({d.name: ("classes", d) for d in split_dirs})
-        if _has_images(root) or split_dirs or any(_has_images(c) for d in subdirs for c in _subdirs(d)):
-            raise ValueError(f"{root}: no metadata.jsonl or metadata.csv (file_name plus your columns), and no class "
-                             "sub-folders; add one of them (see docs/data.md)")
+        # never a walk of the whole tree here: `--dataset /usr` is refused after two levels of listing
         raise ValueError(f"{root}: no metadata.jsonl or metadata.csv (file_name plus your columns), and no class "
-                         "sub-folders holding images; add one of them (see docs/data.md)")
+                         "sub-folders; add one of them (see docs/data.md)")
 
     @staticmethod
     def _ordered(splits: dict[str, tuple[str, Path]]) -> dict[str, tuple[str, Path]]:
