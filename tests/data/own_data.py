@@ -74,3 +74,25 @@ def register_block_ae() -> None:
     from net2net.experts.registry import register_expert
 
     register_expert("block-ae", lambda device="cpu", **o: BlockAutoencoder(device, **o), overwrite=True)
+
+
+class CharExpert(TorchExpert):
+    """A tiny text expert: letter counts of each caption (a-h, 8-d). Loads in no time."""
+
+    input_kind = "text"
+
+    def __init__(self, device: str = "cpu", **options: Any) -> None:
+        super().__init__()
+        self.name, self.dim = "char-count", 8
+        self.register_buffer("_anchor", torch.zeros(1))
+        self.to(device)
+        self.freeze()
+
+    def _encode(self, texts: Any) -> Tensor:
+        return torch.tensor([[float(t.count(c)) for c in "abcdefgh"] for t in texts])
+
+
+def register_char_expert() -> None:
+    from net2net.experts.registry import register_expert
+
+    register_expert("char-count", lambda device="cpu", **o: CharExpert(device, **o), overwrite=True)

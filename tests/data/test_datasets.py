@@ -99,8 +99,6 @@ def _broken(folder, what: str):
         (train / "005.png").unlink()
     elif what == "unreadable image":
         (train / "004.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
-    elif what == "mixed sizes":
-        Image.new("RGB", (20, 16)).save(train / "002.png")
     elif what == "empty":
         shutil.rmtree(folder)
         folder.mkdir()
@@ -110,7 +108,6 @@ def _broken(folder, what: str):
     ("no metadata", (), "no metadata.jsonl or metadata.csv (file_name plus your columns), and no class sub-folders"),
     ("missing image", (), "metadata.jsonl: row 6 lists '005.png', which is missing on disk"),
     ("unreadable image", (), "split 'train', row 4 (train/004.png): the image is truncated or corrupt"),
-    ("mixed sizes", (), "images differ in size (row 0 (train/000.png) is 16x16, row 2 (train/002.png) is 20x16)"),
     ("empty", (), "no images found; the data set is empty"),
     (None, ("--column", "caption"), "no column 'caption' in this data set; its columns are text, colour, big, left"),
     (None, ("--split", "valid"), "has no split 'valid'; its splits are train, test"),

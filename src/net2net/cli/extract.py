@@ -6,6 +6,8 @@ set is a registered name (``fashion-mnist``, the default) or a folder of your im
 sub-folders, or a saved Hugging Face data set); see docs/data.md. ``--transform``
 picks a query domain of the images (edges, low resolution, ...), ``--column`` one of
 your columns instead (``text``: your captions; ``a,b,c``: 0/1 attributes as flags).
+Images may differ in size and mode: each is fitted to the expert's declared size
+(``--fit crop|pad|stretch``); a column is read without opening any image.
 
 Prints the entry's key and folder and whether it was a cache hit (nothing encoded).
 Under ``torchrun`` each rank encodes its slice of the rows and rank 0 prints.
@@ -38,7 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=256, help="items per forward pass (default: 256)")
     p.add_argument("--root", help="store folder (default: $NET2NET_CACHE or ~/.cache/net2net/features)")
     p.add_argument("--data-dir", help="folder with a registered data set's files (default: searched)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--fit", choices=("crop", "pad", "stretch"), default="crop",
+                   help="how an image becomes the expert's square: keep the centre (crop, default), add black "
+                        "borders (pad) or resize the sides unequally (stretch)")
+    p.add_argument("--follow-links", action="store_true",
+                   help="read symbolic links that point outside the data set folder (refused otherwise)")
+    p.add_argument("--skip-bad-rows", action="store_true",
+                   help="leave out metadata rows with a missing value or an empty caption (counted) instead of refusing")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=run)
 
 
@@ -60,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         entry = FeatureStore(args.root).extract(
             expert, dataset=args.dataset, split=args.split, transform=transform, column=args.column,
             limit=args.limit, data_dir=args.data_dir, batch_size=args.batch_size,
-            progress=False if args.no_progress else None,
+            progress=False if args.no_progress else None, fit=args.fit, follow_links=args.follow_links,
+            skip_bad_rows=args.skip_bad_rows,
         )
     finally:
         D.shutdown()

@@ -9,9 +9,12 @@ An image expert declares its input with attributes (read only through
 An expert that declares a size but no channels is grey (the zoo's experts); one that
 declares neither takes images as they come. :func:`convert_images` then turns any
 ``(B, C, H, W)`` batch into that form: RGB -> grey by luma (as Pillow's ``L``), grey ->
-RGB by repeating, a non-square image centre-cropped to a square, then resized (area
-when shrinking, bilinear when enlarging). It returns notes that say what it did, which
-the feature store logs and records in its key.
+RGB by repeating, a non-square image made square by its ``fit`` (:data:`FITS`:
+``crop``, the default, keeps the centre square; ``pad`` adds black borders to the long
+side; ``stretch`` resizes the sides unequally), then resized (area when shrinking,
+bilinear when enlarging). It returns notes that say what it did, which the feature
+store logs and records in its key. :func:`fit_image` does the same to one image of a
+data set whose images differ in size, before they are batched.
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ from torch import Tensor
 
 from net2net.data.derived import luminance
 
-__all__ = ["ImageSpec", "convert_images", "image_spec"]
+__all__ = ["FITS", "ImageSpec", "convert_images", "fit_image", "image_spec"]
+
+#: how a non-square image is made square: keep the centre, pad the short side, or stretch.
+FITS = ("crop", "pad", "stretch")
 
 
 @dataclass(frozen=True)
@@ -50,8 +56,51 @@ def image_spec(expert: Any) -> ImageSpec:
     return ImageSpec(channels, size)
 
 
-def convert_images(images: Tensor, spec: ImageSpec) -> tuple[Tensor, list[str]]:
-    """``images`` ``(B, C, H, W)`` in ``[0, 1]`` as ``spec`` wants them, and what was done (empty: nothing)."""
+def _check_fit(fit: str) -> None:
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
+
+
+def _square(x: Tensor, fit: str, size: int) -> tuple[Tensor, str]:
+    """A non-square ``(B, C, H, W)`` made square by ``fit``; the note says what was done."""
+    h, w = x.shape[-2:]
+    if fit == "crop":
+        s = min(h, w)
+        top, left = (h - s) // 2, (w - s) // 2
+        return x[..., top:top + s, left:left + s], f"centre-crop {w}x{h} -> {s}x{s}"
+    if fit == "pad":
+        s = max(h, w)
+        top, left = (s - h) // 2, (s - w) // 2
+        return F.pad(x, (left, s - w - left, top, s - h - top)), f"pad {w}x{h} -> {s}x{s}"
+    mode = "area" if h >= size and w >= size else "bilinear"
+    kwargs = {} if mode == "area" else {"align_corners": False}
+    return F.interpolate(x, size=(size, size), mode=mode, **kwargs).clamp(0, 1), f"stretch {w}x{h} -> {size}x{size}"
+
+
+def _resize(x: Tensor, size: int) -> Tensor:
+    mode = "area" if x.shape[-1] > size else "bilinear"
+    kwargs = {} if mode == "area" else {"align_corners": False}
+    return F.interpolate(x, size=(size, size), mode=mode, **kwargs).clamp(0, 1)
+
+
+def fit_image(image: Tensor, size: int, fit: str = "crop") -> Tensor:
+    """One ``(C, H, W)`` image in ``[0, 1]`` made ``(C, size, size)`` by ``fit`` then a resize
+    (the same operations :func:`convert_images` applies to a batch)."""
+    _check_fit(fit)
+    x = image[None].float()
+    if x.shape[-2] != x.shape[-1]:
+        x, _ = _square(x, fit, size)
+    if x.shape[-1] != size:
+        x = _resize(x, size)
+    return x[0]
+
+
+def convert_images(images: Tensor, spec: ImageSpec, fit: str = "crop") -> tuple[Tensor, list[str]]:
+    """``images`` ``(B, C, H, W)`` in ``[0, 1]`` as ``spec`` wants them, and what was done (empty: nothing).
+
+    ``fit`` (:data:`FITS`) says how a non-square image becomes square.
+    """
+    _check_fit(fit)
     if not isinstance(images, Tensor) or images.dim() != 4 or images.shape[1] not in (1, 3):
         raise ValueError(f"images must be a (B, 1 or 3, H, W) tensor, got {getattr(images, 'shape', type(images))}")
     notes: list[str] = []
@@ -61,14 +110,10 @@ def convert_images(images: Tensor, spec: ImageSpec) -> tuple[Tensor, list[str]]:
     elif spec.channels == 3 and x.shape[1] == 1:
         x, notes = x.expand(-1, 3, -1, -1), [*notes, "grey -> RGB"]
     if spec.size is not None:
-        h, w = x.shape[-2:]
-        if h != w:
-            s = min(h, w)
-            top, left = (h - s) // 2, (w - s) // 2
-            x, notes = x[..., top:top + s, left:left + s], [*notes, f"centre-crop {w}x{h} -> {s}x{s}"]
+        if x.shape[-2] != x.shape[-1]:
+            x, note = _square(x, fit, spec.size)
+            notes.append(note)
         if x.shape[-1] != spec.size:
-            mode = "area" if x.shape[-1] > spec.size else "bilinear"
-            kwargs = {} if mode == "area" else {"align_corners": False}
             notes.append(f"resize {x.shape[-1]}x{x.shape[-1]} -> {spec.size}x{spec.size}")
-            x = F.interpolate(x, size=(spec.size, spec.size), mode=mode, **kwargs).clamp(0, 1)
+            x = _resize(x, spec.size)
     return x, notes

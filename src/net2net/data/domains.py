@@ -77,6 +77,8 @@ class Domain:
         fn: ``fn(items: Items, **params)``.
         params: every argument ``fn`` gets beside the items (and nothing else): the store key's.
         description: one line for ``--help`` and docs.
+        reads_images: whether ``fn`` looks at the images (False: columns or labels only, so
+            extraction never opens an image file).
     """
 
     name: str
@@ -84,6 +86,7 @@ class Domain:
     fn: DomainFn
     params: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+    reads_images: bool = True
 
     def __call__(self, items: Items) -> Any:
         return self.fn(items, **self.params)
@@ -179,7 +182,7 @@ DOMAINS: dict[str, Domain] = {
                "generated Fashion-MNIST captions, training phrasings (your own data: its text column)"),
         Domain("captions-heldout", "text", _captions, {"templates": "heldout", "seed": 0},
                "generated Fashion-MNIST captions, held-out phrasings (evaluation only)"),
-        Domain("labels", "label", _labels, {}, "the class indices"),
+        Domain("labels", "label", _labels, {}, "the class indices", reads_images=False),
     )
 }
 
@@ -198,9 +201,10 @@ def column_domain(columns: str | Sequence[str], kind: str) -> Domain:
     if not cols or not all(isinstance(c, str) and c for c in cols):
         raise ValueError(f"columns must be non-empty names, got {columns!r}")
     if len(cols) == 1:
-        return Domain(f"column:{cols[0]}", kind, _column, {"column": cols[0]}, f"the column {cols[0]!r}")
+        return Domain(f"column:{cols[0]}", kind, _column, {"column": cols[0]}, f"the column {cols[0]!r}",
+                      reads_images=False)
     return Domain("attributes:" + ",".join(cols), "label", _attributes, {"columns": cols},
-                  f"the columns {', '.join(cols)} as 0/1 flags")
+                  f"the columns {', '.join(cols)} as 0/1 flags", reads_images=False)
 
 
 def resolve_domain(transform: str | None, column: str | Sequence[str] | None, columns: Mapping[str, str],

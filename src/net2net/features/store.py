@@ -135,6 +135,16 @@ class Entry:
         parts = self._parts()
         return torch.from_numpy(parts[0]) if len(parts) == 1 else ShardedRows(parts)
 
+    @property
+    def rows(self) -> dict[str, Any]:
+        """Which rows of which data the entry holds: its data set's name, split and limit and
+        the rows' fingerprint. Two entries pair row by row when these are equal (an entry of a
+        caption column and one of the images, of the same rows, do, though the images' content
+        fingerprint keys only the second)."""
+        d = dict(self.manifest["spec"]["dataset"])
+        d["fingerprint"] = self.manifest.get("data_rows", d.get("fingerprint"))
+        return d
+
     def labels(self) -> np.ndarray:
         return _load_npy(self.path / "labels.npy")
 
@@ -209,6 +219,9 @@ class FeatureStore:
         data_dir: str | os.PathLike | None = None,
         batch_size: int = 256,
         progress: bool | None = None,
+        fit: str = "crop",
+        follow_links: bool = False,
+        skip_bad_rows: bool = False,
     ) -> Entry:
         """Returns the entry for ``expert`` on ``dataset``/``split``/``transform``, encoding only on a miss.
 
@@ -218,6 +231,10 @@ class FeatureStore:
             transform: a query domain of :data:`net2net.data.domains.DOMAINS`.
             column: a column of the data set instead (``text``; several: ``"a,b"`` as flags).
             limit: only the first ``limit`` items.
+            fit: how a non-square image becomes the expert's square (``crop``, ``pad`` or
+                ``stretch``; :mod:`net2net.data.convert`).
+            follow_links: read symbolic links that point outside the data set folder.
+            skip_bad_rows: leave out metadata rows with a missing value or an empty caption.
 
         Raises:
             ValueError: unknown data set, split, column or transform, an expert that cannot
@@ -227,7 +244,8 @@ class FeatureStore:
         from net2net.features.extract import extract_entry
 
         return extract_entry(self, expert, dataset=dataset, split=split, transform=transform, column=column,
-                             limit=limit, data_dir=data_dir, batch_size=batch_size, progress=progress)
+                             limit=limit, data_dir=data_dir, batch_size=batch_size, progress=progress, fit=fit,
+                             follow_links=follow_links, skip_bad_rows=skip_bad_rows)
 
     # -- reading --------------------------------------------------------------------
     def _check(self, folder: Path, expect_key: str | None = None) -> dict[str, Any]:

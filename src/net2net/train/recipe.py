@@ -192,7 +192,8 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     return parse_recipe(read_json(path), base=path.parent)
 
 
-_EXTRACT_FIELDS = {"expert", "options", "transform", "column", "split", "limit", "dataset", "data_dir"}
+_EXTRACT_FIELDS = {"expert", "options", "transform", "column", "split", "limit", "dataset", "data_dir", "fit",
+                   "follow_links", "skip_bad_rows"}
 
 
 def _dataset_ref(name: str, base: Path) -> str:
@@ -248,7 +249,9 @@ def resolve_feature_queries(data: dict[str, Any], base: Path, *, progress: bool 
 
     A query names how to make the features: ``expert`` (and its ``options`` such as a
     layer), ``dataset`` (a name or a folder, relative to the recipe), ``split``,
-    ``transform`` or ``column`` (a column of your data: ``"text"``), ``limit``. The store
+    ``transform`` or ``column`` (a column of your data: ``"text"``), ``limit``, and how
+    the folder is read: ``fit`` (``crop``, ``pad``, ``stretch``), ``follow_links``,
+    ``skip_bad_rows`` (as ``net2net extract``'s flags). The store
     computes them once and every later run is a cache hit. Keys given as strings are
     used as they are.
     """
@@ -270,7 +273,9 @@ def resolve_feature_queries(data: dict[str, Any], base: Path, *, progress: bool 
             expert = get_expert(q["expert"], **q.get("options", {}))
             entry = store.extract(expert, dataset=_dataset_ref(q.get("dataset", "fashion-mnist"), base),
                                   split=q.get("split", "train"), transform=q.get("transform"), column=q.get("column"),
-                                  limit=q.get("limit"), data_dir=q.get("data_dir"), progress=progress)
+                                  limit=q.get("limit"), data_dir=q.get("data_dir"), progress=progress,
+                                  fit=q.get("fit", "crop"), follow_links=bool(q.get("follow_links", False)),
+                                  skip_bad_rows=bool(q.get("skip_bad_rows", False)))
         except ValueError as e:
             raise ValueError(f"recipe.data.{role}: {e}") from None
         out[role] = entry.key
@@ -318,7 +323,7 @@ def features_source(fields: dict[str, Any], base: Path) -> tuple[Pairs, Pairs | 
             except ValueError as e:
                 raise ValueError(f"recipe.data.{name}: {e}") from None
         ec, et = entries[c], entries[t]
-        dc, dt = ec.manifest["spec"]["dataset"], et.manifest["spec"]["dataset"]
+        dc, dt = ec.rows, et.rows
         if dc != dt:
             raise ValueError(f"recipe.data.{c}/{t}: the entries come from different data ({dc} vs {dt}); "
                              "extract both from the same dataset, split and limit")
