@@ -76,8 +76,8 @@ def claim_run_folder(out: str | os.PathLike, *, what: str = "--out", overwrite: 
         if names and not overwrite:
             shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
             raise ValueError(f"{what}: {out} is not empty ({shown}) and is not a net2net run folder (it has no "
-                             f"{RUN_FILE}); choose a new or empty folder, or pass --overwrite to let training replace "
-                             f"{', '.join(WRITES[:-1])} there")
+                             f"{RUN_FILE}); choose a new or empty folder, or pass --overwrite to let training write there "
+                             "(it replaces checkpoints/, model/, best/, last/, translator*/ and metrics.json)")
     for name in WRITES:  # what training will write must be able to take the place it finds
         path = out / name
         want_file = name.endswith(".json")
