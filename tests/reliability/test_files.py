@@ -145,7 +145,7 @@ def test_full_disk_in_the_cli_is_one_line_naming_the_file(tmp_path, capsys, monk
     (tmp_path / "r.json").write_text(json.dumps(recipe))
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "metrics.json").write_text("{}")
-    assert main(["train", str(tmp_path / "r.json"), "--out", str(tmp_path / "run")]) == 2
+    assert main(["train", str(tmp_path / "r.json"), "--out", str(tmp_path / "run"), "--overwrite"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"net2net train: error: no space left on device while writing {tmp_path / 'run'}")
     assert err.count("\n") == 1 and "Traceback" not in err
