@@ -31,6 +31,7 @@ class Chain:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.data, self.zoo, self.runs = root / "data", root / "zoo", root / "runs"
+        self.zoo.mkdir()  # NET2NET_ZOO must name a folder that exists (a missing one is an error, not ignored)
         self.env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1",
                     "NET2NET_CACHE": str(root / "cache"), "NET2NET_ZOO": str(self.zoo),
                     "NET2NET_DATA": str(root / "default-data")}

@@ -22,7 +22,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -31,13 +31,22 @@ from net2net.data.convert import convert_images, image_spec
 from net2net.data.datasets import Split, get_dataset
 from net2net.data.domains import Domain, Items, column_domain, resolve_domain
 from net2net.experts.base import Expert, encode_all
+from net2net.features.entry import Entry, _key, _put, _record
 from net2net.features.shards import npy_bytes, shard_plan
 from net2net.io import atomic_write_json, read_json
 
-if TYPE_CHECKING:
-    from net2net.features.store import Entry, FeatureStore
-
 __all__ = ["extract_entry", "items_of"]
+
+
+class _Store(Protocol):
+    """What extraction needs of a :class:`~net2net.features.store.FeatureStore` (which calls
+    it): typed by shape, so that this module does not import the store back."""
+
+    def spec(self, expert: Expert, **facts: Any) -> dict[str, Any]: ...
+
+    def folder(self, spec: dict[str, Any]) -> Path: ...
+
+    def _check(self, folder: Path, expect_key: str | None = None) -> dict[str, Any]: ...
 
 log = logging.getLogger("net2net.features")
 _SHARD_BYTES = 256 << 20  # one shard for most entries; caps the memory of one write
@@ -86,12 +95,11 @@ def _inputs(domain: Domain, items: Items, expert: Expert) -> tuple[Any, list[str
     return out, []
 
 
-def extract_entry(store: FeatureStore, expert: Expert, *, dataset: str = "fashion-mnist", split: str = "train",
+def extract_entry(store: _Store, expert: Expert, *, dataset: str = "fashion-mnist", split: str = "train",
                   transform: str | None = "identity", column: str | list[str] | None = None, limit: int | None = None,
                   data_dir: str | os.PathLike | None = None, batch_size: int = 256,
                   progress: bool | None = None) -> Entry:
     """See :meth:`FeatureStore.extract`."""
-    from net2net.features.store import Entry, _key
 
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
         raise ValueError(f"limit must be a positive integer, got {limit!r}")
@@ -128,9 +136,8 @@ def extract_entry(store: FeatureStore, expert: Expert, *, dataset: str = "fashio
         raise
 
 
-def _write(store: FeatureStore, folder: Path, spec: dict[str, Any], expert: Expert, domain: Domain, data: Split,
+def _write(store: _Store, folder: Path, spec: dict[str, Any], expert: Expert, domain: Domain, data: Split,
            n: int, batch_size: int, progress: bool | None) -> Entry:
-    from net2net.features.store import Entry, _key, _put, _record
 
     rank, world = _world(getattr(expert, "device", "cpu"))
     folder.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,7 @@ __all__ = ["captioner", "classifier", "fmnist_scorer", "query_of_images", "score
 @lru_cache(maxsize=2)
 def classifier(device: str = "cpu") -> ClassifierExpert:
     """The zoo classifier, loaded once per process."""
-    from net2net.zoo import load_expert
+    from net2net.zoo.catalogue import load_expert
 
     return load_expert("fmnist-classifier", device)  # type: ignore[return-value]
 
@@ -48,7 +48,7 @@ def captioner(split: str = "train", device: str = "cpu") -> Captioner:
 @lru_cache(maxsize=2)
 def shapes_judge(device: str = "cpu") -> ClassifierExpert:
     """The shapes attribute classifier, loaded once per process."""
-    from net2net.zoo import load_expert
+    from net2net.zoo.catalogue import load_expert
 
     return load_expert("shapes-classifier", device)  # type: ignore[return-value]
 
