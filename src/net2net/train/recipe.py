@@ -369,7 +369,13 @@ def assemble_translator(recipe: Recipe, out: Path, metrics: dict[str, Any]) -> P
         name, options = spec[role]["name"], spec[role].get("options", {})
         experts[role] = get_expert(name, **options)
         refs[role] = ExpertRef.of(experts[role], name, **options)
-    info = {**spec.get("info", {}), "recipe": recipe.name, "history": metrics.get("history", {}),
+    from net2net.experts.labels import label_columns
+
+    info = dict(spec.get("info", {}))
+    columns = label_columns(experts["query"], info.get("query_column"))
+    if columns and "attributes" not in info:  # what `edit --set NAME=VALUE` and `sample --class` work on
+        info["attributes"] = {c: list(v) for c, v in columns.items()}
+    info = {**info, "recipe": recipe.name, "history": metrics.get("history", {}),
             "metrics": {k: metrics[k] for k in ("val_nll_nats_per_dim", "val_nll_bits_per_dim", "steps", "train_pairs") if k in metrics}}
     translator = Translator(experts["query"], load_model(out / "model"), experts["target"],
                             query_ref=refs["query"], target_ref=refs["target"], info=info)
