@@ -86,9 +86,9 @@ def attribute_columns(t: Translator) -> dict[str, tuple[str, ...]]:
     """The columns ``t``'s query expert reads, with their values: what its folder records
     (``info["attributes"]``), else what its label or multi-hot expert says (older folders).
     Empty for a translator whose query is not a label or multi-hot expert over named columns."""
-    recorded = t.info.get("attributes")
-    if isinstance(recorded, dict) and recorded:
-        return {str(c): tuple(str(v) for v in vs) for c, vs in recorded.items()}
+    recorded = t.info.get("attributes")  # [[column, [values...]], ...]: a list keeps the columns' order
+    if isinstance(recorded, list) and recorded:
+        return {str(c): tuple(str(v) for v in vs) for c, vs in recorded}
     return label_columns(t.query, t.info.get("query_column"))
 
 
@@ -279,7 +279,10 @@ def make_query(translator: Translator, *, prompt: str | None = None, label: str 
 
 
 def query_of(translator: Translator, images: Tensor) -> Any:
-    """The query each image would have had (classifier class, caption or derived image)."""
+    """The query each image would have had: its columns as the classifier the translator names
+    reads them (label translators), else its domain's reading (caption, derived image)."""
+    if attribute_columns(translator) and translator.info.get("judge"):
+        return attribute_query(translator, read_attributes(translator, images))
     return query_of_images(translator, images)
 
 

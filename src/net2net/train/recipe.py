@@ -374,7 +374,7 @@ def assemble_translator(recipe: Recipe, out: Path, metrics: dict[str, Any]) -> P
     info = dict(spec.get("info", {}))
     columns = label_columns(experts["query"], info.get("query_column"))
     if columns and "attributes" not in info:  # what `edit --set NAME=VALUE` and `sample --class` work on
-        info["attributes"] = {c: list(v) for c, v in columns.items()}
+        info["attributes"] = [[c, list(v)] for c, v in columns.items()]  # a list: JSON objects lose order
     info = {**info, "recipe": recipe.name, "history": metrics.get("history", {}),
             "metrics": {k: metrics[k] for k in ("val_nll_nats_per_dim", "val_nll_bits_per_dim", "steps", "train_pairs") if k in metrics}}
     translator = Translator(experts["query"], load_model(out / "model"), experts["target"],
