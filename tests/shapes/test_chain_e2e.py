@@ -136,7 +136,7 @@ def test_sample_attribute_and_style_translators(chain):
     assert json.loads(r.stdout)["query"] == "outlined"
     r = chain.run("sample", chain.translator("shapes-attr"), "--class", "shape=star colour=red", "--out", chain.root / "x",
                   ok=False)
-    assert r.returncode == 2 and "missing size, position, style" in r.stderr and r.stderr.strip().count("\n") == 0
+    assert r.returncode == 2 and "--class misses size, position, style" in r.stderr and r.stderr.strip().count("\n") == 0
 
 
 def test_edit_attributes_and_style(chain):

@@ -241,3 +241,20 @@ def test_fields_added_for_colour_leave_grey_configs_and_fingerprints_as_they_wer
     for name in ("fmnist-text2img", "fmnist-superres", "fmnist-inpaint", "shapes-attr"):
         if name in available_translators():
             load(name)  # raises if an expert's fingerprint differs from the one τ was trained with
+
+
+@pytest.mark.parametrize(("label", "message"), [
+    ("shape=star,,colour", "--class takes NAME=VALUE, e.g. .*; got 'colour'"),
+    ("shape=star, colour=mauve", "--class colour=mauve: choose one of red, "),
+    ("shape=star", "needs every column; --class misses colour, size, position, style"),
+])
+def test_sample_class_errors_name_the_class_flag(label, message):
+    """``sample shapes-attr --class ...`` errors used to blame ``--set``."""
+    from net2net.applications import make_query
+    from net2net.experts.registry import get_expert
+    from net2net.testing import tiny_translator
+
+    t = tiny_translator(get_expert("shapes-multihot"), info={"recipe": "shapes-x", "task": "attr"})
+    with pytest.raises(ValueError, match=message) as e:
+        make_query(t, label=label)
+    assert "--set" not in str(e.value)

@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,7 @@ from torch import Tensor
 if TYPE_CHECKING:
     from net2net.translator import Translator
 
-__all__ = ["DOMAINS", "ImageDomain", "domain_of", "find_domain", "register_domain"]
+__all__ = ["DOMAINS", "ImageDomain", "domain_named", "domain_of", "find_domain", "register_domain", "translators_of"]
 
 
 @dataclass(frozen=True)
@@ -69,13 +69,34 @@ def register_domain(domain: ImageDomain, *, overwrite: bool = False) -> ImageDom
     return domain
 
 
-def find_domain(t: Translator) -> ImageDomain | None:
-    """``t``'s domain: its ``info["domain"]``, else the one owning its target expert, else None."""
-    named = t.info.get("domain")
+def domain_named(info: Mapping[str, Any], target: str) -> ImageDomain | None:
+    """The domain of a translator with this ``info`` and target expert name: ``info["domain"]``,
+    else the one owning the target, else None (a folder's JSON is enough; nothing is loaded)."""
+    named = info.get("domain")
     if named:
         return DOMAINS.get(str(named))
-    target = t.target_ref.name if t.target_ref is not None else ""
     return next((d for d in DOMAINS.values() if target in d.targets), None)
+
+
+def find_domain(t: Translator) -> ImageDomain | None:
+    """``t``'s domain: its ``info["domain"]``, else the one owning its target expert, else None."""
+    return domain_named(t.info, t.target_ref.name if t.target_ref is not None else "")
+
+
+def translators_of(domain: str) -> dict[str, dict[str, Any]]:
+    """name -> info of the translators on the search path whose domain is ``domain`` (read from
+    their folders' ``translator.json``, nothing loaded)."""
+    from net2net.io import read_json
+    from net2net.translator import available_translators, find_translator
+
+    out = {}
+    for name in available_translators():
+        folder = find_translator(name)
+        m = read_json(folder / "translator.json") if folder is not None else {}
+        found = domain_named(m.get("info", {}), m.get("target", {}).get("name", ""))
+        if found is not None and found.name == domain:
+            out[name] = m.get("info", {})
+    return out
 
 
 def domain_of(t: Translator) -> ImageDomain:
