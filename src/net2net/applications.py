@@ -16,7 +16,6 @@ from net2net.data.convert import convert_images, image_spec
 from net2net.data.domains import derive as derive_domain
 from net2net.experts.labels import label_columns
 from net2net.translator import Translator, available_translators, load
-from net2net.zoo.scoring import query_of_images
 
 __all__ = [
     "MAX_PROMPT_CHARS",
@@ -281,6 +280,8 @@ def make_query(translator: Translator, *, prompt: str | None = None, label: str 
 def query_of(translator: Translator, images: Tensor) -> Any:
     """The query each image would have had: its columns as the classifier the translator names
     reads them (label translators), else its domain's reading (caption, derived image)."""
+    from net2net.zoo.scoring import query_of_images
+
     if attribute_columns(translator) and translator.info.get("judge"):
         return attribute_query(translator, read_attributes(translator, images))
     return query_of_images(translator, images)
