@@ -94,7 +94,7 @@ def test_cli_sample_and_edit_write_pngs(tiny_translator, tmp_path, capsys) -> No
     assert main(["edit", str(folder), "--image", str(tmp_path / "in" / "000.png"), "--from", "dress",
                  "--set", "class=bag", "-n", "2", "--out", str(out)]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert (report["from"], report["to"], report["images"]) == ("dress", "bag", 2)
+    assert (report["from"], report["to"], report["images"]) == ({"class": "dress"}, {"class": "bag"}, 2)
     assert sorted(p.name for p in out.iterdir()) == ["000.png", "001.png", "grid.png"]
 
 

@@ -76,7 +76,8 @@ def test_edit_and_exemplar_commands(tmp_path, image_files, capsys) -> None:
     folder, labels = image_files
     out = tmp_path / "e"
     assert main(["edit", "fmnist-attr", "--image", str(folder / "photo" / "000.png"), "--set", "class=Bag", "-n", "2", "--out", str(out)]) == 0
-    assert json.loads(capsys.readouterr().out)["to"] == "bag"
+    said = json.loads(capsys.readouterr().out)
+    assert said["to"] == {"class": "bag"} and set(said["from"]) == {"class"}  # the image's class: the named classifier's reading
     assert _pngs(out, 2)
     out = tmp_path / "x"
     assert main(["exemplar", "fmnist-attr", "--prompt", "sneaker", "--exemplar", str(folder / "photo" / "001.png"), "--out", str(out)]) == 0

@@ -6,16 +6,16 @@ way everywhere: prompts, class names and images of any size or mode.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from net2net.data.convert import convert_images, image_spec
 from net2net.data.domains import derive as derive_domain
-from net2net.data.fashion_mnist import CLASS_NAMES, class_index
-from net2net.data.shapes import ATTRIBUTES, VOCAB, attribute_flags
+from net2net.experts.labels import label_columns
 from net2net.translator import Translator, available_translators, load
-from net2net.zoo.scoring import query_of_images, shapes_verdict
 
 __all__ = [
     "MAX_PROMPT_CHARS",
@@ -25,9 +25,12 @@ __all__ = [
     "diagnosis_translators",
     "diagnose",
     "parse_assignments",
+    "parse_values",
+    "attribute_columns",
+    "attribute_query",
+    "read_attributes",
     "edit",
     "edit_attributes",
-    "shapes_label",
     "read_image_for",
     "style_transfer",
 ]
@@ -50,101 +53,177 @@ def check_prompt(prompt: Any) -> str:
         raise ValueError("the prompt is not valid UTF-8 text") from None
     text = " ".join(prompt.split())
     if not text:
-        raise ValueError("the prompt is empty; describe a garment, e.g. 'a dark pair of trousers'")
+        raise ValueError("the prompt is empty; describe in words the image you want")
     if len(text) > MAX_PROMPT_CHARS:
         raise ValueError(f"the prompt has {len(text)} characters; the limit is {MAX_PROMPT_CHARS}")
     return text
 
 
-def parse_assignments(assignments: str | list[str] | tuple[str, ...]) -> dict[str, str]:
-    """``["colour=red", "position=top-left"]`` -> ``{"colour": "red", "position": "top-left"}``."""
+def parse_assignments(assignments: str | list[str] | tuple[str, ...], *, flag: str = "--set") -> dict[str, str]:
+    """``["colour=red", "position=top-left"]`` -> ``{"colour": "red", "position": "top-left"}``.
+
+    ``flag`` is the option the text came from (``--set``, ``--from``, ``--class``): errors name it.
+    """
     items = [assignments] if isinstance(assignments, str) else list(assignments)
     if not items:
-        raise ValueError("--set takes ATTRIBUTE=VALUE, e.g. class=dress or colour=red")
+        raise ValueError(f"{flag} takes NAME=VALUE, e.g. class=dress or colour=red")
     out: dict[str, str] = {}
     for item in items:
         key, sep, value = str(item).partition("=")
         key, value = key.strip().lower(), value.strip()
         if not sep or not key or not value:
-            raise ValueError(f"--set takes ATTRIBUTE=VALUE, e.g. class=dress or colour=red; got {item!r}")
+            raise ValueError(f"{flag} takes NAME=VALUE, e.g. class=dress or colour=red; got {item!r}")
         if key in out:
-            raise ValueError(f"--set gives {key} twice ({key}={out[key]}, {key}={value}); give each attribute once")
+            raise ValueError(f"{flag} gives {key} twice ({key}={out[key]}, {key}={value}); give each once")
         out[key] = value
     return out
 
 
-def _checked(t: Translator, tasks: tuple[str, ...]) -> None:
-    if t.info.get("domain") != "shapes" or t.info.get("task") not in tasks:
-        raise ValueError(f"{t.name} is not a shapes translator for {' or '.join(tasks)} "
-                         f"(its domain is {t.info.get('domain', 'fashion-mnist')!r}, task {t.info.get('task')!r})")
+# -- a translator's named columns: the one path for editing and for label queries --------------
+
+def attribute_columns(t: Translator) -> dict[str, tuple[str, ...]]:
+    """The columns ``t``'s query expert reads, with their values: what its folder records
+    (``info["attributes"]``), else what its label or multi-hot expert says (older folders).
+    Empty for a translator whose query is not a label or multi-hot expert over named columns."""
+    recorded = t.info.get("attributes")  # [[column, [values...]], ...]: a list keeps the columns' order
+    if isinstance(recorded, list) and recorded:
+        return {str(c): tuple(str(v) for v in vs) for c, vs in recorded}
+    return label_columns(t.query, t.info.get("query_column"))
+
+
+def _columns_or_refuse(t: Translator) -> dict[str, tuple[str, ...]]:
+    columns = attribute_columns(t)
+    if not columns:
+        raise ValueError(f"{t.name} does not edit: its query expert ({t.query_ref.name}) is not a label or "
+                         "multi-hot expert over named columns; edit with a translator whose query is a class or "
+                         "attributes (`net2net zoo list`)")
+    return columns
+
+
+def _value(t: Translator, columns: dict[str, tuple[str, ...]], key: str, value: Any, flag: str) -> str:
+    """``value`` of column ``key`` as the column names it (a one-hot expert's aliases and indices too)."""
+    if key not in columns:
+        names = ", ".join(columns)
+        one = next(iter(columns))
+        raise ValueError(f"{t.name} sets {names}, not {key!r}; {flag} takes "
+                         + (f"{one}={one.upper()}" if len(columns) == 1 else "NAME=VALUE with NAME one of these"))
+    values = columns[key]
+    if str(value) in values:
+        return str(value)
+    if len(columns) == 1 and getattr(t.query, "class_names", None) is not None:
+        # a one-hot expert knows its own spellings ("Ankle-Boot", "9"); its error lists the classes
+        try:
+            return values[int(t.query.encode([value]).argmax())]
+        except ValueError as e:
+            raise ValueError(f"{flag} {key}={value}: {e}") from None
+    raise ValueError(f"{flag} {key}={value}: choose one of {', '.join(values)}")
+
+
+def _row(t: Translator, columns: dict[str, tuple[str, ...]], values: dict[str, str]) -> Any:
+    """One query item for these column values: ``column=value`` names for a multi-hot expert,
+    the class name for a one-hot one."""
+    if getattr(t.query, "attributes", None) is not None:
+        return [f"{c}={values[c]}" for c in columns]
+    return values[next(iter(columns))]
+
+
+def parse_values(t: Translator, text: Any, *, flag: str, every: bool = False) -> dict[str, str]:
+    """Column values given as ``NAME=VALUE`` items (a string may hold several, commas or spaces
+    between), or a bare ``VALUE`` for a translator of one column; ``every`` requires all columns."""
+    columns = _columns_or_refuse(t)
+    items = text.replace(",", " ").split() if isinstance(text, str) else [str(x) for x in text]
+    if len(columns) == 1 and len(items) >= 1 and all("=" not in x for x in items):
+        items = [f"{next(iter(columns))}={' '.join(items)}"]  # a bare class name, spaces and all
+    sets = parse_assignments(items, flag=flag)
+    out = {k: _value(t, columns, k, v, flag) for k, v in sets.items()}
+    missing = [c for c in columns if c not in out]
+    if every and missing:
+        example = ", ".join(f"{c}={vs[0]}" for c, vs in columns.items())
+        raise ValueError(f"{t.name} needs every column; {flag} misses {', '.join(missing)} (e.g. '{example}')")
+    return out
+
+
+@lru_cache(maxsize=4)
+def _judge(name: str, device: str) -> Any:
+    from net2net.experts.registry import get_expert
+
+    return get_expert(name, device=device)
+
+
+def read_attributes(t: Translator, images: Tensor) -> dict[str, list[str]]:
+    """column -> the value the classifier ``t`` names (``info["judge"]``) sees in each image.
+
+    A classifier with one head per column answers by name; a plain classifier answers the
+    one column of a class translator by index.
+    """
+    columns = _columns_or_refuse(t)
+    name = t.info.get("judge")
+    if not name:
+        raise ValueError(f"{t.name} names no classifier to read an image's {', '.join(columns)}; "
+                         f"give them with --from, e.g. --from {next(iter(columns))}={columns[next(iter(columns))][0]}")
+    judge = _judge(str(name), str(t.device))
+    x = convert_images(images.float().cpu(), image_spec(judge))[0].to(judge.device)
+    if getattr(judge, "heads", None):
+        verdict = judge.predict_attributes(x)
+        return {c: verdict[c] for c in columns if c in verdict}
+    if len(columns) != 1:
+        raise ValueError(f"{t.name}'s classifier {name} reads one class, but the translator has columns "
+                         f"{', '.join(columns)}; give them with --from")
+    col, values = next(iter(columns.items()))
+    return {col: [values[i] for i in judge.predict(x).tolist()]}
+
+
+def attribute_query(t: Translator, values: dict[str, list[str]]) -> list[Any]:
+    """The batch of queries for these per-image column values (column -> one value per image)."""
+    columns = _columns_or_refuse(t)
+    n = len(next(iter(values.values())))
+    return [_row(t, columns, {c: values[c][i] for c in columns}) for i in range(n)]
 
 
 def edit_attributes(t: Translator, images: Tensor, source: dict[str, list[str]], changes: list[dict[str, str]], *,
                     n: int = 1, temperature: float = 1.0, seed: int = 0) -> Tensor:
-    """``shapes-attr``: image ``i`` with the attributes in ``changes[i]`` set, the rest kept.
+    """Image ``i`` with the columns in ``changes[i]`` set, the rest kept.
 
-    ``source`` gives each image's attributes (attribute -> values), e.g. the
-    judge's verdict or the data set's truth.
+    ``source`` gives each image's values (column -> values), e.g. the judge's verdict or
+    the data set's truth.
     """
-    _checked(t, ("attr",))
+    columns = _columns_or_refuse(t)
     for ch in changes:
         for a, v in ch.items():
-            if a not in ATTRIBUTES or v not in VOCAB[a]:
-                raise ValueError(f"--set {a}={v}: choose an attribute of {', '.join(ATTRIBUTES)} and one of its values"
-                                 + (f" ({', '.join(VOCAB[a])})" if a in ATTRIBUTES else ""))
-    src = attribute_flags({a: source[a] for a in ATTRIBUTES})
-    tgt = attribute_flags({a: [changes[i].get(a, source[a][i]) for i in range(len(changes))] for a in ATTRIBUTES})
+            _value(t, columns, a, v, "--set")
+    missing = [c for c in columns if c not in source]
+    if missing:
+        raise ValueError(f"{t.name}: the images' {', '.join(missing)} are unknown; give them with --from")
+    src = attribute_query(t, {c: list(source[c]) for c in columns})
+    tgt = attribute_query(t, {c: [changes[i].get(c, source[c][i]) for i in range(len(changes))] for c in columns})
     return t.edit(images, src, tgt, n=n, temperature=temperature, seed=seed)
 
 
 def style_transfer(t: Translator, images: Tensor, source: list[str], target: list[str], *, n: int = 1,
                    temperature: float = 1.0, seed: int = 0) -> Tensor:
     """``shapes-style``: each image re-rendered from style ``source[i]`` in style ``target[i]``."""
-    _checked(t, ("style",))
-    return t.edit(images, list(source), list(target), n=n, temperature=temperature, seed=seed)
+    return edit_attributes(t, images, {"style": list(source)}, [{"style": v} for v in target], n=n,
+                           temperature=temperature, seed=seed)
 
 
-def edit(t: Translator, image: Tensor, assignments: str | list[str], *, source: str | int | None = None,
+def edit(t: Translator, image: Tensor, assignments: str | list[str], *, source: str | list[str] | None = None,
          n: int = 1, temperature: float = 1.0, seed: int = 0) -> tuple[Tensor, dict[str, Any]]:
-    """Changes what ``assignments`` say and keeps the rest: ``(images, {"from": ..., "to": ...})``.
+    """Changes what ``assignments`` say and keeps the rest: ``(images, {"from": {...}, "to": {...}})``.
 
-    - class translators (``fmnist-attr``): ``class=dress``; the image's class is ``source``
-      or, by default, the zoo classifier's verdict;
-    - ``shapes-attr``: any of ``shape=``, ``colour=``, ``size=``, ``position=``, ``style=``;
-    - ``shapes-style``: ``style=filled`` or ``style=outlined``;
-
-    for shapes the image's attributes are the zoo's attribute classifier's verdict.
+    Any translator whose query expert reads named columns edits this way (``fmnist-attr``:
+    ``class=dress``; ``shapes-attr``: ``shape=``, ``colour=``, ``size=``, ``position=``,
+    ``style=``; one trained on your own columns: ``fg=red``). The image's current values
+    are ``source`` (``NAME=VALUE`` items, or a bare value for one column) and, for the
+    columns it does not give, the verdict of the classifier the translator names.
     """
-    sets = parse_assignments(assignments)
-    if t.info.get("domain") == "shapes":
-        task = t.info.get("task")
-        allowed = ATTRIBUTES if task == "attr" else ("style",) if task == "style" else ()
-        if not allowed:
-            raise ValueError(f"{t.name} does not edit; edit shapes with shapes-attr (shape, colour, size, position) "
-                             "or shapes-style (style)")
-        if source is not None:
-            raise ValueError(f"{t.name} reads the image's attributes itself (the zoo's attribute classifier); "
-                             "drop --from, which is for class translators")
-        for key, value in sets.items():
-            if key not in allowed:
-                raise ValueError(f"{t.name} sets {', '.join(allowed)}, not {key!r}"
-                                 + ("; change the style with shapes-style" if key == "style" else ""))
-            if value not in VOCAB[key]:
-                raise ValueError(f"--set {key}={value}: choose one of {', '.join(VOCAB[key])}")
-        verdict = shapes_verdict(image)
-        if task == "attr":
-            images = edit_attributes(t, image, verdict, [sets], n=n, temperature=temperature, seed=seed)
-        else:
-            images = style_transfer(t, image, verdict["style"], [sets["style"]], n=n, temperature=temperature, seed=seed)
-        return images, {"from": {k: verdict[k][0] for k in sets}, "to": sets}
-    if t.query_kind != "label":
-        raise ValueError(f"{t.name} does not take classes; edit with a class translator such as fmnist-attr or shapes-attr")
-    if set(sets) != {"class"}:
-        raise ValueError(f"{t.name} sets the class: --set takes class=CLASS (one of {', '.join(CLASS_NAMES)} or 0-9)")
-    target = class_index(sets["class"])
-    src = [class_index(source)] if source is not None else query_of(t, image)
-    images = t.edit(image, src, [target], n=n, temperature=temperature, seed=seed)
-    return images, {"from": CLASS_NAMES[src[0]], "to": CLASS_NAMES[target]}
+    columns = _columns_or_refuse(t)
+    sets = parse_values(t, assignments if not isinstance(assignments, str) else [assignments], flag="--set")
+    given = parse_values(t, source, flag="--from") if source is not None else {}
+    current: dict[str, list[str]] = {c: [v] for c, v in given.items()}
+    if any(c not in current for c in columns):
+        current = {**read_attributes(t, image), **current}
+    images = edit_attributes(t, image, current, [sets], n=n, temperature=temperature, seed=seed)
+    return images, {"from": {k: current[k][0] for k in sets}, "to": sets}
 
 
 def read_image_for(translator: Translator | None, path: Any) -> Tensor:
@@ -157,30 +236,6 @@ def read_image_for(translator: Translator | None, path: Any) -> Tensor:
     if translator is not None and image_spec(translator.target).channels == 3:
         return load_image(path, None, invert=False, channels=3)
     return load_image(path)
-
-
-def shapes_label(translator: Translator, value: Any) -> Any:
-    """The label query of a shapes translator: a style (``outlined``) for ``shapes-style``;
-    every attribute for ``shapes-attr`` (``"shape=star, colour=red, size=large,
-    position=centre, style=filled"``, commas or spaces between them) as its ``attribute=value`` names."""
-    task = translator.info.get("task")
-    if task == "style":
-        if value not in VOCAB["style"]:
-            raise ValueError(f"{translator.name} reads a style: pass one of {', '.join(VOCAB['style'])}")
-        return value
-    example = "shape=star, colour=red, size=large, position=centre, style=filled"
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{translator.name} reads the attributes: pass them all, e.g. --class '{example}'")
-    sets = parse_assignments(value.replace(",", " ").split())
-    for key, v in sets.items():
-        if key not in ATTRIBUTES:
-            raise ValueError(f"{translator.name} reads {', '.join(ATTRIBUTES)}, not {key!r}")
-        if v not in VOCAB[key]:
-            raise ValueError(f"{key}={v}: choose one of {', '.join(VOCAB[key])}")
-    missing = [a for a in ATTRIBUTES if a not in sets]
-    if missing:
-        raise ValueError(f"{translator.name} needs every attribute; missing {', '.join(missing)} (e.g. '{example}')")
-    return [f"{a}={sets[a]}" for a in ATTRIBUTES]
 
 
 def make_query(translator: Translator, *, prompt: str | None = None, label: str | int | None = None,
@@ -200,13 +255,17 @@ def make_query(translator: Translator, *, prompt: str | None = None, label: str 
         if prompt is None:
             raise ValueError("this translator reads text: pass a prompt (--prompt TEXT)")
         return [check_prompt(prompt)]
-    if kind == "label" and translator.info.get("domain") == "shapes":
-        return [shapes_label(translator, label if label is not None else prompt)]
     if kind == "label":
-        value = label if label is not None else prompt
-        if value is None:
-            raise ValueError(f"this translator reads a class: pass one of {', '.join(CLASS_NAMES)}")
-        return [class_index(value)]
+        columns = _columns_or_refuse(translator)
+        value, flag = (label, "--class") if label is not None else (prompt, "--prompt")
+        if value is None or (isinstance(value, str) and not value.strip()):
+            example = ", ".join(f"{c}={vs[0]}" for c, vs in columns.items())
+            raise ValueError(f"{translator.name} reads {', '.join(columns)}: pass --class '{example}'"
+                             + (f" (one of {', '.join(columns['class'])})" if list(columns) == ["class"] else ""))
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        values = parse_values(translator, value, flag=flag, every=True)
+        return [_row(translator, columns, values)]
     if image is None:
         raise ValueError("this translator reads an image: pass one (--image PATH)")
     if derive:
@@ -219,7 +278,12 @@ def make_query(translator: Translator, *, prompt: str | None = None, label: str 
 
 
 def query_of(translator: Translator, images: Tensor) -> Any:
-    """The query each image would have had (classifier class, caption or derived image)."""
+    """The query each image would have had: its columns as the classifier the translator names
+    reads them (label translators), else its domain's reading (caption, derived image)."""
+    from net2net.zoo.scoring import query_of_images
+
+    if attribute_columns(translator) and translator.info.get("judge"):
+        return attribute_query(translator, read_attributes(translator, images))
     return query_of_images(translator, images)
 
 

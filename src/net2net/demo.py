@@ -260,7 +260,10 @@ def section_metrics(r: Report, n_queries: int) -> None:
               f"look, not the documented figures: <code>net2net eval NAME --queries {n_queries} --samples 4</code> "
               "reproduces a row; docs/results.md uses <code>net2net eval NAME</code>'s defaults "
               "(1000 queries). ↑: higher is better, ↓: lower is better.")
-    names = [n for n in available_translators() if not n.startswith(("fmnist-diagnose-", "shapes-"))]
+    from net2net.zoo.domains import translators_of
+
+    # the Fashion-MNIST domain's translators (the shapes have their own section), but the per-layer diagnosis ones
+    names = [n for n, info in translators_of("fashion-mnist").items() if info.get("task") != "diagnose"]
     rows = []
     for name in tqdm(names, desc="evaluate", unit="translator", disable=None):
         m = evaluate_translator(r.translator(name), n_queries=n_queries, n_samples=4, seed=r.seed, n_real=1000)

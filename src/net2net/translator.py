@@ -32,15 +32,14 @@ from net2net.flow.protocol import ConditionalDensity, describe, is_invertible
 from net2net.io import atomic_directory, atomic_write_json, read_json
 from net2net.models import load_model, save_model
 from net2net.rerank import Scorer, derived_query, query_scorer
+from net2net.search_path import TRANSLATORS_DIR, is_translator, translator_folders
 
-__all__ = ["ExpertRef", "Translator", "load", "TRANSLATORS_DIR"]
+__all__ = ["ExpertRef", "Translator", "available_translators", "find_translator", "load", "TRANSLATORS_DIR"]
 
 #: the default scorer: image queries re-derived from the outputs (text and label queries need the caller's).
 _derived_scorer = query_scorer(derived_query)
 
 FORMAT = "net2net-translator"
-#: where the zoo's shipped translators live (one folder each).
-TRANSLATORS_DIR = Path(__file__).parent / "zoo" / "translators"
 
 
 @dataclass(frozen=True)
@@ -338,20 +337,28 @@ class Translator(nn.Module):
 
 
 def available_translators() -> list[str]:
-    if not TRANSLATORS_DIR.is_dir():
-        return []
-    return sorted(p.name for p in TRANSLATORS_DIR.iterdir()
-                  if not p.name.startswith(".") and (p / "translator.json").is_file())  # skip killed writers' temporaries
+    """The translators found by name: in ``$NET2NET_ZOO``, then the package's (see :mod:`net2net.search_path`)."""
+    return sorted({p.name for f in translator_folders() if f.is_dir() for p in f.iterdir()
+                   if not p.name.startswith(".") and is_translator(p)})  # skip killed writers' temporaries
+
+
+def find_translator(name: str) -> Path | None:
+    """The folder of the translator called ``name`` on the search path (the first wins), or None."""
+    for f in translator_folders():
+        if not name.startswith(".") and "/" not in name and is_translator(f / name):
+            return f / name
+    return None
 
 
 def load(name_or_folder: str | os.PathLike, device: str | torch.device = "cpu") -> Translator:
-    """A translator from a folder, or one of the zoo's by name (``net2net zoo list``)."""
+    """A translator from a folder, or one of the zoo's by name (``net2net zoo list``; ``$NET2NET_ZOO`` first)."""
     path = Path(name_or_folder)
     if (path / "translator.json").is_file():
         return Translator.from_pretrained(path, device)
     name = str(name_or_folder)
-    if name in available_translators():
-        return Translator.from_pretrained(TRANSLATORS_DIR / name, device)
+    found = find_translator(name)
+    if found is not None:
+        return Translator.from_pretrained(found, device)
     names = available_translators()
     raise ValueError(f"no translator {name!r}: not a folder with translator.json, nor a zoo translator "
                      f"({', '.join(names) if names else 'none shipped yet'})")

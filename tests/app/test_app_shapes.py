@@ -71,3 +71,10 @@ def test_edit_rejects_bad_input(shapes_translators, examples, args, message) -> 
     path, attr, value = args
     with pytest.raises(ValueError, match=message):
         h.shapes_edit(shapes_translators, str(examples[0]) if path == "EXAMPLE" else path, attr, value, 1, 1.0, 0)
+
+
+def test_empty_prompt_on_the_colour_tab_is_domain_neutral(shapes_translators) -> None:
+    """It used to ask the user to "describe a garment" on the shapes tab."""
+    with pytest.raises(ValueError, match="the prompt is empty; describe in words the image you want") as e:
+        h.shapes_text_to_image(shapes_translators, "  ", 3, 1.0, 0)
+    assert "garment" not in str(e.value)

@@ -58,8 +58,8 @@ def test_user_errors_become_messages_without_a_traceback() -> None:
 
 @pytest.mark.parametrize(("prompt", "message"), [
     ("x" * 501, "the prompt has 501 characters; the limit is 500"),
-    ("", "the prompt is empty; describe a garment, e.g. 'a dark pair of trousers'"),
-    (" \t\n ", "the prompt is empty; describe a garment, e.g. 'a dark pair of trousers'"),
+    ("", "the prompt is empty; describe in words the image you want"),
+    (" \t\n ", "the prompt is empty; describe in words the image you want"),
     (None, "the prompt must be text, got NoneType"),
     (42, "the prompt must be text, got int"),
     (b"\xff\xfe", "the prompt is not valid UTF-8 text"),

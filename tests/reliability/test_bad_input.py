@@ -79,8 +79,8 @@ def test_any_size_and_mode_is_accepted(files, name) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--prompt", ""], "the prompt is empty; describe a garment"),
-    (["--prompt", " \t\n "], "the prompt is empty; describe a garment"),
+    (["--prompt", ""], "the prompt is empty; describe in words the image you want"),
+    (["--prompt", " \t\n "], "the prompt is empty; describe in words the image you want"),
     (["--prompt", "x" * 5000], "the prompt has 5000 characters; the limit is 500"),
     (["--prompt", "a dress \udcff\udcfe"], "the prompt is not valid UTF-8 text"),  # undecodable argv bytes
     ([], "this translator reads text: pass a prompt (--prompt TEXT)"),

@@ -195,7 +195,7 @@ def test_readers_ignore_hidden_temporaries(tmp_path, translator_dirs, monkeypatc
     zoo = tmp_path / "zoo"
     zoo.mkdir()
     shutil.copytree(translator_dirs["label"], zoo / ".fmnist-x.tmp-1234")
-    monkeypatch.setattr(tr, "TRANSLATORS_DIR", zoo)
+    monkeypatch.setattr(tr, "translator_folders", lambda: [zoo])
     assert tr.available_translators() == []
 
     ckpts = tmp_path / "run" / "checkpoints"

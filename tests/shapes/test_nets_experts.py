@@ -202,20 +202,31 @@ def test_a_name_new_in_net2net_zoo_reaches_the_registry_after_it_loaded(tmp_path
 # -- edit's checks, before any network runs ---------------------------------------------------------
 
 @pytest.mark.parametrize(("task", "assign", "source", "message"), [
-    ("attr", ["colour=red"], "dress", "shapes-x reads the image's attributes itself .*drop --from"),
+    ("attr", ["colour=red"], "dress", "--from takes NAME=VALUE, e.g. .*; got 'dress'"),
+    ("attr", ["colour=red"], "colour=mauve", "--from colour=mauve: choose one of red, "),
     ("attr", ["mood=happy"], None, "sets shape, colour, size, position, style, not 'mood'"),
     ("attr", ["size=huge"], None, "--set size=huge: choose one of small, medium, large"),
     ("style", ["colour=red"], None, "shapes-x sets style, not 'colour'"),
-    ("style", ["style=red"], None, "--set style=red: choose one of filled, outlined"),
-    ("text2img", ["colour=red"], None, "shapes-x does not edit; edit shapes with shapes-attr"),
+    ("style", ["style=red"], None, "--set style=red: .*choose one of filled, outlined"),
+    ("text2img", ["colour=red"], None, "shapes-x does not edit: its query expert .minilm. is not a label"),
     ("attr", ["colour=red", "colour=blue"], None, "--set gives colour twice"),
 ])
 def test_edit_refuses_before_running_anything(task, assign, source, message):
-    from types import SimpleNamespace
-
+    """The checks are the generic ones of any translator over named columns (its folder's ``attributes``)."""
     from net2net.applications import edit
+    from net2net.experts.registry import get_expert
+    from net2net.testing import tiny_translator
 
-    t = SimpleNamespace(name="shapes-x", info={"domain": "shapes", "task": task})
+    if task == "text2img":
+        from net2net.experts.labels import OneHotExpert
+
+        t = tiny_translator(OneHotExpert(), query_name="minilm", info={"recipe": "shapes-x"})
+        t.info["attributes"] = {}
+        t.query.input_kind = "text"  # stands in for a text expert: no named columns
+    else:
+        expert = get_expert("shapes-multihot" if task == "attr" else "shapes-style-onehot")
+        t = tiny_translator(expert, info={"recipe": "shapes-x", "task": task,
+                                          "query_column": None if task == "attr" else "style"})
     with pytest.raises(ValueError, match=message):
         edit(t, torch.zeros(1, 3, 32, 32), assign, source=source)
 
@@ -230,3 +241,20 @@ def test_fields_added_for_colour_leave_grey_configs_and_fingerprints_as_they_wer
     for name in ("fmnist-text2img", "fmnist-superres", "fmnist-inpaint", "shapes-attr"):
         if name in available_translators():
             load(name)  # raises if an expert's fingerprint differs from the one τ was trained with
+
+
+@pytest.mark.parametrize(("label", "message"), [
+    ("shape=star,,colour", "--class takes NAME=VALUE, e.g. .*; got 'colour'"),
+    ("shape=star, colour=mauve", "--class colour=mauve: choose one of red, "),
+    ("shape=star", "needs every column; --class misses colour, size, position, style"),
+])
+def test_sample_class_errors_name_the_class_flag(label, message):
+    """``sample shapes-attr --class ...`` errors used to blame ``--set``."""
+    from net2net.applications import make_query
+    from net2net.experts.registry import get_expert
+    from net2net.testing import tiny_translator
+
+    t = tiny_translator(get_expert("shapes-multihot"), info={"recipe": "shapes-x", "task": "attr"})
+    with pytest.raises(ValueError, match=message) as e:
+        make_query(t, label=label)
+    assert "--set" not in str(e.value)

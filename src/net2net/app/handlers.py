@@ -174,7 +174,7 @@ def edit_image(translators: Mapping[str, Translator], path: str | None, target: 
         raise ValueError(f"choose the target class: one of {', '.join(CLASS_NAMES)}")
     target = class_index(target)
     image = read_upload(path)
-    src = query_of(t, image) if source in (None, "", AUTO) else [class_index(source)]
+    src = [class_index(q) for q in query_of(t, image)] if source in (None, "", AUTO) else [class_index(source)]
     recon = t.decode(t.encode_target(image))
     edits = t.edit(image, src, [target], n=n, temperature=temperature, seed=seed)
     return (_items(image, [f"input ({CLASS_NAMES[src[0]]})"]) + _items(recon, ["reconstruction"])

@@ -66,13 +66,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_translate)
 
     p = sub.add_parser("edit", help="change one attribute (a class, a colour, a style, ...) of an image, keep the rest")
-    p.add_argument("name", help="an editing translator: fmnist-attr (class), shapes-attr, shapes-style, or a folder")
+    p.add_argument("name", help="an editing translator (its query reads named columns: fmnist-attr, shapes-attr, "
+                                "shapes-style, or one trained on your own columns), a zoo name or a folder")
     p.add_argument("--image", required=True)
-    p.add_argument("--set", dest="assign", required=True, action="append", metavar="ATTRIBUTE=VALUE",
+    p.add_argument("--set", dest="assign", required=True, action="append", metavar="NAME=VALUE",
                    help="what to change; repeat for several: class=dress (fmnist-attr); shape=, colour=, size=, "
-                        "position= (shapes-attr, e.g. colour=red, position=top-left); style=outlined (shapes-style)")
-    p.add_argument("--from", dest="source", metavar="CLASS",
-                   help="the image's class, for class translators (default: the zoo classifier's verdict)")
+                        "position=, style= (shapes-attr, e.g. colour=red); your own columns (fg=blue)")
+    p.add_argument("--from", dest="source", action="append", metavar="NAME=VALUE",
+                   help="the image's current value of a column (a bare VALUE for one-column translators); "
+                        "repeat for several; columns not given are read by the classifier the translator names")
     _common(p, n_default=1)
     p.set_defaults(func=run_edit)
 

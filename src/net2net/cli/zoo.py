@@ -59,14 +59,15 @@ def _headline(metrics: dict) -> str:
 def _translators() -> dict[str, dict]:
     from net2net.io import read_json
     from net2net.train.translators import translator_recipes
-    from net2net.translator import TRANSLATORS_DIR, available_translators
+    from net2net.translator import available_translators, find_translator
 
     installed = set(available_translators())
     out = {}
     for name in sorted(installed | set(translator_recipes())):
-        if name in installed:
-            m = read_json(TRANSLATORS_DIR / name / "translator.json")
-            size = sum(p.stat().st_size for p in (TRANSLATORS_DIR / name).rglob("*") if p.is_file())
+        folder = find_translator(name)
+        if folder is not None:
+            m = read_json(folder / "translator.json")
+            size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
             opts = ",".join(f"{k}={v}" for k, v in m["query"].get("options", {}).items())
             query = f"{m['query']['name']}[{opts}]" if opts else m["query"]["name"]
             out[name] = {"installed": True, "query": query, "target": m["target"]["name"],
@@ -77,9 +78,9 @@ def _translators() -> dict[str, dict]:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from net2net.zoo import WEIGHTS_DIR, list_zoo, zoo_info
+    from net2net.zoo import list_zoo, zoo_folders, zoo_info
 
-    folder = Path(args.dir) if args.dir else WEIGHTS_DIR
+    folder = Path(args.dir) if args.dir else None  # None: the search path, $NET2NET_ZOO first
     names = list_zoo(folder)
     infos = {n: zoo_info(n, folder) for n in names}
     translators = _translators() if not args.dir else {}
@@ -88,7 +89,8 @@ def run_list(args: argparse.Namespace) -> int:
                           "translators": translators}, indent=2))
         return 0
     if not names:
-        print(f"no experts in {folder}; train one with `net2net zoo train NAME`")
+        where = folder if folder is not None else ", ".join(map(str, zoo_folders()))
+        print(f"no experts in {where}; train one with `net2net zoo train NAME`")
     else:
         print("experts:")
         width = max(len(n) for n in names)

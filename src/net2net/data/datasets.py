@@ -79,15 +79,10 @@ class FashionMNIST:
         return ArraySplit(x[..., None], y, {}, digest, class_names=fm.CLASS_NAMES)
 
 
-def _shapes(data_dir: str | None = None) -> DataSet:
-    from net2net.data.shapes import shapes_dataset
-
-    return shapes_dataset(data_dir)
-
-
-#: name -> factory ``(data_dir or None) -> DataSet``. Add yours with :func:`register_dataset`.
-#: ``shapes`` is generated on first use (see :mod:`net2net.data.shapes`).
-DATASETS: dict[str, Callable[[str | None], DataSet]] = {"fashion-mnist": FashionMNIST, "shapes": _shapes}
+#: name -> factory ``(data_dir or None) -> DataSet``. Add yours with :func:`register_dataset`;
+#: the generated ``shapes`` registers itself that way (:mod:`net2net.data.shapes`, imported by
+#: :mod:`net2net.data`), so this module knows no data set but Fashion-MNIST.
+DATASETS: dict[str, Callable[[str | None], DataSet]] = {"fashion-mnist": FashionMNIST}
 
 
 def register_dataset(name: str, factory: Callable[[str | None], DataSet], *, overwrite: bool = False) -> None:

@@ -46,6 +46,8 @@ from typing import Any
 
 import numpy as np
 
+from net2net.data.datasets import FolderDataSet, register_dataset
+
 __all__ = [
     "ATTRIBUTES",
     "COLOURS",
@@ -389,8 +391,6 @@ def default_folder(spec: ShapesSpec | None = None) -> Path:
 
 def shapes_dataset(data_dir: str | None = None):
     """The registered ``shapes`` data set: ``data_dir`` if given, else the default folder, made on first use."""
-    from net2net.data.datasets import FolderDataSet
-
     folder = Path(data_dir) if data_dir is not None else default_folder()
     if not (folder / "shapes.json").is_file():
         if data_dir is not None:
@@ -405,6 +405,10 @@ def shapes_dataset(data_dir: str | None = None):
     ds = FolderDataSet(folder)
     ds.name = "shapes"
     return ds
+
+
+# the same registry a user's own data set joins: datasets.py does not know shapes
+register_dataset("shapes", shapes_dataset)
 
 
 # -- attributes back from pixels ------------------------------------------------------------------

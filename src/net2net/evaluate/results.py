@@ -22,23 +22,17 @@ import torch
 
 from net2net.data.captions import DESCRIPTORS, NOUNS, measure
 from net2net.data.fashion_mnist import CLASS_NAMES, load_fashion_mnist
+from net2net.evaluate.results_text import BASELINES, TEXT, eval_command, results_md, zoo_md
 from net2net.evaluate.translators import FEATURE_SPACE, evaluate_translator
 
 __all__ = ["run_results", "descriptor_effects", "temperature_sweep", "eval_command", "TEXT", "BASELINES"]
 
-TEXT = "fmnist-text2img"
-BASELINES = ("fmnist-text2img-mlp", "fmnist-text2img-linear")
 #: held-out template used for descriptor prompts (never seen in training)
 DESCRIPTOR_TEMPLATE = "this is {}"
 FULL = {"n_queries": 1000, "n_samples": 4, "n_desc": 48, "temp_queries": 300, "judge_per_class": 1000,
         "temperatures": (0.4, 0.6, 0.8, 1.0, 1.2)}
 QUICK = {"n_queries": 40, "n_samples": 2, "n_desc": 6, "temp_queries": 30, "judge_per_class": 50,
          "temperatures": (0.5, 1.0)}
-
-
-def eval_command(name: str, n_queries: int, n_samples: int, seed: int) -> str:
-    """The ``net2net eval`` line that reproduces one table row."""
-    return f"net2net eval {name} --queries {n_queries} --samples {n_samples} --seed {seed}"
 
 
 def _prompt(word: str, class_index: int) -> str:
@@ -231,9 +225,7 @@ def run_results(docs: str | Path = "docs", *, quick: bool = False, seed: int = 0
         _grids(img, seed)
     _plots(res, img)
     res["seconds"] = time.perf_counter() - t0
-    from net2net.evaluate import results_text
-
-    (docs / "results.md").write_text(results_text.results_md(res), encoding="utf-8")
-    (docs / "zoo.md").write_text(results_text.zoo_md(res), encoding="utf-8")
+    (docs / "results.md").write_text(results_md(res), encoding="utf-8")
+    (docs / "zoo.md").write_text(zoo_md(res), encoding="utf-8")
     (docs / "results.json").write_text(json.dumps(res, indent=1, default=float), encoding="utf-8")
     return res

@@ -30,6 +30,7 @@ from net2net.applications import edit_attributes, style_transfer
 from net2net.data.shapes import ATTRIBUTES, CONTENT, VOCAB, attribute_flags, examples, measure
 from net2net.evaluate.zoo_metrics import frechet_distance
 from net2net.translator import Translator
+from net2net.zoo.domains import domain_of
 from net2net.zoo.scoring import shapes_judge
 
 __all__ = ["FEATURE_SPACE", "ShapesTest", "evaluate_shapes", "judge", "load_test"]
@@ -207,7 +208,7 @@ def evaluate_shapes(t: Translator, *, n_queries: int = 1000, n_samples: int = 4,
     test images of ``dataset`` (or of ``test``, e.g. :meth:`ShapesTest.generated`); the FID's
     real images are the last ``n_real`` of that split."""
     task = t.info.get("task", "")
-    if t.info.get("domain") != "shapes":
+    if domain_of(t).name != "shapes":
         raise ValueError(f"{t.name} is not a translator of the shapes domain")
     full = test if test is not None else load_test(dataset)
     if not 1 <= n_queries <= len(full):

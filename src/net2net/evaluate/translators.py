@@ -28,9 +28,10 @@ from net2net.data.domains import Items, get_domain
 from net2net.data.fashion_mnist import CLASS_NAMES, load_fashion_mnist, to_float
 from net2net.evaluate.zoo_metrics import frechet_distance
 from net2net.translator import Translator
+from net2net.zoo.domains import domain_of
 from net2net.zoo.scoring import classifier as zoo_classifier
 
-__all__ = ["FEATURE_SPACE", "evaluate_translator", "test_queries", "query_masks", "pairwise_distance", "psnr"]
+__all__ = ["EVALUATORS", "FEATURE_SPACE", "evaluate_translator", "test_queries", "query_masks", "pairwise_distance", "psnr"]
 
 FEATURE_SPACE = "fmnist-classifier fc1 (128-d)"
 LN2 = math.log(2.0)
@@ -95,15 +96,34 @@ def _real_class_spread(feats: Tensor, labels: Tensor, k: int, seed: int) -> Tens
 @torch.no_grad()
 def evaluate_translator(t: Translator, *, n_queries: int = 200, n_samples: int = 4, seed: int = 0,
                         n_real: int = 2000, temperature: float = 1.0, dataset: str | None = None) -> dict[str, Any]:
-    """All metrics that apply to ``t``; see the module docstring. Returns a JSON-able dict.
+    """All metrics that apply to ``t``, by its image domain's evaluator (:data:`EVALUATORS`).
 
-    A translator of the shapes domain (``info.domain == "shapes"``) is measured attribute
-    by attribute instead: :func:`net2net.evaluate.shapes.evaluate_shapes`.
+    The domain is :func:`net2net.zoo.domains.domain_of` (the folder's ``info.domain``, else the
+    domain owning its target expert): Fashion-MNIST translators are measured as the module
+    docstring says, shapes ones attribute by attribute
+    (:func:`net2net.evaluate.shapes.evaluate_shapes`). A translator of no known domain, or of a
+    domain without an evaluator, is refused (one line naming what is known), never scored
+    against another domain's data. Returns a JSON-able dict.
     """
-    if t.info.get("domain") == "shapes":
-        from net2net.evaluate.shapes import evaluate_shapes
+    domain = domain_of(t)
+    evaluator = EVALUATORS.get(domain.name)
+    if evaluator is None:
+        raise ValueError(f"{t.name} is of the {domain.name} domain, which has no evaluator; evaluators exist for "
+                         f"{', '.join(EVALUATORS)} (add yours to net2net.evaluate.translators.EVALUATORS)")
+    return evaluator(t, n_queries=n_queries, n_samples=n_samples, seed=seed, n_real=n_real, temperature=temperature,
+                     dataset=dataset)
 
-        return evaluate_shapes(t, n_queries=n_queries, n_samples=n_samples, seed=seed, dataset=dataset or "shapes")
+
+def _evaluate_shapes(t: Translator, *, n_queries: int, n_samples: int, seed: int, dataset: str | None,
+                     **_: Any) -> dict[str, Any]:
+    from net2net.evaluate.shapes import evaluate_shapes
+
+    return evaluate_shapes(t, n_queries=n_queries, n_samples=n_samples, seed=seed, dataset=dataset or "shapes")
+
+
+@torch.no_grad()
+def _evaluate_fashion_mnist(t: Translator, *, n_queries: int, n_samples: int, seed: int, n_real: int,
+                            temperature: float, dataset: str | None) -> dict[str, Any]:
     if dataset not in (None, "fashion-mnist"):
         raise ValueError(f"{t.name} is measured on Fashion-MNIST; --dataset is for shapes translators")
     if n_samples < 1:
@@ -183,3 +203,7 @@ def _edit_metrics(t: Translator, images: Tensor, labels: Tensor, clf: Any, seed:
         "edit_reference_psnr_reconstruction": float(psnr(recon, images).mean()),
         "edit_reference_psnr_random_target_image": float(psnr(other, images).mean()),
     }
+
+
+#: image domain name -> its evaluator ``(t, *, n_queries, n_samples, seed, n_real, temperature, dataset) -> metrics``.
+EVALUATORS: dict[str, Any] = {"fashion-mnist": _evaluate_fashion_mnist, "shapes": _evaluate_shapes}

@@ -17,7 +17,7 @@ from torch import Tensor
 from net2net.data.fashion_mnist import CLASS_NAMES, class_index
 from net2net.experts.base import TorchExpert
 
-__all__ = ["MultiHotExpert", "OneHotExpert"]
+__all__ = ["MultiHotExpert", "OneHotExpert", "label_columns"]
 
 
 class OneHotExpert(TorchExpert):
@@ -111,3 +111,31 @@ class MultiHotExpert(TorchExpert):
                     raise ValueError(f"unknown attribute {a!r}; choose from {', '.join(self.attributes)}")
                 out[i, self.attributes.index(a)] = 1.0
         return out.to(self.device)
+
+
+def label_columns(expert: Any, column: str | None = None) -> dict[str, tuple[str, ...]]:
+    """The named data-set columns a label expert reads, each with its values, in order.
+
+    A multi-hot expert over ``column=value`` names (``shape=star``, ``colour=red``) is
+    grouped by column; a one-hot expert is one column (``column``, default ``class``) whose
+    values are its class names. Any other expert (text, image, flags without names) reads
+    no named columns: ``{}``. This is what a translator folder records as its
+    ``attributes`` and what editing by ``--set NAME=VALUE`` works on.
+
+    Example:
+        >>> label_columns(MultiHotExpert(["fg=red", "fg=blue", "bg=black"]))
+        {'fg': ('red', 'blue'), 'bg': ('black',)}
+    """
+    if getattr(expert, "input_kind", "") != "label":
+        return {}
+    names = getattr(expert, "attributes", None)
+    if names is not None:
+        if not all(isinstance(a, str) and "=" in a for a in names):
+            return {}
+        grouped: dict[str, list[str]] = {}
+        for a in names:
+            col, _, value = a.partition("=")
+            grouped.setdefault(col, []).append(value)
+        return {c: tuple(v) for c, v in grouped.items()}
+    classes = getattr(expert, "class_names", None)
+    return {column or "class": tuple(classes)} if classes is not None else {}

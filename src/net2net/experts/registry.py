@@ -252,6 +252,18 @@ def _onehot(*, device: str = "cpu", **options: Any) -> Expert:
     return OneHotExpert(device=device, **options)
 
 
+def _multihot(*, device: str = "cpu", attributes: str | list[str] | None = None, **options: Any) -> Expert:
+    from net2net.experts.labels import MultiHotExpert
+
+    if "layer" in options:
+        raise ValueError("the label expert 'multihot' has no layers to choose from; drop --layer")
+    if isinstance(attributes, str):  # a translator folder's options are plain values: "fg=red,fg=blue,bg=black"
+        attributes = [a.strip() for a in attributes.split(",") if a.strip()]
+    if not attributes:
+        raise ValueError("the label expert 'multihot' needs attributes, e.g. attributes='fg=red,fg=blue,bg=black'")
+    return MultiHotExpert(attributes, device=device, **options)
+
+
 def _random_conv(*, device: str = "cpu", layer: str | None = None, seed: int = 0, pool: str = "avg") -> Expert:
     # A small randomly initialised conv net tapped at a layer: a stand-in image expert
     # (random features are a legitimate, if weak, representation).
@@ -278,4 +290,5 @@ def _random_conv(*, device: str = "cpu", layer: str | None = None, seed: int = 0
 
 register_expert("minilm", _minilm)
 register_expert("onehot", _onehot)
+register_expert("multihot", _multihot)
 register_expert("random-conv", _random_conv)

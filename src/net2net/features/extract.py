@@ -31,7 +31,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -42,13 +42,22 @@ from net2net.data.datasets import get_dataset
 from net2net.data.domains import Domain, Items, column_domain, resolve_domain
 from net2net.data.split import ArraySplit, Split
 from net2net.experts.base import Expert, encode_all
+from net2net.features.entry import Entry, _key, _put, _record
 from net2net.features.shards import npy_bytes, shard_plan
 from net2net.io import atomic_write_json, read_json
 
-if TYPE_CHECKING:
-    from net2net.features.store import Entry, FeatureStore
-
 __all__ = ["Rows", "extract_entry"]
+
+
+class _Store(Protocol):
+    """What extraction needs of a :class:`~net2net.features.store.FeatureStore` (which calls
+    it): typed by shape, so that this module does not import the store back."""
+
+    def spec(self, expert: Expert, **facts: Any) -> dict[str, Any]: ...
+
+    def folder(self, spec: dict[str, Any]) -> Path: ...
+
+    def _check(self, folder: Path, expect_key: str | None = None) -> dict[str, Any]: ...
 
 log = logging.getLogger("net2net.features")
 _SHARD_BYTES = 256 << 20  # one shard for most entries; caps the memory of one write
@@ -150,13 +159,12 @@ class Rows:
         return out, []
 
 
-def extract_entry(store: FeatureStore, expert: Expert, *, dataset: str = "fashion-mnist", split: str = "train",
+def extract_entry(store: _Store, expert: Expert, *, dataset: str = "fashion-mnist", split: str = "train",
                   transform: str | None = "identity", column: str | list[str] | None = None, limit: int | None = None,
                   data_dir: str | os.PathLike | None = None, batch_size: int = 256,
                   progress: bool | None = None, fit: str = "crop", follow_links: bool = False,
                   skip_bad_rows: bool = False) -> Entry:
     """See :meth:`FeatureStore.extract`."""
-    from net2net.features.store import Entry, _key
 
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
         raise ValueError(f"limit must be a positive integer, got {limit!r}")
@@ -205,9 +213,8 @@ def extract_entry(store: FeatureStore, expert: Expert, *, dataset: str = "fashio
         raise
 
 
-def _write(store: FeatureStore, folder: Path, spec: dict[str, Any], rows: Rows, batch_size: int,
+def _write(store: _Store, folder: Path, spec: dict[str, Any], rows: Rows, batch_size: int,
            progress: bool | None) -> Entry:
-    from net2net.features.store import Entry, _key, _put, _record
 
     expert, domain, data, n = rows.expert, rows.domain, rows.data, rows.n
     rank, world = _world(getattr(expert, "device", "cpu"))

@@ -427,6 +427,12 @@ def assemble_translator(recipe: Recipe, out: Path, metrics: dict[str, Any]) -> P
         name, options = spec[role]["name"], spec[role].get("options", {})
         experts[role] = get_expert(name, **options)
         refs[role] = ExpertRef.of(experts[role], name, **options)
+    from net2net.experts.labels import label_columns
+
+    base_info = dict(spec.get("info", {}))
+    columns = label_columns(experts["query"], base_info.get("query_column"))
+    if columns and "attributes" not in base_info:  # what `edit --set NAME=VALUE` and `sample --class` work on
+        base_info["attributes"] = [[c, list(v)] for c, v in columns.items()]  # a list: JSON objects lose order
     shipped = metrics.get("shipped", {}).get("which", "last")
     other = "last" if shipped == "best" else "best"
     made = None
@@ -438,7 +444,7 @@ def assemble_translator(recipe: Recipe, out: Path, metrics: dict[str, Any]) -> P
             continue
         tau = load_model(out / model)
         nll = _model_nll(out / model)
-        info = {**spec.get("info", {}), "recipe": recipe.name, "history": metrics.get("history", {}), "kept": which,
+        info = {**base_info, "recipe": recipe.name, "history": metrics.get("history", {}), "kept": which,
                 "metrics": {"steps": metrics.get("steps"), "train_pairs": metrics.get("train_pairs"), **nll}}
         translator = Translator(experts["query"], tau, experts["target"],
                                 query_ref=refs["query"], target_ref=refs["target"], info=info)

@@ -28,16 +28,15 @@ Example:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from net2net.experts.base import TorchExpert
+from net2net.zoo.catalogue import list_zoo, load_expert, zoo_folders, zoo_info
 from net2net.zoo.experts import AutoencoderExpert, ClassifierExpert, GeneratorExpert
-from net2net.zoo.store import WEIGHTS_DIR, entries, load_from, read_entry
+from net2net.zoo.store import WEIGHTS_DIR
 
 __all__ = [
     "WEIGHTS_DIR",
@@ -50,53 +49,6 @@ __all__ = [
     "zoo_folders",
     "zoo_info",
 ]
-
-
-def zoo_folders() -> list[Path]:
-    """Where experts are looked up, first match wins: ``$NET2NET_ZOO`` (a folder that
-    ``net2net zoo train NAME --out DIR`` wrote), then the package's weights."""
-    extra = os.environ.get("NET2NET_ZOO")
-    return [Path(extra), WEIGHTS_DIR] if extra else [WEIGHTS_DIR]
-
-
-def list_zoo(folder: str | os.PathLike | None = None) -> list[str]:
-    """Names of the available experts (or of those in ``folder``)."""
-    if folder is not None:
-        return entries(folder)
-    return sorted({name for f in zoo_folders() for name in entries(f)})
-
-
-def _find(name: str, folder: str | os.PathLike | None) -> Path:
-    """The folder that holds expert ``name``; an unknown name lists the valid ones."""
-    folders = [Path(folder)] if folder is not None else zoo_folders()
-    for f in folders:
-        if name in entries(f):
-            return f
-    names = sorted({n for f in folders for n in entries(f)})
-    raise ValueError(f"unknown zoo expert {name!r}; choose one of "
-                     f"{', '.join(names) or '(none shipped in ' + ', '.join(map(str, folders)) + ')'}")
-
-
-def zoo_info(name: str, folder: str | os.PathLike | None = None) -> dict[str, Any]:
-    """The JSON beside an expert's weights: kind, config, recipe, metrics, sha256."""
-    return read_entry(_find(name, folder), name)
-
-
-def load_expert(name: str, device: str | torch.device = "cpu", *, folder: str | os.PathLike | None = None) -> TorchExpert:
-    """Loads a zoo expert by name, frozen, on ``device``.
-
-    The weights' sha256 is checked against the JSON beside them before anything is built.
-
-    Args:
-        name: one of :func:`list_zoo`.
-        device: where the expert runs.
-        folder: read from this folder instead of :func:`zoo_folders` (e.g. a ``net2net zoo train --out`` folder).
-
-    Raises:
-        ValueError: unknown name (the message lists the valid ones), or weights that do
-            not match their recorded sha256.
-    """
-    return load_from(_find(name, folder), name, device)
 
 
 def _factory(name: str) -> Callable[..., TorchExpert]:

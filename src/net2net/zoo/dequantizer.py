@@ -172,7 +172,7 @@ def is_installed(folder: str | Path = WEIGHTS) -> bool:
 
 def load_dequantized_generator(folder: str | Path = WEIGHTS, device: str = "cpu") -> DequantizedGenerator:
     """The zoo generator with its dequantiser from ``folder``, verified like every model folder."""
-    from net2net.zoo import load_expert
+    from net2net.zoo.catalogue import load_expert
 
     saved = read_folder(folder)
     if saved.kind != KIND:

@@ -32,7 +32,7 @@ __all__ = ["gan_caption_pairs", "ensure_dequantizer"]
 def ensure_dequantizer(seed: int = 0) -> dict[str, Any]:
     """Trains and installs the class-embedding VAE of the zoo generator if it is missing."""
     from net2net.zoo import dequantizer as dequant
-    from net2net.zoo import load_expert
+    from net2net.zoo.catalogue import load_expert
 
     if dequant.is_installed():
         return {}

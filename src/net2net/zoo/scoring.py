@@ -18,12 +18,14 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
 
 from net2net.rerank import Captioner, Scorer, query_scorer, read_query
+from net2net.zoo.domains import DOMAINS, find_domain, register_domain
 
 if TYPE_CHECKING:
     from net2net.translator import Translator
@@ -35,7 +37,7 @@ __all__ = ["captioner", "classifier", "fmnist_scorer", "query_of_images", "score
 @lru_cache(maxsize=2)
 def classifier(device: str = "cpu") -> ClassifierExpert:
     """The zoo classifier, loaded once per process."""
-    from net2net.zoo import load_expert
+    from net2net.zoo.catalogue import load_expert
 
     return load_expert("fmnist-classifier", device)  # type: ignore[return-value]
 
@@ -48,7 +50,7 @@ def captioner(split: str = "train", device: str = "cpu") -> Captioner:
 @lru_cache(maxsize=2)
 def shapes_judge(device: str = "cpu") -> ClassifierExpert:
     """The shapes attribute classifier, loaded once per process."""
-    from net2net.zoo import load_expert
+    from net2net.zoo.catalogue import load_expert
 
     return load_expert("shapes-classifier", device)  # type: ignore[return-value]
 
@@ -78,12 +80,24 @@ def _shapes_query(translator: Translator, images: Tensor) -> Any:
     return read_query(translator, images)
 
 
-def query_of_images(translator: Translator, images: Tensor) -> Any:
-    """What ``translator``'s query expert would have been given for these images (the zoo's
-    classifier reads them: ``fmnist-classifier``, or ``shapes-classifier`` for the shapes domain)."""
-    if translator.info.get("domain") == "shapes":
-        return _shapes_query(translator, images)
+def _fmnist_query(translator: Translator, images: Tensor) -> Any:
     return read_query(translator, images, lambda x: classifier().predict(x))
+
+
+# the zoo fills its domains' query readers (zoo/domains.py holds the rest of each domain)
+for _name, _reader in (("fashion-mnist", _fmnist_query), ("shapes", _shapes_query)):
+    register_domain(dataclasses.replace(DOMAINS[_name], read_query=_reader), overwrite=True)
+
+
+def query_of_images(translator: Translator, images: Tensor) -> Any:
+    """What ``translator``'s query expert would have been given for these images: its
+    domain's reading (:func:`net2net.zoo.domains.domain_of`: ``fmnist-classifier`` for
+    Fashion-MNIST, ``shapes-classifier`` for the shapes); image queries of a translator of no
+    known domain are derived from the images themselves."""
+    domain = find_domain(translator)
+    if domain is None or domain.read_query is None:
+        return read_query(translator, images)
+    return domain.read_query(translator, images)
 
 
 #: derived queries for image translators, the zoo classifier's reading for class and text ones.

@@ -31,11 +31,12 @@ from net2net.models import (
     read_folder,
     write_folder,
 )
+from net2net.search_path import EXPERTS_DIR
 from net2net.zoo.experts import KINDS
 
 __all__ = ["RECIPES_DIR", "WEIGHTS_DIR", "entries", "load_from", "read_entry", "save_expert", "upgrade_legacy"]
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_DIR = EXPERTS_DIR
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 LEGACY_FORMAT = "net2net-zoo-expert"
 
