@@ -205,10 +205,11 @@ def extract_entry(store: _Store, expert: Expert, *, dataset: str = "fashion-mnis
     created = not folder.exists()
     try:
         return _write(store, folder, spec, rows, batch_size, progress)
-    except BaseException as e:  # any failure, Ctrl-C included: no half-made entry stays
+    except Exception as e:  # any failure: no half-made entry stays. A Ctrl-C (or SIGKILL) keeps the
+        # verified shards written so far, which the next run resumes from.
         if created and not (folder / "manifest.json").is_file():
             shutil.rmtree(folder, ignore_errors=True)  # this call's own, incomplete folder
-        if isinstance(e, Exception) and not isinstance(e, ValueError):
+        if not isinstance(e, ValueError):
             raise ValueError(f"extracting with expert {expert.name!r} failed: {type(e).__name__}: {e}") from e
         raise
 
