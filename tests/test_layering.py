@@ -5,7 +5,7 @@ included), not by importing: a lazy import inside a function is an arrow too.
 Rules:
 
 - ``flow`` imports nothing of net2net outside ``flow``.
-- The core (``flow``, ``baselines``, ``experts``, ``features``, ``translator``,
+- The core (``flow``, ``baselines``, ``experts``, ``features``, ``translator``, ``probing``,
   ``rerank``, ``data``, ``models``, ``io``) never reaches ``zoo``, ``cli`` or ``app``,
   directly or through any chain of imports (importing ``a.b`` runs ``a/__init__``).
 """
@@ -21,7 +21,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "net2net"
 
-CORE = ["flow", "baselines", "experts", "features", "translator", "rerank", "data", "models", "io"]
+CORE = ["flow", "baselines", "experts", "features", "translator", "rerank", "data", "models", "io", "probing"]
 ABOVE = ("net2net.zoo", "net2net.cli", "net2net.app")
 
 

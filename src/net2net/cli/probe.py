@@ -34,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--heldout-limit", type=int, default=5000, help="held-out rows (default: 5000)")
     p.add_argument("--queries", type=int, default=200, help="held-out queries for diversity and labels kept (default: 200)")
     p.add_argument("--samples", type=int, default=8, help="samples per query (default: 8)")
+    p.add_argument("--batch-size", type=int, default=256, help="pairs per τ training step (default: 256)")
     p.add_argument("--judge", help="a classifier expert that judges decoded samples (default: a linear probe on the target's codes)")
     p.add_argument("--seed", type=int, default=0, help="seeds τ, the queries and the samples (default: 0)")
     p.add_argument("--device", default="cpu", help="where experts and τ run (default: cpu)")
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
                    budget_steps=args.budget_steps, columns=columns, data_dir=args.data_dir, store_root=args.root,
                    device=args.device, progress=False if args.no_progress else None, max_dim=args.max_dim,
                    limit=args.limit, heldout_limit=args.heldout_limit, queries=args.queries, samples=args.samples,
-                   judge=args.judge, seed=args.seed)
+                   judge=args.judge, seed=args.seed, batch_size=args.batch_size)
     for r in report["rows"]:
         kept = "  ".join(f"{c} {v:.2f}" for c, v in r["labels_kept"].items())
         print(f"{r['layer']:>12}  {r['pool'] or '-':>7} {r['dim']:>5}-d  NLL {r['heldout_nll_nats_per_dim']:.3f} nats/dim  "

@@ -20,7 +20,7 @@ import numpy as np
 from net2net.io import atomic_write_json, read_json
 from net2net.probing import measure as M
 
-__all__ = ["load_report", "recommend", "write_docs", "write_report"]
+__all__ = ["load_report", "markdown", "recommend", "table", "write_docs", "write_report"]
 
 FORMAT = "net2net-probe-report"
 
@@ -204,14 +204,14 @@ def _html(report: dict[str, Any]) -> str:
             f"<ul>{notes}</ul>{figs}")
 
 
-def markdown(report: dict[str, Any], figures: str = "") -> str:
-    """The report as a Markdown section (figures linked relative to ``figures``)."""
+def markdown(report: dict[str, Any], figures: str = "", *, images: bool = True) -> str:
+    """The report as a Markdown section (figures linked relative to ``figures``; none when not ``images``)."""
     head, body = table(report)
     lines = [f"**Recommendation** (generated): {report['recommendation']}.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in body]
     lines += ["", *[f"- {n}" for n in _notes(report)], ""]
-    lines += [f"![{f}]({figures}{f})" for f in report["figures"]]
+    lines += [f"![{f}]({figures}{f})" for f in report["figures"]] if images else []
     return "\n".join(lines) + "\n"
 
 
