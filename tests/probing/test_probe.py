@@ -14,6 +14,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from tiny_experts import make_folder  # noqa: E402
 
 from net2net.cli import main  # noqa: E402
+from net2net.experts.registry import get_expert  # noqa: E402
+from net2net.features import FeatureStore  # noqa: E402
 from net2net.probing import measure as M  # noqa: E402
 from net2net.probing.layers import tap_layer  # noqa: E402
 from net2net.probing.report import recommend  # noqa: E402
@@ -52,12 +54,31 @@ def test_probe_end_to_end_through_the_cli(data: Path, tmp_path: Path, capsys: py
     assert rec in (out / "report.html").read_text()
     md = (tmp_path / "docs" / "report.md").read_text()
     assert "| 0 |" in md and (tmp_path / "docs" / "information.png").is_file()
+    # the features are the store's entries, under the same keys as `net2net extract` gives them
+    hit = FeatureStore(out.parent / "store").extract(get_expert(f"{TINY}:block_ae"), dataset=str(data), split="test")
+    assert hit.hit
+
+    page = tmp_path / "page.md"
+    page.write_text("intro\n<!-- probe: docs -->\nold\n<!-- /probe: docs -->\nend\n")
+    assert main(_args(data, out, "--budget-steps", "300", "--batch-size", "16", "--docs", str(tmp_path / "docs"),
+                      "--docs-into", str(page))) == 0
+    text = page.read_text()
+    assert "old" not in text and text.startswith("intro") and text.endswith("end\n") and "](docs/information.png)" in text
 
     # resumed: nothing is refitted, the same report comes back
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("taus/*/result.json")}
     assert main(_args(data, out, "--budget-steps", "300", "--batch-size", "16")) == 0
     assert {p: p.stat().st_mtime_ns for p in out.glob("taus/*/result.json")} == stamps
     assert json.loads((out / "report.json").read_text())["rows"] == report["rows"]
+
+    # a probe stopped after its first layers: only the missing one is done again
+    (out / "report.json").unlink()
+    (out / "taus" / "4" / "result.json").unlink()
+    assert main(_args(data, out, "--budget-steps", "300", "--batch-size", "16")) == 0
+    assert {p: p.stat().st_mtime_ns for p in out.glob("taus/*/result.json") if p.parent.name != "4"} == {
+        p: t for p, t in stamps.items() if p.parent.name != "4"}
+    assert json.loads((out / "report.json").read_text())["rows"][1]["heldout_nll_nats_per_dim"] == pytest.approx(
+        report["rows"][1]["heldout_nll_nats_per_dim"])
 
     # other settings in the same folder are refused
     assert main(_args(data, out, "--budget-steps", "600", "--batch-size", "16")) == 2

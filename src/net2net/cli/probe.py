@@ -41,6 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--root", help="feature store folder (default: $NET2NET_CACHE or ~/.cache/net2net/features)")
     p.add_argument("--data-dir", help="folder with a registered data set's files (default: searched)")
     p.add_argument("--docs", metavar="DIR", help="also copy the figures to DIR and write DIR/report.md (for docs/)")
+    p.add_argument("--docs-into", metavar="FILE",
+                   help="with --docs: also fill the section <!-- probe: NAME --> ... <!-- /probe: NAME --> of FILE")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
 
@@ -63,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"report: {args.out}/report.html")
     if args.docs:
         command = "net2net --threads 1 probe " + " ".join(shlex.quote(a) for a in _probe_args(sys.argv))
-        print(f"docs: {write_docs(args.out, args.docs, command=command)}")
+        print(f"docs: {write_docs(args.out, args.docs, command=command, into=args.docs_into)}")
+    elif args.docs_into:
+        raise ValueError("--docs-into needs --docs DIR (where the figures go)")
     return 0
 
 

@@ -86,7 +86,7 @@ def _inputs(domain: Domain, items: Items, expert: Expert) -> tuple[Any, list[str
     return out, []
 
 
-def extract_entry(store: FeatureStore, expert: Expert, *, dataset: str = "fashion-mnist", split: str = "train",
+def extract_entry(store: FeatureStore, expert: Expert, *, dataset: str | Any = "fashion-mnist", split: str = "train",
                   transform: str | None = "identity", column: str | list[str] | None = None, limit: int | None = None,
                   data_dir: str | os.PathLike | None = None, batch_size: int = 256,
                   progress: bool | None = None) -> Entry:
@@ -95,7 +95,9 @@ def extract_entry(store: FeatureStore, expert: Expert, *, dataset: str = "fashio
 
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
         raise ValueError(f"limit must be a positive integer, got {limit!r}")
-    ds = get_dataset(dataset, data_dir)
+    # a data set object (e.g. one that keeps its loaded splits) is used as it is: its name and
+    # the split's fingerprint key the entry, exactly as when it is named
+    ds = dataset if hasattr(dataset, "load") else get_dataset(dataset, data_dir)
     if split not in ds.splits():
         raise ValueError(f"data set {ds.name!r} has no split {split!r}; its splits are {', '.join(ds.splits())}")
     data = ds.load(split)

@@ -119,11 +119,28 @@ def _key(layer: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", layer) or "output"
 
 
+class _Loaded:
+    """A data set whose splits are loaded once per probe (every extraction reads the same rows)."""
+
+    def __init__(self, ds: Any) -> None:
+        self._ds, self.name = ds, ds.name
+        self.generated_captions = bool(getattr(ds, "generated_captions", False))
+        self._splits: dict[str, Any] = {}
+
+    def splits(self) -> list[str]:
+        return self._ds.splits()
+
+    def load(self, split: str) -> Any:
+        if split not in self._splits:
+            self._splits[split] = self._ds.load(split)
+        return self._splits[split]
+
+
 class _Data:
     """The split rows of one probe: which split trains, which is held out, and their labels."""
 
     def __init__(self, s: ProbeSettings, data_dir: str | None) -> None:
-        ds = get_dataset(s.dataset, data_dir)
+        ds = self.ds = _Loaded(get_dataset(s.dataset, data_dir))
         splits = ds.splits()
         self.train_split = "train" if "train" in splits else splits[0]
         held = [x for x in ("test", "validation", "val") if x in splits and x != self.train_split]
@@ -152,14 +169,37 @@ class _Data:
     def extract(self, store: FeatureStore, expert: Any, progress: bool | None, s: ProbeSettings,
                 data_dir: str | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Training and held-out features of ``expert`` (from the store; extracted on a miss)."""
-        tr = store.extract(expert, dataset=s.dataset, split=self.train_split, limit=s.limit, data_dir=data_dir,
+        tr = store.extract(expert, dataset=self.ds, split=self.train_split, limit=s.limit, data_dir=data_dir,
                            progress=progress)
         a = torch.from_numpy(np.asarray(tr.array()))
         if self.held_split is None:
             return a[self.train_rows], a[self.held_rows]
-        he = store.extract(expert, dataset=s.dataset, split=self.held_split, limit=self.held_rows.stop,
+        whole = self.held_rows.stop >= len(self.held)  # then the entry is the plain extraction's (no limit)
+        he = store.extract(expert, dataset=self.ds, split=self.held_split, limit=None if whole else self.held_rows.stop,
                            data_dir=data_dir, progress=progress)
         return a[self.train_rows], torch.from_numpy(np.asarray(he.array()))[self.held_rows]
+
+
+class _Stages:
+    """The bar across the whole probe (extractions, then one stage per τ); a log line per stage off a terminal."""
+
+    def __init__(self, total: int, progress: bool | None) -> None:
+        self.lines = progress is None and not os.isatty(2)
+        self.bar = tqdm(total=total, desc="probe", unit="stage", disable=not (progress or (progress is None and os.isatty(2))),
+                        dynamic_ncols=True)
+        self.done, self.total = 0, total
+
+    def set_description(self, what: str) -> None:
+        self.bar.set_description(what)
+        if self.lines:
+            log.info("%s (stage %d/%d)", what, self.done + 1, self.total)
+
+    def update(self, n: int) -> None:
+        self.done += n
+        self.bar.update(n)
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def _calibrate(s: ProbeSettings, train: Pairs) -> float:
@@ -270,12 +310,16 @@ def probe(query: str, target: str, layers: list[str] | tuple[str, ...], dataset:
         raise ValueError(f"{out} holds a probe with other settings (see {out / 'probe.json'}); "
                          "rerun with those settings to resume, or choose a new --out")
     atomic_write_json(out / "probe.json", s.to_dict())
+    keys = [UNCOND, *(_key(x) for x in s.layers)]
+    if (out / "report.json").is_file() and all((out / "taus" / k / "result.json").is_file() for k in keys):
+        # finished: the report is redrawn from the stored figures (nothing is extracted or fitted)
+        results = {k: read_json(out / "taus" / k / "result.json") for k in keys}
+        return write_report(out, s, results, read_json(out / "report.json")["context"])
     data = _Data(s, data_dir)
     store = FeatureStore(store_root)
     n_taus = len(s.layers) + 1
-    bar = tqdm(total=1 + 2 * n_taus - 1, desc="probe", unit="stage", disable=not (progress or (progress is None and
-               os.isatty(2))), dynamic_ncols=True)
-    inner = False if bar.disable else progress
+    bar = _Stages(1 + 2 * n_taus - 1, progress)
+    inner = progress
     bar.set_description("probe: extract target")
     tgt = get_expert(target, device=device)
     tz, hz = data.extract(store, tgt, inner, s, data_dir)
@@ -289,7 +333,7 @@ def probe(query: str, target: str, layers: list[str] | tuple[str, ...], dataset:
     judges = _judges(s, data, tgt, tz, device)
     order = torch.randperm(len(hz), generator=torch.Generator().manual_seed(s.seed))
     results: dict[str, dict[str, Any]] = {}
-    for key, name in [(UNCOND, None), *((_key(x), x) for x in s.layers)]:
+    for key, name in zip(keys, [None, *s.layers], strict=True):
         bar.set_description(f"probe: τ from {name or 'nothing'}")
         folder = out / "taus" / key
         folder.mkdir(parents=True, exist_ok=True)
