@@ -35,7 +35,7 @@ RANKS: dict[int, tuple[str, ...]] = {
     6: ("net2net.applications", "net2net.demo", "net2net.evaluate"),
     5: ("net2net.zoo",),
     # fitting τ (the zoo's recipes call it); the public API exports it
-    4: ("net2net.train", "net2net"),
+    4: ("net2net.train", "net2net.probing", "net2net"),
     3: ("net2net.translator", "net2net.rerank", "net2net.testing"),
     # the translator's parts; metrics of experts alone (no zoo) sit here so the zoo's trainer may use them
     2: ("net2net.experts", "net2net.flow", "net2net.features", "net2net.baselines", "net2net.models",
@@ -49,7 +49,7 @@ ALLOWED_CIRCLES: dict[frozenset[str], str] = {
         "rerank's type hints name the Translator a scorer is given; translator.py calls rerank at run time",
 }
 
-CORE = ["flow", "baselines", "experts", "features", "translator", "rerank", "data", "models", "io", "search_path"]
+CORE = ["flow", "baselines", "experts", "features", "translator", "rerank", "data", "models", "io", "search_path", "probing"]
 ABOVE = ("net2net.zoo", "net2net.cli", "net2net.app")
 
 

@@ -25,6 +25,16 @@ def train_translator(recipe: str | os.PathLike | dict[str, Any], **kwargs: Any) 
     return train(recipe, **kwargs)
 
 
+def probe(query: str, target: str, layers: list[str], dataset: str, **kwargs: Any) -> dict[str, Any]:
+    """What each of ``query``'s ``layers`` keeps of ``target``'s code, measured with τ; returns the report.
+
+    The same as ``net2net probe``; see :func:`net2net.probing.probe` for the arguments.
+    """
+    from net2net.probing import probe as run_probe
+
+    return run_probe(query, target, layers, dataset, **kwargs)
+
+
 __all__ = [
     "ConditionalINN",
     "FlowConfig",
@@ -33,6 +43,7 @@ __all__ = [
     "Translator",
     "load",
     "load_model",
+    "probe",
     "save_model",
     "train_translator",
     "__version__",

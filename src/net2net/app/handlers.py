@@ -35,6 +35,7 @@ __all__ = [
     "SHAPES_ATTRIBUTES",
     "TASKS",
     "Item",
+    "probe_report",
     "diagnosis_layers",
     "edit_image",
     "example_images",
@@ -338,3 +339,20 @@ def explore_classifier(translators: Mapping[str, Translator], path: str | None, 
         samples = translators[DIAGNOSE_PREFIX + name].sample(image, n=n, temperature=temperature, seed=seed)
         items += _items(samples, [f"{name} #{i + 1}" for i in range(n)])
     return items
+
+
+# --- Probe: a finished `net2net probe` report ----------------------------------------------
+
+
+def probe_report(translators: Mapping[str, Translator], folder: Any) -> tuple[str, list[Item]]:
+    """A finished probe's table, recommendation and figures, loaded from its folder (nothing is run)."""
+    from net2net.probing.report import load_report, markdown
+
+    if not isinstance(folder, str) or not folder.strip():
+        raise ValueError("give the folder of a finished probe (the --out of `net2net probe`)")
+    path = Path(folder.strip()).expanduser()
+    report = load_report(path)
+    s = report["settings"]
+    text = f"### {s['query']} → {s['target']} on {s['dataset']}\n\n" + markdown(report, images=False)
+    figures = [(Image.open(path / f).convert("RGB"), f) for f in report["figures"] if (path / f).is_file()]
+    return text, figures

@@ -1,4 +1,4 @@
-"""The Gradio app: four tabs over :mod:`net2net.app.handlers`, nothing else.
+"""The Gradio app: tabs over :mod:`net2net.app.handlers`, nothing else.
 
 Translators are loaded once (or injected, for tests); a queue runs one request at a
 time so concurrent users do not collide on the CPU; errors a user causes show as a
@@ -243,6 +243,16 @@ def build_app(translators: Mapping[str, Translator] | None = None, *, device: st
             out = _gallery("input and samples per layer", "layers")
             go.click(_wrap(h.explore_classifier, translators), [upload, layer, count, temperature, seed], out,
                      api_name="explore")
+
+        with gr.Tab("Probe", id="probe"):
+            gr.Markdown("Which layer of an expert to read? Load the folder of a finished `net2net probe` "
+                        "(docs/probe.md): per layer, what it keeps of the target, measured with τ.")
+            folder = gr.Textbox(label="report folder (--out of net2net probe)", placeholder="runs/probe-fmnist",
+                                elem_id="probe-folder")
+            go = gr.Button("Load", variant="primary", elem_id="probe-run")
+            text = gr.Markdown(elem_id="probe-report")
+            figures = gr.Gallery(label="figures", elem_id="probe-figures", columns=1, height="auto")
+            go.click(_wrap(h.probe_report, translators), [folder], [text, figures], api_name="probe")
     return demo
 
 

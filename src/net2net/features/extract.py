@@ -159,7 +159,7 @@ class Rows:
         return out, []
 
 
-def extract_entry(store: _Store, expert: Expert, *, dataset: str = "fashion-mnist", split: str = "train",
+def extract_entry(store: _Store, expert: Expert, *, dataset: str | Any = "fashion-mnist", split: str = "train",
                   transform: str | None = "identity", column: str | list[str] | None = None, limit: int | None = None,
                   data_dir: str | os.PathLike | None = None, batch_size: int = 256,
                   progress: bool | None = None, fit: str = "crop", follow_links: bool = False,
@@ -170,7 +170,10 @@ def extract_entry(store: _Store, expert: Expert, *, dataset: str = "fashion-mnis
         raise ValueError(f"limit must be a positive integer, got {limit!r}")
     if fit not in FITS:
         raise ValueError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
-    ds = get_dataset(dataset, data_dir, follow_links=follow_links, skip_bad_rows=skip_bad_rows)
+    # a data set object (e.g. one that keeps its loaded splits) is used as it is: its name and
+    # the split's fingerprint key the entry, exactly as when it is named
+    ds = dataset if hasattr(dataset, "load") else get_dataset(dataset, data_dir, follow_links=follow_links,
+                                                                 skip_bad_rows=skip_bad_rows)
     if split not in ds.splits():
         raise ValueError(f"data set {ds.name!r} has no split {split!r}; its splits are {', '.join(ds.splits())}")
     data = ds.load(split)

@@ -129,7 +129,7 @@ class FeatureStore:
         self,
         expert: Expert,
         *,
-        dataset: str = "fashion-mnist",
+        dataset: str | Any = "fashion-mnist",
         split: str = "train",
         transform: str | None = "identity",
         column: str | list[str] | None = None,
@@ -145,7 +145,8 @@ class FeatureStore:
 
         Args:
             dataset: a registered name (``fashion-mnist``) or a folder (see
-                :func:`net2net.data.datasets.get_dataset`).
+                :func:`net2net.data.datasets.get_dataset`), or a data set object (``name``,
+                ``splits()``, ``load(split)``).
             transform: a query domain of :data:`net2net.data.domains.DOMAINS`.
             column: a column of the data set instead (``text``; several: ``"a,b"`` as flags).
             limit: only the first ``limit`` items.
