@@ -21,7 +21,8 @@ from collections.abc import Sequence
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 #: sub-command modules, in the order ``net2net --help`` lists them.
-COMMANDS: tuple[str, ...] = ("train", "extract", "data", "zoo", "apps", "probe", "eval", "demo", "serve", "convert")
+COMMANDS: tuple[str, ...] = ("train", "expert", "extract", "data", "zoo", "apps", "probe", "eval", "demo", "serve",
+                             "convert")
 
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError, OSError)
 

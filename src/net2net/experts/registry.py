@@ -62,6 +62,9 @@ EXPERTS: dict[str, ExpertFactory] = {}
 ENTRY_POINT_GROUP = "net2net.experts"
 #: entry-point group of providers: ``name = "module:register"``, called as ``register(register_expert)``.
 PROVIDER_GROUP = "net2net.expert_providers"
+#: The factory a provider registers for expert *folders* (``config.json`` + weights, the
+#: :mod:`net2net.models` format): ``get_expert("path/to/folder")`` calls it with ``path=``.
+FOLDER_EXPERT = "expert-folder"
 #: providers added when the installed metadata lacks them (see the module docstring).
 BUILTIN_PROVIDERS: dict[str, str] = {"net2net-zoo": "net2net.zoo:register_experts"}
 
@@ -183,11 +186,22 @@ def _check_options(name: str, factory: ExpertFactory, options: dict[str, Any]) -
 
 
 def get_expert(name: str, *, device: str = "cpu", layer: str | None = None, **options: Any) -> Expert:
-    """Builds the expert registered as ``name``, or named by a spec (``file.py:factory``, ``module:factory``).
+    """Builds the expert registered as ``name``, named by a spec (``file.py:factory``, ``module:factory``),
+    or stored in the folder ``name`` (``config.json`` + weights, e.g. from ``net2net expert train``).
 
     ``layer`` is passed on only when given. Unknown names list the known ones;
     unknown options list the options the factory takes.
     """
+    folder = Path(name).expanduser()
+    if not is_spec(name) and (folder / "config.json").is_file():  # an expert folder, e.g. from `net2net expert train`
+        _load_providers()
+        if FOLDER_EXPERT not in EXPERTS:
+            raise ValueError(f"{name} is an expert folder, but no installed provider reads expert folders "
+                             f"(the zoo registers {FOLDER_EXPERT!r}); reinstall net2net")
+        if layer is not None:
+            options["layer"] = layer
+        _check_options(FOLDER_EXPERT, EXPERTS[FOLDER_EXPERT], {**options, "path": str(folder)})
+        return EXPERTS[FOLDER_EXPERT](device=device, path=str(folder.resolve()), **options)
     if is_spec(name):
         factory = load_factory(name)
     else:

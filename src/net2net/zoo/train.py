@@ -363,7 +363,7 @@ def _load_dependency(name: str, weights_dir: Path):
     """An expert a recipe depends on: from the output folder if trained there, else the package."""
     if name in entries(weights_dir):
         return load_from(weights_dir, name)
-    from net2net.zoo import load_expert
+    from net2net.zoo.catalogue import load_expert
 
     return load_expert(name)
 
@@ -393,7 +393,7 @@ def _evaluate(r: dict[str, Any], expert, domain: str, weights_dir: Path, eval_li
 
 
 def train_expert(
-    name_or_path: str | os.PathLike,
+    name_or_path: str | os.PathLike | dict[str, Any],
     out: str | os.PathLike | None = None,
     *,
     device: str = "cpu",
@@ -407,7 +407,8 @@ def train_expert(
     """Trains the zoo expert of a recipe, evaluates it on the test split, and saves it.
 
     Args:
-        name_or_path: a recipe name (see :func:`recipe_names`) or a recipe JSON path.
+        name_or_path: a recipe name (see :func:`recipe_names`), a recipe JSON path, or a
+            recipe already read (what :mod:`net2net.zoo.own` builds).
         out: folder for ``NAME.safetensors``/``NAME.json`` (default: the package's weights).
         device: "cpu", "cuda", "auto", ...
         steps, epochs: override the recipe's budget (``steps`` wins).
@@ -418,7 +419,7 @@ def train_expert(
     Returns:
         The metrics written into ``NAME.json``.
     """
-    r = load_zoo_recipe(name_or_path)
+    r = dict(name_or_path) if isinstance(name_or_path, dict) else load_zoo_recipe(name_or_path)
     if dataset is not None:
         path = Path(dataset).expanduser()
         r["data"] = {**r["data"], "dataset": str(path.resolve()) if path.is_dir() else str(dataset)}

@@ -1,0 +1,102 @@
+"""Training an image expert on your own folder: ``net2net expert train autoencoder|classifier``.
+
+The zoo's proven nets and training loops (:mod:`net2net.zoo.train`) with a recipe made
+from the colour domain's (``shapes-ae`` / ``shapes-classifier``), pointed at your data
+set, sized by ``size`` and ``latent``. The result is an expert folder
+(``config.json`` + checksummed ``model.safetensors``, the :mod:`net2net.models` format)
+that every command takes by path in place of an expert name.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from net2net.zoo.store import RECIPES_DIR
+from net2net.zoo.train import load_zoo_recipe
+from net2net.zoo.train import train_expert as _train_zoo_expert
+
+__all__ = ["EXPERT_KINDS", "SIZES", "train_own_expert", "load_expert_folder"]
+
+#: What ``net2net expert train`` builds -> the zoo recipe it starts from.
+EXPERT_KINDS = {"autoencoder": "shapes-ae", "classifier": "shapes-classifier"}
+SIZES = (32, 64, 128)
+
+
+def _classifier_heads(dataset: str, column: str) -> list:
+    from net2net.data.datasets import get_dataset
+
+    split = get_dataset(dataset).load("train")
+    if column not in split.columns:
+        raise ValueError(f"{dataset}: no column {column!r}; its columns are {', '.join(sorted(split.columns))}")
+    values = sorted({str(v) for v in split.columns[column]})
+    if len(values) < 2:
+        raise ValueError(f"{dataset}: column {column!r} has {len(values)} distinct value(s); a classifier needs at least 2")
+    return [[column, values]]
+
+
+def train_own_expert(kind: str, dataset: str | os.PathLike, out: str | os.PathLike, *, size: int = 32,
+                     latent: int = 64, column: str | None = None, epochs: int | None = None,
+                     steps: int | None = None, device: str = "cpu", progress: bool | None = None) -> dict[str, Any]:
+    """Trains an image expert on ``dataset`` and writes it as the folder ``out``.
+
+    Args:
+        kind: ``"autoencoder"`` (an image expert ``g``: encode, decode) or ``"classifier"``
+            (a label expert on ``column``).
+        dataset: a data set name or a folder of images with ``metadata.jsonl``/``.csv``.
+        out: the expert folder to write (its last part is the expert's name).
+        size: the images' side in pixels (32, 64 or 128).
+        latent: the autoencoder's code size.
+        column: the classifier's label column.
+        epochs, steps: override the recipe's budget.
+
+    Returns:
+        The metrics: held-out (``test`` split) PSNR or accuracy, training time, ...
+
+    Example:
+        >>> from net2net.zoo.own import train_own_expert                      # doctest: +SKIP
+        >>> m = train_own_expert("autoencoder", "my-photos", "my-ae")
+        >>> m["test"]["psnr"]
+    """
+    if kind not in EXPERT_KINDS:
+        raise ValueError(f"unknown expert kind {kind!r}; choose one of {', '.join(EXPERT_KINDS)}")
+    if size not in SIZES:
+        raise ValueError(f"--size must be one of {', '.join(map(str, SIZES))}, got {size}")
+    if latent < 1:
+        raise ValueError(f"--latent must be at least 1, got {latent}")
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"{out} exists and is not empty; choose a new --out")
+    path = Path(dataset).expanduser()
+    ref = str(path.resolve()) if path.is_dir() else str(dataset)
+    r = load_zoo_recipe(RECIPES_DIR / f"{EXPERT_KINDS[kind]}.json")
+    r = {**r, "name": out.name, "description": f"{kind} trained on {ref} by net2net expert train",
+         "data": {"dataset": ref, "domain": "image", "splits": ["train"]},
+         "model": {**r["model"], "image_size": size}}
+    if kind == "autoencoder":
+        r["model"]["latent_dim"] = int(latent)
+    else:
+        if not column:
+            raise ValueError("a classifier needs --column: the metadata column whose values it learns")
+        r["model"]["heads"] = _classifier_heads(ref, column)
+    metrics = _train_zoo_expert(r, out.parent if str(out.parent) else ".", device=device, steps=steps,
+                                epochs=epochs, progress=progress)
+    return metrics
+
+
+def load_expert_folder(*, path: str, device: str | torch.device = "cpu", layer: str | None = None,
+                       pool: str = "flatten"):
+    """An expert folder written by :func:`train_own_expert` (or a zoo expert's folder), frozen."""
+    from net2net.zoo.experts import ClassifierExpert
+    from net2net.zoo.store import load_from
+
+    folder = Path(path).expanduser()
+    expert = load_from(folder.parent, folder.name, device)
+    if layer is None:
+        return expert
+    if not isinstance(expert, ClassifierExpert):
+        raise ValueError(f"{folder} has no layer taps (only classifiers do); drop layer={layer!r}")
+    return expert.at_layer(layer, pool)
