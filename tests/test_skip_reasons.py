@@ -6,11 +6,15 @@ would skip silently in CI."""
 from __future__ import annotations
 
 import ast
+import importlib.util
 from pathlib import Path
 
-from conftest import HARDWARE, MISSING
-
 TESTS = Path(__file__).resolve().parent
+# the suite's own rule, read from tests/conftest.py by path ("conftest" alone may name another one)
+_spec = importlib.util.spec_from_file_location("_net2net_tests_conftest", TESTS / "conftest.py")
+_rule = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_rule)
+HARDWARE, MISSING = _rule.HARDWARE, _rule.MISSING
 
 
 def _reasons() -> list[tuple[str, str]]:
