@@ -44,7 +44,7 @@ def test_probe_view_says_what_is_missing(tmp_path: Path) -> None:
 
 
 def test_the_app_has_a_probe_tab() -> None:
-    gr = pytest.importorskip("gradio", reason="the web app needs gradio")
+    gr = pytest.importorskip("gradio", reason="the web app needs gradio (pip install 'gradio>=5')")
     from net2net.app.server import build_app
 
     tabs = [b for b in build_app({}).blocks.values() if isinstance(b, gr.Tab)]
