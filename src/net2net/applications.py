@@ -216,6 +216,7 @@ def edit(t: Translator, image: Tensor, assignments: str | list[str], *, source: 
     are ``source`` (``NAME=VALUE`` items, or a bare value for one column) and, for the
     columns it does not give, the verdict of the classifier the translator names.
     """
+    t.require_inverse()  # before reading the image's values: a regression cannot edit at all
     columns = _columns_or_refuse(t)
     sets = parse_values(t, assignments if not isinstance(assignments, str) else [assignments], flag="--set")
     given = parse_values(t, source, flag="--from") if source is not None else {}

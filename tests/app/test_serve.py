@@ -122,18 +122,6 @@ def test_unused_uploads_do_not_pile_up(server) -> None:
     assert server.proc.poll() is None
 
 
-def test_sigterm_stops_cleanly_and_removes_the_temporary_folder(server) -> None:
-    assert len(server.temp_folders()) == 1
-    server.proc.send_signal(signal.SIGTERM)
-    try:
-        code = server.proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        pytest.fail("net2net serve did not stop within 30 s of SIGTERM")
-    assert code == 0, server.log.read_text()[-3000:]
-    assert server.temp_folders() == [], "the temporary folder outlived the server"
-    assert "Traceback" not in server.log.read_text()
-
-
 def test_fifty_concurrent_identical_requests_all_get_whole_images(server, tmp_path) -> None:
     """Issue 27: the same request fifty times at once gives the same images, so Gradio
     would write them to one content-hash path while other requests download it; each
@@ -152,3 +140,16 @@ def test_fifty_concurrent_identical_requests_all_get_whole_images(server, tmp_pa
                 out.append(img.tobytes())
         results.append(out)
     assert len(results) == 50 and all(r == results[0] for r in results) and len(results[0]) == 2
+
+
+def test_sigterm_stops_cleanly_and_removes_the_temporary_folder(server) -> None:
+    assert len(server.temp_folders()) == 1
+    server.proc.send_signal(signal.SIGTERM)
+    try:
+        code = server.proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("net2net serve did not stop within 30 s of SIGTERM")
+    assert code == 0, server.log.read_text()[-3000:]
+    assert server.temp_folders() == [], "the temporary folder outlived the server"
+    assert "Traceback" not in server.log.read_text()
+

@@ -193,9 +193,9 @@ def test_measure_blank_image_and_bad_shape():
 # -- bad input -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"n_train": 0}, "n_train must be a positive integer, got 0"),
-    ({"n_test": -1}, "n_test must be a positive integer, got -1"),
-    ({"n_train": True}, "n_train must be a positive integer, got True"),
+    ({"n_train": 0}, "n_train must be an integer from 1 to 1,000,000, got 0"),
+    ({"n_test": -1}, "n_test must be an integer from 1 to 1,000,000, got -1"),
+    ({"n_train": True}, "n_train must be an integer from 1 to 1,000,000, got True"),
     ({"size": 8}, "size must be an integer from 16 to 256, got 8"),
     ({"size": 512}, "size must be an integer from 16 to 256, got 512"),
     ({"seed": -1}, r"seed must be an integer in \[0, 2\*\*32\), got -1"),
@@ -248,7 +248,7 @@ def test_cli_data_make_shapes(tmp_path):
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "already exists and is not an empty folder" in r.stderr
     r = _cli("data", "make", "shapes", "--out", str(tmp_path / "e"), "--n-train", "0")
-    assert r.returncode == 2 and "n_train must be a positive integer" in r.stderr
+    assert r.returncode == 2 and "--n-train must be an integer from 1 to 1,000,000" in r.stderr
     assert not (tmp_path / "e").exists()
 
 
