@@ -323,6 +323,8 @@ def fit(
     train.check_finite("training")
     if val is not None:
         val.check_finite("validation")
+    if hasattr(model, "fit_standardization"):
+        model.fit_standardization(train.target)  # τ's buffers (FlowConfig.standardize); a resume reloads them
     model.check_finite = False  # checked once above; no host sync per step
     with C.RunLock(out) if dist.is_main else contextlib.nullcontext():
         if dist.is_main:
