@@ -7,25 +7,27 @@ The position is read from pixels (:func:`net2net.data.shapes.measure`), no judge
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from net2net.data.shapes import POSITIONS, items, measure
 from net2net.train.fit import Pairs, TrainConfig, fit
 
 
+@pytest.mark.slow  # MiniLM and 200 steps: about a minute on a free core, much more on a busy one
 def test_a_prompt_s_named_position_is_honoured_more_often_than_chance(minilm, tmp_path) -> None:
     from net2net.experts.registry import get_expert
     from net2net.models import load_model
 
     torch.manual_seed(0)
     ae = get_expert("shapes-ae")
-    pixels, rows = items("train", 600, seed=0)
+    pixels, rows = items("train", 400, seed=0)
     images = torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 255.0
     with torch.no_grad():
         z = ae.encode(images).float()
         c = minilm.encode([r["text_partial"] for r in rows]).float()
-    cfg = TrainConfig(steps=300, batch_size=128, lr=2e-3, warmup_steps=20, eval_every=0, ckpt_every=0, device="cpu")
-    fit("cinn", {"dim": z.shape[1], "cond_dim": c.shape[1], "n_blocks": 3, "hidden": 128, "embed_dim": 32,
+    cfg = TrainConfig(steps=200, batch_size=128, lr=2e-3, warmup_steps=20, eval_every=0, ckpt_every=0, device="cpu")
+    fit("cinn", {"dim": z.shape[1], "cond_dim": c.shape[1], "n_blocks": 2, "hidden": 64, "embed_dim": 32,
                  "embed_hidden": 64, "embed_depth": 2, "embed_norm": "layer"}, Pairs(c, z), None, cfg,
         out=tmp_path / "run", progress=False)
     tau = load_model(tmp_path / "run" / "model")
