@@ -81,14 +81,16 @@ def _f(x: float) -> str:
 def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines = ["# Text → image that follows every word", "",
              "Written by `benchmarks/follow_words.py` (issue 23):", "",
-             f"    python benchmarks/follow_words.py --steps {args.steps} --queries {args.queries} --out {args.out}", "",
+             f"    python benchmarks/follow_words.py --steps {args.steps} --queries {args.queries} --out {args.out}"
+             + (" --baseline-data DIR" if args.baseline_data else ""), "",
              f"Each variant: the `shapes-text2img` recipe for **{args.steps} steps** (seed 0, same batch and lr), one "
              f"torch thread, then {args.queries} test queries × {args.samples} samples judged by `shapes-classifier`. "
              "*seen* / *held-out*: colour-shape pairs the training split has / never has. *partial*: held-out "
              "phrasings naming 1–4 attributes (named accuracy; normalised entropy of each unnamed attribute over all "
              "samples, 1 = uniform). *new words*: every attribute named with synonyms no training caption uses. "
              "*NLL*: validation NLL (nats/dim) on the held-out phrasings of the whole test split. CPU s: the training "
-             "process's CPU time on the shared 2-core machine.", "",
+             "process's CPU time on the shared 2-core machine (it includes extracting any feature not yet cached, "
+             "e.g. the baseline's validation captions).", "",
              "| variant | " + " | ".join(f"{a} seen / held-out" for a in ATTRIBUTES)
              + " | all five seen / held-out | partial named | partial unnamed entropy (min / mean) "
              "| new words (named) | new words: colour | NLL | CPU s |",
@@ -119,7 +121,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                    help="a shapes folder of generator version 2 for the baseline (the same images and `text` column, "
                         "so its cached features are reused)")
     p.add_argument("--out", default="docs/follow-words.md")
+    p.add_argument("--render", action="store_true", help="only rewrite the table from the JSON beside --out")
     args = p.parse_args(argv)
+    if args.render:
+        rows = json.loads(Path(args.out).with_suffix(".json").read_text())
+        Path(args.out).write_text(table(rows, args))
+        return rows
     torch.set_num_threads(args.threads)
     test = ShapesTest.generated(args.queries)
     base = shipped_recipe()
