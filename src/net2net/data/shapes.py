@@ -14,7 +14,11 @@ Captions come in two disjoint phrasing sets, as for Fashion-MNIST: column ``text
 (training phrasings) and column ``text_heldout`` (held-out phrasings, evaluation only).
 A few colour-shape pairs (:data:`HELDOUT_COMBOS`, "a green star") never occur in the
 training split; the test split has them, marked ``combo = "heldout"``, so composition is
-tested rather than memorised. A third split, ``validation``, has every pair: it trains
+tested rather than memorised. Caption dropout: column ``text_partial`` (training
+phrasings) and ``text_partial_heldout`` (held-out phrasings) name only the 1 to 5
+attributes listed in column ``named``; column ``text_newword`` names all five, with a
+synonym from the held-out vocabulary (:data:`HELDOUT_WORDS`, in no training caption) for
+colour, size, position and style. A third split, ``validation``, has every pair: it trains
 only the attribute classifier that judges the translators, so the judge itself has seen
 green stars while the autoencoder and every τ have not.
 
