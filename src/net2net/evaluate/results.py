@@ -178,12 +178,17 @@ def _plots(res: dict[str, Any], img: Path) -> None:
         nll_curve(histories, img / "nll_curves.png")
 
 
-def _grids(img: Path, seed: int) -> None:
-    """The sample grids of the demo (same sections, same seed), copied into ``img``."""
-    from net2net.demo import run_demo
+def _grids(img: Path, seed: int, *, shapes_only: bool = False) -> None:
+    """The sample grids of the demo (same sections, same seed), copied into ``img``;
+    ``shapes_only``: only the colour domain's section (its grids, nothing else)."""
+    from net2net.demo import Report, run_demo, section_shapes
 
     with tempfile.TemporaryDirectory() as tmp:
-        run_demo(tmp, seed=seed, metrics=False)
+        if shapes_only:
+            with torch.no_grad():
+                section_shapes(Report(Path(tmp), n=8, seed=seed))
+        else:
+            run_demo(tmp, seed=seed, metrics=False)
         for png in Path(tmp).glob("*.png"):
             shutil.copyfile(png, img / png.name)
 
@@ -248,7 +253,7 @@ def run_results(docs: str | Path = "docs", *, quick: bool = False, seed: int = 0
         res["temperature"] = temperature_sweep(load(TEXT), cfg["temperatures"], n_queries=cfg["temp_queries"],
                                                n_samples=max(2, cfg["n_samples"]), seed=seed)
     if grids:
-        _grids(img, seed)
+        _grids(img, seed, shapes_only=merge and all(n.startswith("shapes-") for n in names))
     _plots(res, img)
     res["seconds"] = time.perf_counter() - t0
     from net2net.evaluate import results_text
