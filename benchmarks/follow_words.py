@@ -41,8 +41,9 @@ LEGACY_TAU = {"cond_base": False, "standardize": False}
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "baseline (shipped recipe)": ("text", LEGACY_TAU),
     "caption dropout": ("text_partial", LEGACY_TAU),
-    "dropout + cond. base + standardise": ("text_partial", {}),
-    "dropout + base + std + cond. noise 0.02": ("text_partial", {"cond_noise": 0.02}),
+    "dropout + cond. base + standardise": ("text_partial", {"cond_base": True, "standardize": True}),
+    "dropout + base + std + cond. noise 0.02": ("text_partial", {"cond_base": True, "standardize": True,
+                                                                 "cond_noise": 0.02}),
 }
 
 

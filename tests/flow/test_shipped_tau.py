@@ -52,9 +52,13 @@ def test_a_config_without_the_new_fields_is_the_old_architecture() -> None:
         "a new config writes every field"
 
 
-def test_a_fresh_config_gets_the_new_defaults_and_a_saved_one_without_them_the_legacy_ones() -> None:
+def test_a_fresh_config_gets_the_defaults_and_a_saved_one_without_them_the_legacy_ones(monkeypatch) -> None:
     fresh = FlowConfig(dim=6, cond_dim=3)
-    assert (fresh.cond_base, fresh.standardize) == (True, True)
+    assert (fresh.cond_base, fresh.standardize) == (False, False)
+    monkeypatch.setattr(FlowConfig, "LEGACY", {"cond_base": False, "standardize": True, "cond_noise": 0.0})
+    assert config_from_dict(FlowConfig, {"dim": 6, "cond_dim": 3}, saved=True).standardize
+    assert not config_from_dict(FlowConfig, {"dim": 6, "cond_dim": 3}).standardize
+    monkeypatch.undo()
     assert {"cond_base", "standardize", "cond_noise"} <= set(fresh.to_dict()), "a new config writes every field"
     saved = config_from_dict(FlowConfig, {"dim": 6, "cond_dim": 3, "cond_base": True}, saved=True)
     assert (saved.cond_base, saved.standardize) == (True, False)

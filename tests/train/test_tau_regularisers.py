@@ -15,7 +15,8 @@ def test_fit_sets_the_standardisation_from_the_training_targets(tmp_path) -> Non
     z = torch.randn(256, 4, generator=g) * torch.tensor([1.0, 3.0, 0.5, 2.0]) + 5.0
     c = torch.randn(256, 2, generator=g)
     cfg = TrainConfig(steps=2, batch_size=64, eval_every=0, ckpt_every=0, device="cpu")
-    fit("cinn", {"dim": 4, "cond_dim": 2, "n_blocks": 1, "hidden": 8, "embed_dim": 4, "embed_hidden": 8}, Pairs(c, z), None, cfg,
+    fit("cinn", {"dim": 4, "cond_dim": 2, "n_blocks": 1, "hidden": 8, "embed_dim": 4, "embed_hidden": 8,
+                 "standardize": True}, Pairs(c, z), None, cfg,
         out=tmp_path / "run")
     from net2net.models import load_model
 

@@ -95,11 +95,12 @@ class FlowConfig:
             training mode only (a regulariser against memorising the training
             captions); evaluation, sampling and inversion never see it.
 
-    The defaults of the fields after ``seed`` up to ``slope`` are the first τ's, so that
-    a config saved before they existed rebuilds the same network. The later fields
-    default to the current recipe; a config *loaded from a file* that lacks them gets
-    :attr:`LEGACY` instead (see :func:`net2net.models.config_from_dict`), so a τ saved
-    before they existed still rebuilds exactly.
+    The defaults of the fields after ``seed`` are the first τ's, so that a config saved
+    before they existed rebuilds the same network. A config *loaded from a file* that
+    lacks ``cond_base``, ``standardize`` or ``cond_noise`` gets :attr:`LEGACY` (see
+    :func:`net2net.models.config_from_dict`), so the defaults of these may change
+    without changing any saved τ. (They stay off: the one retrain with them on, together
+    with caption dropout, followed the words worse; docs/follow-words.md.)
     """
 
     dim: int
@@ -116,8 +117,8 @@ class FlowConfig:
     split_nets: bool = False
     zero_init: bool = True
     slope: float = 0.1
-    cond_base: bool = True
-    standardize: bool = True
+    cond_base: bool = False
+    standardize: bool = False
     cond_noise: float = 0.0
 
     #: What a saved config without a field meant: the τ of before that field existed.
