@@ -100,7 +100,7 @@ class FlowConfig:
     lacks ``cond_base``, ``standardize`` or ``cond_noise`` gets :attr:`LEGACY` (see
     :func:`net2net.models.config_from_dict`), so the defaults of these may change
     without changing any saved τ. (They stay off: the one retrain with them on, together
-    with caption dropout, followed the words worse; docs/follow-words.md.)
+    with caption dropout, followed the words worse: issue 23.)
     """
 
     dim: int
