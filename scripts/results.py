@@ -1,6 +1,6 @@
 """Measure the installed zoo and write docs/results.md, docs/zoo.md, docs/results.json and plots.
 
-    python scripts/results.py [--quick] [--docs docs] [--threads 1]
+    python scripts/results.py [--quick] [--docs docs] [--threads 1] [--only NAME ...]
 """
 
 from __future__ import annotations
@@ -18,12 +18,15 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-grids", action="store_true", help="keep the sample grids already in docs/img")
+    p.add_argument("--only", action="append", metavar="NAME",
+                   help="re-measure only this translator (repeatable) and keep every other figure of docs/results.json")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     from net2net.evaluate.results import run_results
 
     t0 = time.perf_counter()
-    run_results(args.docs, quick=args.quick, seed=args.seed, grids=not args.no_grids)
+    run_results(args.docs, quick=args.quick, seed=args.seed, grids=not args.no_grids, translators=args.only,
+                merge=bool(args.only))
     print(f"wrote {args.docs}/results.md, {args.docs}/zoo.md in {time.perf_counter() - t0:.0f} s")
     return 0
 

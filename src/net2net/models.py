@@ -193,14 +193,20 @@ def check_config(cls: type, fields: Any, what: str | None = None) -> None:
         _check_value(value, hints.get(name, Any), f"{what}.{name}")
 
 
-def config_from_dict(cls: type, fields: dict[str, Any], what: str | None = None) -> Any:
+def config_from_dict(cls: type, fields: dict[str, Any], what: str | None = None, *, saved: bool = False) -> Any:
     """``cls(**fields)`` for a config dataclass read from a file: names, types and finite numbers checked.
+
+    ``saved=True`` reads a model saved earlier: a field it lacks takes the class's
+    ``LEGACY`` value (what the field's absence meant when it was written), not today's
+    default, so an old folder rebuilds the old network exactly.
 
     The dataclass's own validation speaks first (its messages say the most); whatever
     it lets through (a string where a number belongs, ``Infinity``) is caught by
     :func:`check_config`, so a bad file is a one-line ``ValueError``, never a ``TypeError``.
     """
     _check_names(cls, fields, what or cls.__name__)
+    if saved:
+        fields = {**getattr(cls, "LEGACY", {}), **fields}
     try:
         cfg = cls(**fields)
     except TypeError as e:  # a missing required field, or a comparison with a value of the wrong type
@@ -467,7 +473,7 @@ def load_model(folder: str | os.PathLike, device: str | torch.device = "cpu", *,
         raise ValueError(f"{Path(folder) / CONFIG_FILE}: unknown model kind {saved.kind!r}; choose one of {sorted(MODELS)}")
     cls, config_cls = MODELS[saved.kind]
     try:
-        cfg = config_from_dict(config_cls, saved.config, config_cls.__name__)
+        cfg = config_from_dict(config_cls, saved.config, config_cls.__name__, saved=True)
     except ValueError as e:
         raise ValueError(f"{Path(folder) / CONFIG_FILE}: {e}") from None
     return load_checked(saved, lambda: cls.from_config(cfg), device=device).eval()

@@ -57,3 +57,29 @@ def test_edit_and_style_verdicts() -> None:
 
 def test_no_shapes_translator_says_how_to_get_one() -> None:
     assert "net2net zoo train shapes-text2img" in shapes_section(_res())
+
+
+def test_partial_prompt_and_new_word_table_is_the_measured_figures() -> None:
+    m = _text2img(0.95, 0.9)
+    m.update(partial_named_accuracy=0.912, partial_unnamed_entropy={a: 0.8 + 0.01 * i for i, a in enumerate(ATTRIBUTES)},
+             partial_unnamed_agreement={a: 0.3 for a in ATTRIBUTES},
+             newword_accuracy={a: 0.7 for a in ATTRIBUTES}, newword_accuracy_all=0.333)
+    text = shapes_section(_res(**{"shapes-text2img": m, "shapes-text2img-mlp": _text2img(0.97, 0.9)}))
+    row = next(line for line in text.splitlines() if line.startswith("| `shapes-text2img` | 0.912 |"))
+    assert "0.800 / 0.300 | 0.810 / 0.300" in row and row.endswith("| 0.700 | 0.333 |")
+    assert not any(line.startswith("| `shapes-text2img-mlp` | –") for line in text.splitlines()), \
+        "a translator measured without the new columns gets no row"
+
+
+def test_merge_refuses_a_results_json_of_other_settings(tmp_path) -> None:
+    import json
+
+    import pytest
+
+    from net2net.evaluate.results import run_results
+
+    (tmp_path / "results.json").write_text(json.dumps({"settings": {"n_queries": 3}, "seed": 0, "quick": True}))
+    with pytest.raises(ValueError, match="other settings"):
+        run_results(tmp_path, quick=True, grids=False, translators=["shapes-text2img"], merge=True)
+    with pytest.raises(ValueError, match="without --only first"):
+        run_results(tmp_path / "none", quick=True, grids=False, translators=["shapes-text2img"], merge=True)

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from net2net.baselines import MLPTranslator
-from net2net.flow import ActNorm, ConditionalAffineCoupling, ConditionalINN, Permutation
+from net2net.flow import ActNorm, ConditionalAffineCoupling, ConditionalINN, FlowConfig, Permutation
 from net2net.flow.cinn import check_layers
-from net2net.flow.layers import InvertibleLayer, mlp
+from net2net.flow.layers import ConditionalAffine, InvertibleLayer, Standardize, mlp
 
 
 def small_flow(dim: int = 6, cond_dim: int = 3, **kw) -> ConditionalINN:
@@ -155,7 +155,9 @@ def test_permutations_are_seeded_buffers() -> None:
     pb = [m.perm for m in b.modules() if isinstance(m, Permutation)]
     assert all(torch.equal(x, y) for x, y in zip(pa, pb))
     assert not torch.equal(pa[0], pa[1])
-    assert "layers.2.perm" in a.state_dict()
+    # the legacy layout (no standardisation, no conditional base) keeps its keys
+    assert "layers.2.perm" in ConditionalINN(9, 2, n_blocks=2, **FlowConfig.LEGACY).state_dict()
+    assert "layers.4.perm" in ConditionalINN(9, 2, n_blocks=2, cond_base=True, standardize=True).state_dict()
 
 
 def test_actnorm_initialises_from_data_once_and_refuses_inverse_first() -> None:
@@ -257,3 +259,52 @@ def test_mlp_baseline_is_deterministic_with_a_gaussian_likelihood() -> None:
         m.log_sigma.fill_(math.log(0.7))
     expected = torch.distributions.Normal(m.predict(c), 0.7).log_prob(z).sum(1)
     assert torch.allclose(m.log_prob(z, c), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("layer", ["cond_affine", "standardize"])
+def test_base_layers_inverse_and_logdet(layer: str) -> None:
+    torch.manual_seed(3)
+    if layer == "cond_affine":
+        m = ConditionalAffine(5, 4, hidden=12, clamp=1.5).double()
+        with torch.no_grad():
+            for p in m.parameters():
+                p.add_(0.5 * torch.randn_like(p))
+    else:
+        m = Standardize(5).double()
+        m.fit(torch.randn(200, 5, dtype=torch.float64) * torch.arange(1, 6) + 3)
+    x, c = torch.randn(7, 5, dtype=torch.float64), torch.randn(7, 4, dtype=torch.float64)
+    y, ld = m(x, c)
+    back, ld_inv = m.inverse(y, c)
+    assert torch.allclose(back, x, atol=1e-12) and torch.allclose(ld, -ld_inv, atol=1e-12)
+    for i in range(3):
+        J = torch.autograd.functional.jacobian(lambda r, i=i: m(r[None], c[i:i + 1])[0][0], x[i])
+        assert abs(float(torch.linalg.slogdet(J)[1]) - float(ld[i])) < 1e-9
+
+
+def test_conditional_base_and_standardisation_in_the_flow() -> None:
+    flow = ConditionalINN(6, 3, n_blocks=2, hidden=16, embed_dim=5, embed_hidden=8, cond_base=True, standardize=True)
+    assert isinstance(flow.layers[0], Standardize) and isinstance(flow.layers[1], ConditionalAffine)
+    z = torch.randn(300, 6, dtype=torch.float64) * 4 + 2
+    flow = flow.double()
+    flow.fit_standardization(z)
+    assert torch.allclose(flow.layers[0].mean, z.mean(0)) and "layers.0.scale" in flow.state_dict()
+    with torch.no_grad():
+        for p in flow.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    flow = initialised(flow, torch.float64)
+    c = torch.randn(300, 3, dtype=torch.float64)
+    v, ld = flow(z, c)
+    back, ld_inv = flow.inverse(v, c)
+    assert torch.allclose(back, z, atol=1e-9) and torch.allclose(ld, -ld_inv, atol=1e-9)
+    J = torch.autograd.functional.jacobian(lambda r: flow(r[None], c[:1])[0][0], z[0])
+    assert abs(float(torch.linalg.slogdet(J)[1]) - float(ld[0])) < 1e-8
+
+
+def test_condition_noise_only_in_training() -> None:
+    flow = initialised(small_flow(cond_noise=0.5))
+    z, c = torch.randn(4, 6), torch.randn(4, 3)
+    assert torch.equal(flow.log_prob(z, c), flow.log_prob(z, c))  # eval: deterministic
+    flow.train()
+    assert not torch.equal(flow.log_prob(z, c), flow.log_prob(z, c))
+    with pytest.raises(ValueError, match="cond_noise"):
+        ConditionalINN(6, 3, cond_noise=-1.0)

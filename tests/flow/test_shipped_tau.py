@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from net2net.flow import ConditionalINN, FlowConfig
-from net2net.models import load_model
+from net2net.models import config_from_dict, load_model
 
 DATA = Path(__file__).with_name("data")
 EXPECTED = json.loads((DATA / "legacy_tau_samples.json").read_text())
@@ -42,10 +42,41 @@ def test_a_legacy_tau_gives_the_same_samples(name: str) -> None:
 def test_a_config_without_the_new_fields_is_the_old_architecture() -> None:
     old = {"dim": 6, "cond_dim": 3, "n_blocks": 2, "hidden": 8, "depth": 2, "embed_dim": 4, "embed_hidden": 5,
            "clamp": 2.0, "seed": 0}
-    cfg = FlowConfig(**old)
+    cfg = config_from_dict(FlowConfig, old, saved=True)
+    assert (cfg.cond_base, cfg.standardize, cfg.cond_noise) == (False, False, 0.0)
     assert (cfg.embed_depth, cfg.embed_norm, cfg.split_nets, cfg.zero_init, cfg.slope) == (1, "none", False, True, 0.1)
     keys = set(ConditionalINN.from_config(cfg).state_dict())
     assert {"embedder.0.weight", "embedder.2.weight", "layers.1.net_b.4.weight"} <= keys
     assert not any(k.startswith("embedder.3") for k in keys)
     assert set(FlowConfig(**old).to_dict()) >= {"embed_depth", "embed_norm", "split_nets", "zero_init", "slope"}, \
         "a new config writes every field"
+
+
+def test_a_fresh_config_gets_the_defaults_and_a_saved_one_without_them_the_legacy_ones(monkeypatch) -> None:
+    fresh = FlowConfig(dim=6, cond_dim=3)
+    assert (fresh.cond_base, fresh.standardize) == (False, False)
+    monkeypatch.setattr(FlowConfig, "LEGACY", {"cond_base": False, "standardize": True, "cond_noise": 0.0})
+    assert config_from_dict(FlowConfig, {"dim": 6, "cond_dim": 3}, saved=True).standardize
+    assert not config_from_dict(FlowConfig, {"dim": 6, "cond_dim": 3}).standardize
+    monkeypatch.undo()
+    assert {"cond_base", "standardize", "cond_noise"} <= set(fresh.to_dict()), "a new config writes every field"
+    saved = config_from_dict(FlowConfig, {"dim": 6, "cond_dim": 3, "cond_base": True}, saved=True)
+    assert (saved.cond_base, saved.standardize) == (True, False)
+
+
+def test_a_shipped_translator_saved_without_the_new_fields_rebuilds_bit_for_bit() -> None:
+    """``shapes-attr``'s τ (saved before cond_base/standardize) against what the code
+    before those fields (main at c3767ab) drew from it on this project's CPU machine."""
+    folder = Path(__file__).parents[2] / "src/net2net/zoo/translators/shapes-attr/tau"
+    saved = json.loads((folder / "config.json").read_text())["config"]
+    assert not set(FlowConfig.LEGACY) & set(saved)
+    tau = load_model(folder)
+    assert not tau.config.cond_base and not tau.config.standardize
+    expected = json.loads((DATA / "shipped_shapes_attr_samples.json").read_text())
+    g = torch.Generator().manual_seed(0)
+    cond = torch.randn(3, tau.cond_dim, generator=g)
+    with torch.no_grad():
+        z = tau.sample(cond, generator=torch.Generator().manual_seed(1))
+        log_prob = tau.log_prob(z, cond)
+    torch.testing.assert_close(z[0], torch.tensor(expected["z_row0"]), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(log_prob, torch.tensor(expected["log_prob"]), rtol=1e-6, atol=1e-5)

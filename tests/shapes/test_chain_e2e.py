@@ -78,8 +78,10 @@ def test_zoo_nets_and_translators_are_written_where_asked(chain):
 
 
 EVAL_KEYS = {
-    "text2img": [f"accuracy_{a}_{s}" for a in ATTRIBUTES for s in ("seen", "heldout")] + ["diversity", "fid"],
-    "text2img-baseline": [f"accuracy_{a}_{s}" for a in ATTRIBUTES for s in ("seen", "heldout")] + ["diversity", "fid"],
+    "text2img": [f"accuracy_{a}_{s}" for a in ATTRIBUTES for s in ("seen", "heldout")]
+    + ["diversity", "fid", "partial_named_accuracy", "newword_accuracy_named", "newword_accuracy_all"],
+    "text2img-baseline": [f"accuracy_{a}_{s}" for a in ATTRIBUTES for s in ("seen", "heldout")]
+    + ["diversity", "fid", "partial_named_accuracy", "newword_accuracy_named", "newword_accuracy_all"],
     "attr": ["edit_hit", "edit_others_kept"],
     "style": ["style_hit", "style_content_kept"],
 }

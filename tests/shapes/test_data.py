@@ -30,7 +30,8 @@ from net2net.data.shapes import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-KEYS = {"file_name", "shape", "colour", "size", "position", "style", "combo", "text", "text_heldout"}
+KEYS = {"file_name", "shape", "colour", "size", "position", "style", "combo", "text", "text_heldout",
+        "named", "text_partial", "text_partial_heldout", "text_newword"}
 TINY = ShapesSpec(n_train=30, n_test=40, n_judge=20, size=32, seed=3)
 
 
@@ -277,3 +278,48 @@ def test_registered_name_refuses_a_folder_that_is_not_shapes(tmp_path, monkeypat
                                          r"`net2net data make shapes --out "):
         get_dataset("shapes", data_dir=other)
     assert not (tmp_path / "default-root").exists()
+
+
+# -- caption dropout and the held-out vocabulary ----------------------------------------------
+
+def test_partial_captions_name_one_to_five_attributes_and_only_those(tmp_path):
+    folder = make_shapes(tmp_path / "s", ShapesSpec(n_train=300, n_test=60, n_judge=10, seed=2), progress=False)
+    rows = _rows(folder, "train")
+    counts = {len(r["named"].split(",")) for r in rows}
+    assert counts == {1, 2, 3, 4, 5}
+    for r in rows:
+        named = r["named"].split(",")
+        assert set(named) <= set(S.ATTRIBUTES)
+        text = r["text_partial"]
+        assert (r["colour"] in text) == ("colour" in named), (r, text)
+        for attr in ("size", "style", "shape", "position"):
+            words = {"size": S._SIZE_WORDS, "style": S._STYLE_WORDS, "shape": S._SHAPE_WORDS,
+                     "position": S._POSITION_WORDS}[attr][r[attr]]
+            if attr in named:
+                assert any(w in text for w in words), (attr, text)
+    # the full-caption columns and the pixels are those of the version before dropout
+    _, again = S.items("train", 3, seed=2)
+    assert [r["text"] for r in rows[:3]] == [r["text"] for r in again]
+
+
+def test_heldout_vocabulary_is_in_no_training_caption(tmp_path):
+    folder = make_shapes(tmp_path / "s", ShapesSpec(n_train=400, n_test=50, n_judge=10, seed=0), progress=False)
+    train_text = " ".join(r[c] for r in _rows(folder, "train") for c in ("text", "text_partial")).lower()
+    for values in S.HELDOUT_WORDS.values():
+        for word in values.values():
+            assert word not in train_text, word
+    for r in _rows(folder, "test"):
+        assert S.HELDOUT_WORDS["colour"][r["colour"]] in r["text_newword"]
+        assert S.HELDOUT_WORDS["position"][r["position"]] in r["text_newword"]
+
+
+def test_partial_caption_rejects_an_empty_or_unknown_subset():
+    attrs = {"shape": "star", "colour": "red", "size": "small", "position": "top", "style": "filled"}
+    rng = np.random.default_rng(0)
+    assert S.partial_caption(attrs, ["colour"], rng) in ("a red shape", "a red object", "there is a red shape",
+                                                         "there is a red object", "a picture of a red shape",
+                                                         "a picture of a red object", "one red shape", "one red object",
+                                                         "a shape in red", "an object in red")
+    for bad in ([], ["weight"]):
+        with pytest.raises(ValueError, match="non-empty subset"):
+            S.partial_caption(attrs, bad, rng)

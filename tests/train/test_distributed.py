@@ -75,6 +75,7 @@ def _half_batch_reference() -> dict[str, torch.Tensor]:
     train, _ = _pairs()
     torch.manual_seed(CFG.seed)
     model = build_model("cinn", SMALL).train()
+    model.fit_standardization(train.target)  # as fit does (a no-op unless FlowConfig.standardize)
     with torch.no_grad():
         idx = batch_indices(0, len(train), CFG)
         model.log_prob(train.target[idx], train.cond[idx])  # ActNorm from the whole first batch

@@ -14,7 +14,11 @@ Captions come in two disjoint phrasing sets, as for Fashion-MNIST: column ``text
 (training phrasings) and column ``text_heldout`` (held-out phrasings, evaluation only).
 A few colour-shape pairs (:data:`HELDOUT_COMBOS`, "a green star") never occur in the
 training split; the test split has them, marked ``combo = "heldout"``, so composition is
-tested rather than memorised. A third split, ``validation``, has every pair: it trains
+tested rather than memorised. Caption dropout: column ``text_partial`` (training
+phrasings) and ``text_partial_heldout`` (held-out phrasings) name only the 1 to 5
+attributes listed in column ``named``; column ``text_newword`` names all five, with a
+synonym from the held-out vocabulary (:data:`HELDOUT_WORDS`, in no training caption) for
+colour, size, position and style. A third split, ``validation``, has every pair: it trains
 only the attribute classifier that judges the translators, so the judge itself has seen
 green stars while the autoencoder and every τ have not.
 
@@ -53,6 +57,7 @@ __all__ = [
     "COLOURS",
     "CONTENT",
     "HELDOUT_COMBOS",
+    "HELDOUT_WORDS",
     "POSITIONS",
     "SHAPES",
     "SIZES",
@@ -61,6 +66,7 @@ __all__ = [
     "ShapesSpec",
     "attribute_flags",
     "caption",
+    "partial_caption",
     "default_folder",
     "examples",
     "items",
@@ -73,7 +79,7 @@ log = logging.getLogger(__name__)
 
 #: Version of the generator: part of the default folder's name, bumped whenever the
 #: pixels or captions of a given seed change.
-VERSION = 2
+VERSION = 3
 
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross")
 #: name -> RGB in [0, 1]; far apart from each other and from the dark grey background.
@@ -242,6 +248,42 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The held-out vocabulary: for each colour, size, position and style value, one synonym
+#: that no training caption uses; only the test column ``text_newword`` says it.
+HELDOUT_WORDS: dict[str, dict[str, str]] = {
+    "colour": {"red": "crimson", "green": "emerald", "blue": "cobalt", "yellow": "lemon", "cyan": "turquoise",
+               "magenta": "fuchsia", "orange": "tangerine", "white": "ivory"},
+    "size": {"small": "petite", "medium": "average-sized", "large": "enormous"},
+    "position": {"top-left": "up and to the left", "top": "along the top edge", "top-right": "up and to the right",
+                 "left": "towards the left side", "centre": "at the midpoint", "right": "towards the right side",
+                 "bottom-left": "down and to the left", "bottom": "along the bottom edge",
+                 "bottom-right": "down and to the right"},
+    "style": {"filled": "opaque", "outlined": "line-drawn"},
+}
+#: Templates that name any subset of the attributes: a ``[...]`` segment holds one
+#: attribute's slot and is left out when that attribute is not named; ``{shape}`` always
+#: stays (a generic noun when the shape is not named). The sets share no template with
+#: each other; with all five named they read like :data:`TEMPLATES`.
+PARTIAL_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "train": (
+        "a[ {size}][ {style}][ {colour}] {shape}[ {pos}]",
+        "[{pos} ]there is a[ {size}][ {colour}] {shape}[, {style}]",
+        "a picture of a[ {style}][ {colour}] {shape}[, {size}][, {pos}]",
+        "one[ {colour}] {shape}[ {pos}][; it is {size}][; it is {style}]",
+        "a[ {size}][ {colour}][ {style}] {shape}[ placed {pos}]",
+        "[{pos}: ]a[ {style}] {shape}[ in {colour}][, {size}]",
+    ),
+    "heldout": (
+        "an image with a[ {colour}] {shape}[ that is {size}][, {style}][, {pos}]",
+        "you can see a[ {style}][ {size}] {shape}[ coloured {colour}][ {pos}]",
+        "[{size} ][{colour} ]{shape}[ ({style})][ {pos}]",
+    ),
+}
+#: The noun of an unnamed shape, per phrasing set.
+_GENERIC_SHAPE = {"train": ("shape", "object"), "heldout": ("figure",)}
+_SLOT = {"size": "size", "style": "style", "colour": "colour", "pos": "position", "shape": "shape"}
+
+
 def _pick(rng: np.random.Generator, words: Sequence[str]) -> str:
     return words[int(rng.integers(len(words)))]
 
@@ -256,6 +298,42 @@ def caption(attrs: dict[str, str], rng: np.random.Generator, phrasing: str = "tr
                            pos=_pick(rng, _POSITION_WORDS[attrs["position"]]))
     text = re.sub(r"\ba (?=[aeiou])", "an ", text)
     return text[0].upper() + text[1:] if phrasing == "heldout" and text[0].islower() and rng.random() < 0.5 else text
+
+
+def partial_caption(attrs: dict[str, str], named: Sequence[str], rng: np.random.Generator, phrasing: str = "train",
+                    *, new_words: bool = False) -> str:
+    """A caption that names only the attributes in ``named`` (any non-empty subset of
+    :data:`ATTRIBUTES`), in the ``phrasing`` set; ``new_words`` says colour, size, position
+    and style with the held-out vocabulary (:data:`HELDOUT_WORDS`)."""
+    if phrasing not in PARTIAL_TEMPLATES:
+        raise ValueError(f"phrasing must be one of {', '.join(PARTIAL_TEMPLATES)}, got {phrasing!r}")
+    unknown = [a for a in named if a not in ATTRIBUTES]
+    if unknown or not named:
+        raise ValueError(f"named must be a non-empty subset of {', '.join(ATTRIBUTES)}, got {list(named)!r}")
+    template = _pick(rng, PARTIAL_TEMPLATES[phrasing])
+    if new_words:
+        words = {a: HELDOUT_WORDS[a][attrs[a]] for a in ("colour", "size", "position", "style")}
+    else:
+        words = {"colour": attrs["colour"], "size": _pick(rng, _SIZE_WORDS[attrs["size"]]),
+                 "position": _pick(rng, _POSITION_WORDS[attrs["position"]]),
+                 "style": _pick(rng, _STYLE_WORDS[attrs["style"]])}
+    words["shape"] = (_pick(rng, _SHAPE_WORDS[attrs["shape"]]) if "shape" in named
+                      else _pick(rng, _GENERIC_SHAPE[phrasing]))
+
+    def segment(m: re.Match) -> str:
+        slot = re.search(r"\{(\w+)\}", m.group(1)).group(1)  # type: ignore[union-attr]
+        return m.group(1) if _SLOT[slot] in named else ""
+
+    text = re.sub(r"\[([^\]]*)\]", segment, template)
+    text = text.format(**{k: words[a] for k, a in _SLOT.items()})
+    return re.sub(r"\ba (?=[aeiou])", "an ", text)
+
+
+def _named(rng: np.random.Generator) -> list[str]:
+    """Caption dropout: 1 to 5 attributes (uniformly many, then a uniform subset), in :data:`ATTRIBUTES` order."""
+    k = int(rng.integers(1, len(ATTRIBUTES) + 1))
+    keep = set(rng.choice(len(ATTRIBUTES), size=k, replace=False).tolist())
+    return [a for i, a in enumerate(ATTRIBUTES) if i in keep]
 
 
 # -- the data set ------------------------------------------------------------------------------
@@ -289,6 +367,13 @@ def _item(seed: int, split: str, index: int, side: int) -> tuple[np.ndarray, dic
     image = _draw(attrs, rng, side)
     meta = {**attrs, "combo": "heldout" if heldout else "seen",
             "text": caption(attrs, rng, "train"), "text_heldout": caption(attrs, rng, "heldout")}
+    # The partial and new-word captions draw from a stream of their own, so the pixels and
+    # the two full-caption columns stay those of version 2.
+    words = np.random.default_rng([seed, SPLITS.index(split), index, 1])
+    named = _named(words)
+    meta.update(named=",".join(named), text_partial=partial_caption(attrs, named, words, "train"),
+                text_partial_heldout=partial_caption(attrs, named, words, "heldout"),
+                text_newword=partial_caption(attrs, ATTRIBUTES, words, "heldout", new_words=True))
     return image, meta
 
 

@@ -172,18 +172,36 @@ def _plots(res: dict[str, Any], img: Path) -> None:
         nll_curve(histories, img / "nll_curves.png")
 
 
-def _grids(img: Path, seed: int) -> None:
-    """The sample grids of the demo (same sections, same seed), copied into ``img``."""
-    from net2net.demo import run_demo
+def _grids(img: Path, seed: int, *, shapes_only: bool = False) -> None:
+    """The sample grids of the demo (same sections, same seed), copied into ``img``;
+    ``shapes_only``: only the colour domain's section (its grids, nothing else)."""
+    from net2net.demo import Report, run_demo, section_shapes
 
     with tempfile.TemporaryDirectory() as tmp:
-        run_demo(tmp, seed=seed, metrics=False)
+        if shapes_only:
+            with torch.no_grad():
+                section_shapes(Report(Path(tmp), n=8, seed=seed))
+        else:
+            run_demo(tmp, seed=seed, metrics=False)
         for png in Path(tmp).glob("*.png"):
             shutil.copyfile(png, img / png.name)
 
 
+def _previous(docs: Path, res: dict[str, Any]) -> dict[str, Any]:
+    """The existing ``docs/results.json``, checked to have been made with the same settings and seed."""
+    path = docs / "results.json"
+    if not path.is_file():
+        raise ValueError(f"{path} does not exist: run scripts/results.py without --only first")
+    old = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("settings", "seed", "quick"):
+        if old.get(key) != res[key]:
+            raise ValueError(f"{path} was made with other {key} ({old.get(key)!r}); rerun scripts/results.py "
+                             "without --only")
+    return old
+
+
 def run_results(docs: str | Path = "docs", *, quick: bool = False, seed: int = 0, grids: bool = True,
-                translators: list[str] | None = None) -> dict[str, Any]:
+                translators: list[str] | None = None, merge: bool = False) -> dict[str, Any]:
     """Measures everything and writes ``docs/results.md``, ``docs/zoo.md``, ``docs/results.json``, plots.
 
     Args:
@@ -192,6 +210,9 @@ def run_results(docs: str | Path = "docs", *, quick: bool = False, seed: int = 0
         seed: for every sample drawn.
         grids: also regenerate the sample grids (by the demo's sections).
         translators: only these (default: every installed translator).
+        merge: re-measure only ``translators`` and keep every other figure of the
+            existing ``docs/results.json`` (same settings and seed), e.g. after one
+            translator is retrained; the experts' figures are kept too.
     """
     from net2net.translator import available_translators, load
 
@@ -202,9 +223,13 @@ def run_results(docs: str | Path = "docs", *, quick: bool = False, seed: int = 0
     t0 = time.perf_counter()
     res: dict[str, Any] = {"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()},
                            "seed": seed, "quick": quick, "feature_space": FEATURE_SPACE}
-    res["experts"] = _experts(cfg["judge_per_class"], seed)
     names = translators if translators is not None else available_translators()
-    res["translators"], res["histories"], res["stored"] = {}, {}, {}
+    old = _previous(docs, res) if merge else None
+    if old is not None:
+        res = old
+    else:
+        res["experts"] = _experts(cfg["judge_per_class"], seed)
+        res["translators"], res["histories"], res["stored"] = {}, {}, {}
     for name in names:
         t = load(name)
         res["translators"][name] = evaluate_translator(t, n_queries=cfg["n_queries"], n_samples=cfg["n_samples"],
@@ -214,7 +239,7 @@ def run_results(docs: str | Path = "docs", *, quick: bool = False, seed: int = 0
         res.setdefault("translator_bytes", {})[name] = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
         if t.info.get("history"):
             res["histories"][name] = t.info["history"]
-    res["descriptors"] = {}
+    res["descriptors"] = res.get("descriptors", {}) if merge else {}
     for name in (TEXT, BASELINES[0]):
         if name in names:
             res["descriptors"][name] = descriptor_effects(load(name), n=cfg["n_desc"], seed=seed)
@@ -222,7 +247,7 @@ def run_results(docs: str | Path = "docs", *, quick: bool = False, seed: int = 0
         res["temperature"] = temperature_sweep(load(TEXT), cfg["temperatures"], n_queries=cfg["temp_queries"],
                                                n_samples=max(2, cfg["n_samples"]), seed=seed)
     if grids:
-        _grids(img, seed)
+        _grids(img, seed, shapes_only=merge and all(n.startswith("shapes-") for n in names))
     _plots(res, img)
     res["seconds"] = time.perf_counter() - t0
     (docs / "results.md").write_text(results_md(res), encoding="utf-8")

@@ -361,6 +361,26 @@ def shapes_section(res: dict[str, Any]) -> str:
                          f"between fresh renderings of the same description (the data's own variation): τ "
                          f"{_f(m.get('diversity'))}, the MLP {_f(b.get('diversity'))} (one image per prompt).")
             L.append("")
+        words = [n for n in text if "partial_named_accuracy" in tr[n] or "newword_accuracy" in tr[n]]
+        if words:
+            L += ["**Partial prompts and new words.** *Partial*: held-out phrasings of test captions that name only "
+                  "1–4 of the five attributes (column `text_partial_heldout`; training captions name 1–5, column "
+                  "`text_partial`): accuracy of the named attributes, and for each unnamed one the normalised entropy "
+                  "of the judge's reading over all samples (1: every value equally often; 0: always the same) and how "
+                  "often two samples of one prompt agree on it (chance 1/#values). *New words*: every attribute named, "
+                  "colour, size, position and style by synonyms no training caption uses (`text_newword`, e.g. "
+                  "“crimson”, “enormous”, “up and to the left”, “line-drawn”): per-attribute accuracy.", "",
+                  "| translator | partial: named | " + " | ".join(f"unnamed {a}: entropy / agree" for a in ATTRIBUTES)
+                  + " | new words: " + " | new words: ".join(ATTRIBUTES) + " | new words: all five |",
+                  "|---" * (3 + 2 * len(ATTRIBUTES)) + "|"]
+            for n in words:
+                m = tr[n]
+                ent, agr = m.get("partial_unnamed_entropy", {}), m.get("partial_unnamed_agreement", {})
+                nw = m.get("newword_accuracy", {})
+                L.append(f"| `{n}` | {_f(m.get('partial_named_accuracy'))} | "
+                         + " | ".join(f"{_f(ent.get(a))} / {_f(agr.get(a))}" for a in ATTRIBUTES) + " | "
+                         + " | ".join(_f(nw.get(a)) for a in ATTRIBUTES) + f" | {_f(m.get('newword_accuracy_all'))} |")
+            L.append("")
     if "shapes-attr" in tr:
         m = tr["shapes-attr"]
         L += ["### Attribute editing (Tab. 4)", "", "![shapes editing](img/shapes-edit.png)", "",

@@ -9,6 +9,14 @@ which involves no network at all.
 - **text → image** (``shapes-text2img`` and its MLP baseline): samples of held-out
   phrasings of test captions; per-attribute accuracy, on seen and on held-out
   colour-shape pairs separately; diversity; FID in the judge's fc1 space.
+- **partial prompts** (column ``text_partial_heldout``: held-out phrasings that name only
+  the attributes in column ``named``): accuracy of the named attributes; for each
+  unnamed one, the normalised entropy of the judge's reading over all samples (1 =
+  every value equally often, 0 = one value always) and how often two samples of one
+  prompt agree on it (chance: one over the number of values).
+- **held-out vocabulary** (column ``text_newword``: every attribute named, colour,
+  size, position and style with synonyms no training caption uses): per-attribute
+  accuracy.
 - **editing** (``shapes-attr``): each test image gets one content attribute changed to
   another value; the hit rate of that attribute, and how often every other attribute
   (style included) is kept.
@@ -33,11 +41,13 @@ from net2net.translator import Translator
 from net2net.zoo.domains import domain_of
 from net2net.zoo.scoring import shapes_judge
 
-__all__ = ["FEATURE_SPACE", "ShapesTest", "evaluate_shapes", "judge", "load_test"]
+__all__ = ["FEATURE_SPACE", "ShapesTest", "evaluate_shapes", "judge", "load_test", "newword_metrics", "partial_metrics"]
 
 FEATURE_SPACE = "shapes-classifier fc1 (128-d)"
 JUDGE = "shapes-classifier"
 LN2 = math.log(2.0)
+#: The columns of partial prompts and of the held-out vocabulary (optional: older folders lack them).
+_WORD_COLUMNS = ("named", "text_partial_heldout", "text_newword")
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,10 @@ class ShapesTest:
     text: list[str]
     text_heldout: list[str]
     combo: list[str]
+    #: The partial and new-word columns (generator version 3); None for an older folder.
+    named: list[str] | None = None
+    text_partial_heldout: list[str] | None = None
+    text_newword: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.images)
@@ -62,12 +76,14 @@ class ShapesTest:
         pixels, rows = items("test", n, seed=seed, size=size)
         images = torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 255.0
         return cls(images, {a: [r[a] for r in rows] for a in ATTRIBUTES}, [r["text"] for r in rows],
-                   [r["text_heldout"] for r in rows], [r["combo"] for r in rows])
+                   [r["text_heldout"] for r in rows], [r["combo"] for r in rows],
+                   *([r[c] for r in rows] for c in _WORD_COLUMNS))
 
     def rows(self, idx: slice | list[int]) -> ShapesTest:
         pick = (lambda v: v[idx]) if isinstance(idx, slice) else (lambda v: [v[i] for i in idx])
         return ShapesTest(self.images[idx], {a: pick(v) for a, v in self.attrs.items()}, pick(self.text),
-                          pick(self.text_heldout), pick(self.combo))
+                          pick(self.text_heldout), pick(self.combo),
+                          *(None if getattr(self, c) is None else pick(getattr(self, c)) for c in _WORD_COLUMNS))
 
 
 def load_test(dataset: str = "shapes", split: str = "test") -> ShapesTest:
@@ -80,7 +96,8 @@ def load_test(dataset: str = "shapes", split: str = "test") -> ShapesTest:
         raise ValueError(f"{dataset}: not a shapes data set (no column {missing[0]!r})")
     images = torch.from_numpy(np.array(data.images)).permute(0, 3, 1, 2).float() / 255.0
     return ShapesTest(images, {a: list(data.columns[a]) for a in ATTRIBUTES}, list(data.columns["text"]),
-                      list(data.columns["text_heldout"]), list(data.columns["combo"]))
+                      list(data.columns["text_heldout"]), list(data.columns["combo"]),
+                      *(list(data.columns[c]) if c in data.columns else None for c in _WORD_COLUMNS))
 
 
 def judge(device: str = "cpu", folder: str | None = None):
@@ -157,6 +174,66 @@ def text2img_metrics(t: Translator, test: ShapesTest, clf: Any, real: Tensor, *,
     return out
 
 
+def _sample(t: Translator, prompts: list[str], n_samples: int, seed: int, temperature: float) -> Tensor:
+    z_phi = t.encode_query(prompts)
+    return t.decode(t.sample_latents(z_phi, n=n_samples, temperature=temperature, seed=seed, shared=False)).cpu()
+
+
+def _entropy(values: list[str], k: int) -> float:
+    """Entropy of the empirical distribution of ``values`` over ``k`` possible values, divided by ``log k``."""
+    if not values:
+        return float("nan")
+    _, counts = np.unique(np.asarray(values), return_counts=True)
+    p = counts / counts.sum()
+    return float(-(p * np.log(p)).sum() / math.log(k))
+
+
+def partial_metrics(t: Translator, test: ShapesTest, clf: Any, *, n_samples: int, seed: int,
+                    temperature: float = 1.0) -> dict[str, Any]:
+    """Prompts that name only some attributes: the named ones' accuracy, the unnamed ones' spread."""
+    if test.named is None or test.text_partial_heldout is None:
+        return {}
+    rows = [i for i, n in enumerate(test.named) if len(n.split(",")) < len(ATTRIBUTES)]
+    if not rows:
+        return {}
+    gen = _sample(t, [test.text_partial_heldout[i] for i in rows], n_samples, seed, temperature)
+    pred = _predict(clf, gen)
+    named_ok: dict[str, list[bool]] = {a: [] for a in ATTRIBUTES}
+    unnamed: dict[str, list[str]] = {a: [] for a in ATTRIBUTES}
+    agree: dict[str, list[float]] = {a: [] for a in ATTRIBUTES}
+    for q, i in enumerate(rows):
+        named = set(test.named[i].split(","))
+        for a in ATTRIBUTES:
+            got = pred[a][q * n_samples:(q + 1) * n_samples]
+            if a in named:
+                named_ok[a] += [g == test.attrs[a][i] for g in got]
+            else:
+                unnamed[a] += got
+                if n_samples > 1:
+                    same = sum(x == y for j, x in enumerate(got) for y in got[j + 1:])
+                    agree[a].append(same / (n_samples * (n_samples - 1) / 2))
+    all_ok = [ok for v in named_ok.values() for ok in v]
+    return {"partial_queries": len(rows), "partial_named_accuracy": _rate(all_ok),
+            "partial_named_accuracy_per_attribute": {a: _rate(v) for a, v in named_ok.items()},
+            "partial_unnamed_entropy": {a: _entropy(v, len(VOCAB[a])) for a, v in unnamed.items()},
+            "partial_unnamed_agreement": {a: float(np.mean(v)) if v else float("nan") for a, v in agree.items()},
+            "partial_unnamed_agreement_chance": {a: 1.0 / len(VOCAB[a]) for a in ATTRIBUTES}}
+
+
+def newword_metrics(t: Translator, test: ShapesTest, clf: Any, *, n_samples: int, seed: int,
+                    temperature: float = 1.0) -> dict[str, Any]:
+    """Captions in the held-out vocabulary: every attribute's accuracy, and all five at once."""
+    if test.text_newword is None:
+        return {}
+    gen = _sample(t, test.text_newword, n_samples, seed, temperature)
+    pred = _predict(clf, gen)
+    want = {a: [x for x in test.attrs[a] for _ in range(n_samples)] for a in ATTRIBUTES}
+    ok = {a: np.asarray(pred[a]) == np.asarray(want[a]) for a in ATTRIBUTES}
+    return {"newword_accuracy": {a: _rate(v) for a, v in ok.items()},
+            "newword_accuracy_named": _rate(np.concatenate(list(ok.values()))),
+            "newword_accuracy_all": _rate(np.all(list(ok.values()), axis=0))}
+
+
 def _change_one(test: ShapesTest, seed: int) -> list[dict[str, str]]:
     """For each image, one content attribute and a new value for it (seeded)."""
     rng = np.random.default_rng(seed)
@@ -223,6 +300,8 @@ def evaluate_shapes(t: Translator, *, n_queries: int = 1000, n_samples: int = 4,
         out.update(_held_out_nll(t, test.text_heldout, test.images))
         real = full.images[-min(n_real, len(full)):]
         out.update(text2img_metrics(t, test, clf, real, n_samples=n_samples, seed=seed, temperature=temperature))
+        out.update(partial_metrics(t, test, clf, n_samples=n_samples, seed=seed, temperature=temperature))
+        out.update(newword_metrics(t, test, clf, n_samples=n_samples, seed=seed, temperature=temperature))
     elif task == "attr":
         out.update(_held_out_nll(t, attribute_flags({a: test.attrs[a] for a in ATTRIBUTES}), test.images))
         out.update(edit_metrics(t, test, clf, seed=seed))

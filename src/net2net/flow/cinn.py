@@ -14,11 +14,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from net2net.flow.layers import ActNorm, ConditionalAffineCoupling, InvertibleLayer, Permutation, acc_dtype, mlp
+from net2net.flow.layers import (
+    ActNorm,
+    ConditionalAffine,
+    ConditionalAffineCoupling,
+    InvertibleLayer,
+    Permutation,
+    Standardize,
+    acc_dtype,
+    mlp,
+)
 
 __all__ = ["FlowConfig", "ConditionalINN", "check_layers", "check_pair", "embedder"]
 
@@ -75,9 +85,22 @@ class FlowConfig:
         zero_init: the couplings' last layers start at zero (a fresh flow is the
             identity), instead of PyTorch's default initialisation.
         slope: negative slope of the LeakyReLUs of the couplings and the embedder.
+        cond_base: the first transform (density direction) is a conditional affine
+            map ``z = μ(c) + σ(c)·u`` (:class:`~net2net.flow.layers.ConditionalAffine`),
+            so the couplings model only the residual around a learned mean.
+        standardize: ``z`` is first standardised with per-dimension statistics of the
+            training targets, kept as buffers (set by the trainer through
+            :meth:`ConditionalINN.fit_standardization`).
+        cond_noise: standard deviation of Gaussian noise added to the condition in
+            training mode only (a regulariser against memorising the training
+            captions); evaluation, sampling and inversion never see it.
 
     The defaults of the fields after ``seed`` are the first τ's, so that a config saved
-    before they existed rebuilds the same network.
+    before they existed rebuilds the same network. A config *loaded from a file* that
+    lacks ``cond_base``, ``standardize`` or ``cond_noise`` gets :attr:`LEGACY` (see
+    :func:`net2net.models.config_from_dict`), so the defaults of these may change
+    without changing any saved τ. (They stay off: the one retrain with them on, together
+    with caption dropout, followed the words worse: issue 23.)
     """
 
     dim: int
@@ -94,6 +117,12 @@ class FlowConfig:
     split_nets: bool = False
     zero_init: bool = True
     slope: float = 0.1
+    cond_base: bool = False
+    standardize: bool = False
+    cond_noise: float = 0.0
+
+    #: What a saved config without a field meant: the τ of before that field existed.
+    LEGACY: ClassVar[dict[str, Any]] = {"cond_base": False, "standardize": False, "cond_noise": 0.0}
 
     def __post_init__(self) -> None:
         for name in ("dim", "cond_dim", "n_blocks", "hidden", "depth", "embed_dim", "embed_hidden", "embed_depth"):
@@ -106,11 +135,14 @@ class FlowConfig:
             raise ValueError(f"FlowConfig.clamp must be positive, got {self.clamp!r}")
         if self.embed_norm not in EMBED_NORMS:
             raise ValueError(f"FlowConfig.embed_norm must be one of {sorted(EMBED_NORMS)}, got {self.embed_norm!r}")
-        for name in ("split_nets", "zero_init"):
+        for name in ("split_nets", "zero_init", "cond_base", "standardize"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"FlowConfig.{name} must be true or false, got {getattr(self, name)!r}")
         if not 0 <= self.slope < 1:
             raise ValueError(f"FlowConfig.slope must be in [0, 1), got {self.slope!r}")
+        if (not isinstance(self.cond_noise, (int, float)) or isinstance(self.cond_noise, bool)
+                or not 0 <= self.cond_noise < math.inf):
+            raise ValueError(f"FlowConfig.cond_noise must be a number >= 0, got {self.cond_noise!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -188,11 +220,22 @@ class ConditionalINN(nn.Module):
             return mlp(i, o, cfg.hidden, cfg.depth, slope=cfg.slope, zero_init=cfg.zero_init)
 
         layers: list[nn.Module] = []
+        if cfg.standardize:
+            layers.append(Standardize(cfg.dim))
+        if cfg.cond_base:
+            layers.append(ConditionalAffine(cfg.dim, cfg.embed_dim, cfg.hidden, cfg.clamp, cfg.slope))
         for k in range(cfg.n_blocks):
             layers.append(ActNorm(cfg.dim))
             layers.append(ConditionalAffineCoupling(cfg.dim, cfg.embed_dim, subnet, cfg.clamp, cfg.split_nets))
             layers.append(Permutation(cfg.dim, seed=cfg.seed * 1_000_003 + k))
         self.layers = nn.ModuleList(check_layers(layers))
+
+    @torch.no_grad()
+    def fit_standardization(self, z: Tensor) -> None:
+        """Sets the standardisation of ``z`` (``FlowConfig.standardize``) from training targets; a no-op without it."""
+        for layer in self.layers:
+            if isinstance(layer, Standardize):
+                layer.fit(z)
 
     @classmethod
     def from_config(cls, config: FlowConfig) -> ConditionalINN:
@@ -201,6 +244,8 @@ class ConditionalINN(nn.Module):
 
     def _run(self, x: Tensor, cond: Tensor, reverse: bool) -> tuple[Tensor, Tensor]:
         check_pair(x, cond, self.dim, self.cond_dim, finite=self.check_finite)
+        if self.training and self.config.cond_noise > 0:
+            cond = cond + self.config.cond_noise * torch.randn_like(cond)
         c = self.embedder(cond)
         # The log-det is summed once at the end: every layer hands back its log-scale in
         # the forward sign, per row (B, k) or shared by all rows (k,), or None.

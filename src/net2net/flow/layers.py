@@ -24,7 +24,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-__all__ = ["ActNorm", "ConditionalAffineCoupling", "InvertibleLayer", "Permutation", "acc_dtype", "mlp"]
+__all__ = ["ActNorm", "ConditionalAffine", "ConditionalAffineCoupling", "InvertibleLayer", "Permutation", "Standardize",
+           "acc_dtype", "mlp"]
 
 
 def acc_dtype(x: Tensor) -> torch.dtype:
@@ -246,3 +247,64 @@ class Permutation(InvertibleLayer):
 
     def transform(self, x: Tensor, c: Tensor | None = None, reverse: bool = False) -> tuple[Tensor, None]:
         return self.permute(x, reverse), None
+
+
+class ConditionalAffine(InvertibleLayer):
+    """A conditional base: ``z = μ(c) + σ(c)·u``, elementwise, so the layers after it
+    model only the residual ``u`` around a learned conditional mean.
+
+    The density direction is ``u = (z - μ(c)) / σ(c)``, log-scale ``-log σ(c)`` per
+    row. ``μ`` and ``log σ`` come from one small network of the condition embedding
+    whose last layer starts at zero (a fresh layer is the identity); ``log σ`` is
+    softly bounded by ``clamp`` as in the couplings.
+
+    Args:
+        dim: size of ``z``.
+        cond_dim: size of the condition embedding ``c``.
+        hidden: width of the network's hidden layer.
+        clamp: bound on ``|log σ|``.
+        slope: negative slope of its LeakyReLU.
+    """
+
+    def __init__(self, dim: int, cond_dim: int, hidden: int, clamp: float = 2.0, slope: float = 0.1) -> None:
+        super().__init__()
+        if clamp <= 0:
+            raise ValueError(f"clamp must be positive, got {clamp}")
+        self.clamp = clamp
+        self.net = mlp(cond_dim, 2 * dim, hidden, 1, slope=slope, zero_init=True)
+
+    def transform(self, x: Tensor, c: Tensor | None, reverse: bool = False) -> tuple[Tensor, Tensor]:
+        if c is None:
+            raise ValueError("ConditionalAffine needs its condition embedding c, got None")
+        mu, a = self.net(c).chunk(2, dim=1)
+        log_sigma = self.clamp * torch.tanh(a / self.clamp)
+        if reverse:
+            return torch.addcmul(mu, x, torch.exp(log_sigma)), -log_sigma
+        return (x - mu) * torch.exp(-log_sigma), -log_sigma
+
+
+class Standardize(InvertibleLayer):
+    """``(z - mean) / scale`` with fixed per-dimension statistics kept as buffers.
+
+    The buffers start as the identity (0 and 1); :meth:`fit` sets them from the
+    training targets. Being buffers, they are saved with the weights, so sampling,
+    inverting and editing all see the same standardisation.
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("scale", torch.ones(dim))
+
+    @torch.no_grad()
+    def fit(self, z: Tensor, eps: float = 1e-6) -> None:
+        """Sets the statistics from the rows of ``z`` (float64 accumulation)."""
+        z64 = z.detach().to(torch.float64)
+        self.mean.copy_(z64.mean(0).to(self.mean.dtype))
+        self.scale.copy_(z64.std(0).clamp_min(eps).to(self.scale.dtype))
+
+    def transform(self, x: Tensor, c: Tensor | None = None, reverse: bool = False) -> tuple[Tensor, Tensor]:
+        s = -torch.log(self.scale)
+        if reverse:
+            return torch.addcmul(self.mean, x, self.scale), s
+        return (x - self.mean) / self.scale, s

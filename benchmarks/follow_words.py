@@ -1,0 +1,155 @@
+"""Text → image that follows every word: variants of τ side by side at one CPU budget.
+
+    python benchmarks/follow_words.py --steps 800 --queries 300 --out docs/follow-words.md
+
+Every variant trains ``shapes-text2img``'s recipe (MiniLM → shapes-ae latent) for the same
+steps, seed, batch and learning rate, one after the other on one torch thread; only what
+the variant names changes. The first variant is today's shipped recipe (full captions,
+column ``text``; τ without a conditional base or standardisation). Each is then measured
+by :func:`net2net.evaluate.shapes.evaluate_shapes` on the first ``--queries`` test captions
+(made in memory by the generator, identical to the files): per-attribute accuracy of the
+samples on seen and held-out colour-shape pairs, partial prompts (named accuracy,
+unnamed normalised entropy), the held-out vocabulary, and held-out NLL (the training run's
+validation NLL on all held-out phrasings of the test split). CPU seconds are the training
+process's own (``time.process_time``), so the shared machine's load inflates them less
+than wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from net2net.data.shapes import ATTRIBUTES
+from net2net.evaluate.shapes import ShapesTest, evaluate_shapes
+from net2net.train.recipe import train
+from net2net.translator import Translator
+
+#: The τ fields of the τ shipped before conditional bases and standardisation existed.
+LEGACY_TAU = {"cond_base": False, "standardize": False}
+
+#: name -> (caption column of the training split, τ fields over the recipe's model).
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "baseline (shipped recipe)": ("text", LEGACY_TAU),
+    "caption dropout": ("text_partial", LEGACY_TAU),
+    "dropout + cond. base + standardise": ("text_partial", {"cond_base": True, "standardize": True}),
+    "dropout + base + std + cond. noise 0.02": ("text_partial", {"cond_base": True, "standardize": True,
+                                                                 "cond_noise": 0.02}),
+}
+
+
+def shipped_recipe() -> dict[str, Any]:
+    text = resources.files("net2net.zoo").joinpath("translator_recipes/shapes-text2img.json").read_text()
+    return json.loads(text)
+
+
+def variant_recipe(base: dict[str, Any], column: str, tau: dict[str, Any], steps: int,
+                   data_dir: str | None = None) -> dict[str, Any]:
+    r = copy.deepcopy(base)
+    r["data"]["cond"]["column"] = column
+    if data_dir:
+        for role in ("cond", "target", "val_cond", "val_target"):
+            r["data"][role]["data_dir"] = data_dir
+    r["model"] = {k: v for k, v in r["model"].items() if k not in ("cond_base", "standardize", "cond_noise")}
+    r["model"].update(tau)
+    r["train"].update(steps=steps, eval_every=steps, ckpt_every=steps)
+    return r
+
+
+def run_variant(name: str, recipe: dict[str, Any], test: ShapesTest, out: Path, n_samples: int) -> dict[str, Any]:
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    m = train(recipe, out=out, progress=False)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    t = Translator.from_pretrained(m["translator"])
+    ev = evaluate_shapes(t, n_queries=len(test), n_samples=n_samples, seed=0, test=test)
+    return {"name": name, "column": recipe["data"]["cond"]["column"], "model": recipe["model"],
+            "val_nll_nats_per_dim": m["val_nll_nats_per_dim"], "train_cpu_s": cpu, "train_wall_s": wall, "eval": ev}
+
+
+def _f(x: float) -> str:
+    return "–" if x != x else f"{x:.3f}"
+
+
+def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    lines = ["# Text → image that follows every word", "",
+             "Written by `benchmarks/follow_words.py` (issue 23):", "",
+             f"    python benchmarks/follow_words.py --steps {args.steps} --queries {args.queries} --out {args.out}"
+             + (" --baseline-data DIR" if args.baseline_data else ""), "",
+             f"Each variant: the `shapes-text2img` recipe for **{args.steps} steps** (seed 0, same batch and lr), one "
+             f"torch thread, then {args.queries} test queries × {args.samples} samples judged by `shapes-classifier`. "
+             "*seen* / *held-out*: colour-shape pairs the training split has / never has. *partial*: held-out "
+             "phrasings naming 1–4 attributes (named accuracy; normalised entropy of each unnamed attribute over all "
+             "samples, 1 = uniform). *new words*: every attribute named with synonyms no training caption uses. "
+             "*NLL*: validation NLL (nats/dim) on the held-out phrasings of the whole test split. CPU s: the training "
+             "process's CPU time on the shared 2-core machine (it includes extracting any feature not yet cached, "
+             "e.g. the baseline's validation captions).", "",
+             "| variant | " + " | ".join(f"{a} seen / held-out" for a in ATTRIBUTES)
+             + " | all five seen / held-out | partial named | partial unnamed entropy (min / mean) "
+             "| new words (named) | new words: colour | NLL | CPU s |",
+             "|---|" + "---|" * (len(ATTRIBUTES) + 8)]
+    for r in rows:
+        e = r["eval"]
+        ent = [v for v in e.get("partial_unnamed_entropy", {}).values() if v == v]
+        cells = [f"{_f(e[f'accuracy_{a}_seen'])} / {_f(e[f'accuracy_{a}_heldout'])}" for a in ATTRIBUTES]
+        cells.append(f"{_f(e['accuracy_all_seen'])} / {_f(e['accuracy_all_heldout'])}")
+        cells.append(_f(e.get("partial_named_accuracy", float("nan"))))
+        cells.append(f"{_f(min(ent))} / {_f(sum(ent) / len(ent))}" if ent else "–")
+        cells.append(_f(e.get("newword_accuracy_named", float("nan"))))
+        cells.append(_f(e.get("newword_accuracy", {}).get("colour", float("nan"))))
+        cells += [f"{r['val_nll_nats_per_dim']:.3f}", f"{r['train_cpu_s']:.0f}"]
+        lines.append(f"| {r['name']} | " + " | ".join(cells) + " |")
+    lines += ["", f"Load average when it finished: {os.getloadavg()[0]:.1f}.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=800)
+    p.add_argument("--queries", type=int, default=300)
+    p.add_argument("--samples", type=int, default=4)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--only", action="append", help="run only the variants whose name starts with this (repeatable)")
+    p.add_argument("--baseline-data", metavar="DIR",
+                   help="a shapes folder of generator version 2 for the baseline (the same images and `text` column, "
+                        "so its cached features are reused)")
+    p.add_argument("--out", default="docs/follow-words.md")
+    p.add_argument("--render", action="store_true", help="only rewrite the table from the JSON beside --out")
+    args = p.parse_args(argv)
+    if args.render:
+        rows = json.loads(Path(args.out).with_suffix(".json").read_text())
+        Path(args.out).write_text(table(rows, args))
+        return rows
+    torch.set_num_threads(args.threads)
+    test = ShapesTest.generated(args.queries)
+    base = shipped_recipe()
+    out = Path(args.out)
+    json_path = out.with_suffix(".json")
+    done = {r["name"]: r for r in json.loads(json_path.read_text())} if json_path.is_file() and args.only else {}
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="follow-words-") as tmp:
+        for i, (name, (column, tau)) in enumerate(VARIANTS.items()):
+            if args.only and not any(name.startswith(o) for o in args.only):
+                if name in done:
+                    rows.append(done[name])
+                continue
+            data_dir = args.baseline_data if column == "text" else None
+            rows.append(run_variant(name, variant_recipe(base, column, tau, args.steps, data_dir), test,
+                                    Path(tmp) / str(i), args.samples))
+            print(json.dumps({k: rows[-1][k] for k in ("name", "val_nll_nats_per_dim", "train_cpu_s")}), flush=True)
+            json_path.write_text(json.dumps(rows, indent=2) + "\n")
+            out.write_text(table(rows, args))
+    print(table(rows, args))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
