@@ -435,35 +435,23 @@ def assemble_translator(recipe: Recipe, out: Path, metrics: dict[str, Any]) -> P
         base_info["attributes"] = [[c, list(v)] for c, v in columns.items()]  # a list: JSON objects lose order
     shipped = metrics.get("shipped", {}).get("which", "last")
     other = "last" if shipped == "best" else "best"
-    made = None
-    for folder, model, which in (("translator", "model", shipped), (f"translator-{other}", other, other)):
-        if not (out / model).is_dir() or (which == "best" and folder != "translator"
-                                          and metrics.get("best", {}).get("step") == metrics.get("steps")):
-            if folder != "translator" and (out / folder).is_dir():
-                shutil.rmtree(out / folder)  # an earlier segment's, now stale
-            continue
-        tau = load_model(out / model)
-        nll = _model_nll(out / model)
+    # each model's NLL comes from the run's metrics: "val_nll" is the last model's, "best" the best's
+    nll = {"last": metrics.get("val_nll_nats_per_dim"), "best": metrics.get("best", {}).get("val_nll_nats_per_dim")}
+    # the other model is worth a folder only when it is a different one (fit() writes last/ only then)
+    distinct = (out / other).is_dir() and not (other == "best" and metrics["best"]["step"] == metrics.get("steps"))
+    if not distinct and (out / f"translator-{other}").is_dir():
+        shutil.rmtree(out / f"translator-{other}")  # an earlier segment's, now stale
+    made = []
+    for folder, model, which in [("translator", "model", shipped)] + ([(f"translator-{other}", other, other)]
+                                                                        if distinct else []):
+        v = nll[which]
         info = {**base_info, "recipe": recipe.name, "history": metrics.get("history", {}), "kept": which,
-                "metrics": {"steps": metrics.get("steps"), "train_pairs": metrics.get("train_pairs"), **nll}}
-        translator = Translator(experts["query"], tau, experts["target"],
+                "metrics": {"steps": metrics.get("steps"), "train_pairs": metrics.get("train_pairs"),
+                            **({} if v is None else {"val_nll_nats_per_dim": v, "val_nll_bits_per_dim": v / math.log(2)})}}
+        translator = Translator(experts["query"], load_model(out / model), experts["target"],
                                 query_ref=refs["query"], target_ref=refs["target"], info=info)
-        path = translator.save_pretrained(out / folder)
-        made = made or path
-    return made
-
-
-def _model_nll(folder: Path) -> dict[str, Any]:
-    """The validation NLL of the model in ``folder`` (``model/``, ``best/`` or ``last/`` of a run)."""
-    saved = read_json(folder / "config.json").get("extra", {})
-    m = saved.get("metrics", {})
-    if "best" in saved:  # best/: its NLL when it was saved
-        nll = saved["best"]["val_nll_nats_per_dim"]
-    elif folder.name == "last":
-        nll = m.get("val_nll_nats_per_dim")
-    else:  # model/: the one the run ships
-        nll = m.get("shipped", {}).get("val_nll_nats_per_dim", m.get("val_nll_nats_per_dim"))
-    return {} if nll is None else {"val_nll_nats_per_dim": nll, "val_nll_bits_per_dim": nll / math.log(2)}
+        made.append(translator.save_pretrained(out / folder))
+    return made[0]
 
 
 _ENTRY = (str, dict)  # an entry key, or a query like {"expert": ..., "transform": ..., "split": ...}
