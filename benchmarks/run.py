@@ -30,11 +30,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from plain_reference import PlainCINN
 
 from net2net.data.toy import LinearGaussianToy
-from net2net.flow import ConditionalINN
+from net2net.flow import ConditionalINN, FlowConfig
 from net2net.train.fit import TrainConfig, lr_at, make_optimizer, train_step
 
-# "default" is the shipped text→image translator: MiniLM (384) → a 64-d image code,
-# with FlowConfig's defaults (8 blocks, hidden 256, depth 2, embedding 128).
+# "default" is the first text→image translator: MiniLM (384) → a 64-d image code, with
+# the first τ's settings (8 blocks, hidden 256, depth 2, embedding 128; the rest from
+# FlowConfig.LEGACY: one embedder layer, zero-initialised couplings), which the plain
+# reference mirrors.
 # "paper" is the paper's SBERT→BigGAN τ (dim 268, condition 768, embedding 268, 24
 # blocks, hidden 1024, "depth 2"). The paper's code counts depth as the hidden→hidden
 # layers after the first one, so its depth 2 is three hidden layers: our depth=3. That
@@ -74,7 +76,7 @@ class Runner:
         self.name, self.kind, self.device, self.autocast = name, kind, device, autocast
         torch.manual_seed(seed)
         if kind == "ours":
-            self.model = ConditionalINN(**size).to(device)
+            self.model = ConditionalINN(**{**FlowConfig.LEGACY, **size}).to(device)
             self.model.check_finite = False  # what fit() does after checking the data once
             cfg = TrainConfig(lr=LR)
             if optimizer == "fused":

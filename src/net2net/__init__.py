@@ -25,6 +25,20 @@ def train_translator(recipe: str | os.PathLike | dict[str, Any], **kwargs: Any) 
     return train(recipe, **kwargs)
 
 
+def train_expert(kind: str, dataset: str | os.PathLike, out: str | os.PathLike, **kwargs: Any) -> dict[str, Any]:
+    """Trains an image expert (``"autoencoder"`` or ``"classifier"``) on a data set or image
+    folder and writes it as the expert folder ``out``; returns its held-out metrics.
+
+    The same as ``net2net expert train KIND``: ``size`` (32, 64, 128), ``latent``, ``column``
+    (a classifier's labels), ``fit``, ``epochs``, ``steps``, ``device``, ``progress``.
+    The folder is an expert name everywhere (``net2net.load``-ed translators, recipes,
+    ``get_expert``).
+    """
+    from net2net.experts.registry import expert_trainer
+
+    return expert_trainer(kind)(dataset, out, **kwargs)
+
+
 def probe(query: str, target: str, layers: list[str], dataset: str, **kwargs: Any) -> dict[str, Any]:
     """What each of ``query``'s ``layers`` keeps of ``target``'s code, measured with τ; returns the report.
 
@@ -45,6 +59,7 @@ __all__ = [
     "load_model",
     "probe",
     "save_model",
+    "train_expert",
     "train_translator",
     "__version__",
 ]

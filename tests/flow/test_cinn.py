@@ -15,6 +15,7 @@ from net2net.flow.layers import ConditionalAffine, InvertibleLayer, Standardize,
 
 def small_flow(dim: int = 6, cond_dim: int = 3, **kw) -> ConditionalINN:
     torch.manual_seed(0)
+    kw = {"embed_depth": 1, "embed_norm": "none", "zero_init": True, **kw}
     flow = ConditionalINN(dim, cond_dim, n_blocks=3, hidden=16, depth=2, embed_dim=5, embed_hidden=8, **kw)
     # Couplings start as the identity (zero last layer); perturb them so the tests
     # exercise real, non-trivial scales and shifts.
@@ -115,7 +116,7 @@ def test_log_prob_is_a_normalised_density() -> None:
 
 def test_log_prob_of_identity_flow_is_standard_normal() -> None:
     """A fresh flow (zero-initialised couplings, unit ActNorm) is the identity: log N(z; 0, I)."""
-    flow = ConditionalINN(4, 2, n_blocks=2, hidden=8).double()
+    flow = ConditionalINN(4, 2, n_blocks=2, hidden=8, zero_init=True).double()
     flow.eval()  # ActNorm not initialised from data: loc 0, scale 1
     z, c = torch.randn(10, 4, dtype=torch.float64), torch.randn(10, 2, dtype=torch.float64)
     expected = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(1)
@@ -156,7 +157,7 @@ def test_permutations_are_seeded_buffers() -> None:
     assert all(torch.equal(x, y) for x, y in zip(pa, pb))
     assert not torch.equal(pa[0], pa[1])
     # the legacy layout (no standardisation, no conditional base) keeps its keys
-    assert "layers.2.perm" in ConditionalINN(9, 2, n_blocks=2, **FlowConfig.LEGACY).state_dict()
+    assert "layers.2.perm" in ConditionalINN(9, 2, **{**FlowConfig.LEGACY, "n_blocks": 2}).state_dict()
     assert "layers.4.perm" in ConditionalINN(9, 2, n_blocks=2, cond_base=True, standardize=True).state_dict()
 
 

@@ -13,7 +13,9 @@ from net2net.train import fit as fit_module
 from net2net.train.fit import Pairs, TrainConfig, fit, lr_at
 
 TOY = LinearGaussianToy(dim=4, cond_dim=2, seed=0, noise=0.5)
-CINN = dict(dim=4, cond_dim=2, n_blocks=4, hidden=64, depth=2, embed_dim=16, embed_hidden=64)
+#: a small τ of the first kind (one embedder layer, zero-initialised couplings): what these toy checks were sized for
+CINN = dict(dim=4, cond_dim=2, n_blocks=4, hidden=64, depth=2, embed_dim=16, embed_hidden=64, embed_depth=1,
+            embed_norm="none", zero_init=True)
 FAST = dict(batch_size=256, lr=3e-3, warmup_steps=50, eval_every=0, ckpt_every=0)
 
 

@@ -27,15 +27,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--column", help="the classifier's label column")
     t.add_argument("--epochs", type=int, help="override the number of epochs")
     t.add_argument("--steps", type=int, help="override the number of steps (wins over --epochs)")
+    t.add_argument("--fit", default="crop", choices=("crop", "pad", "stretch"),
+                   help="how an image that is not square is made square (default: crop the centre)")
     t.add_argument("--device", default="cpu", help="cpu, cuda, auto, ...")
     t.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from net2net.zoo.own import train_own_expert
+    import net2net
 
-    metrics = train_own_expert(args.kind, args.dataset, args.out, size=args.size, latent=args.latent,
-                               column=args.column, epochs=args.epochs, steps=args.steps, device=args.device)
+    metrics = net2net.train_expert(args.kind, args.dataset, args.out, size=args.size, latent=args.latent,
+                                   column=args.column, epochs=args.epochs, steps=args.steps, fit=args.fit,
+                                   device=args.device)
     print(json.dumps(metrics, indent=2))
-    print(f"expert written to {args.out} (use it by path: a recipe's \"target\": \"{args.out}\")")
+    test, kept = metrics["test"], metrics.get("kept", {})
+    if "psnr" in test:
+        print(f"held-out PSNR {test['psnr']:.2f} dB on {test['n']} test images (weights of step "
+              f"{kept.get('best_step', '?')}, {metrics['train_seconds']:.0f} s); reconstructions: "
+              f"{metrics['reconstructions']}")
+    print(f"expert written to {args.out}: use it by path (net2net extract --expert {args.out}, "
+          f"a recipe's \"target\": \"{args.out}\")")
     return 0

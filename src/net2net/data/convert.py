@@ -14,7 +14,8 @@ RGB by repeating, a non-square image made square by its ``fit`` (:data:`FITS`:
 side; ``stretch`` resizes the sides unequally), then resized (area when shrinking,
 bilinear when enlarging). It returns notes that say what it did, which the feature
 store logs and records in its key. :func:`fit_image` does the same to one image of a
-data set whose images differ in size, before they are batched.
+data set whose images differ in size, before they are batched; :func:`split_images`
+reads a whole split that way (to train an expert on it).
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from net2net.data.derived import luminance
 
-__all__ = ["FITS", "ImageSpec", "convert_images", "fit_image", "image_spec"]
+__all__ = ["FITS", "ImageSpec", "convert_images", "fit_image", "image_spec", "split_images"]
 
 #: how a non-square image is made square: keep the centre, pad the short side, or stretch.
 FITS = ("crop", "pad", "stretch")
@@ -117,3 +119,45 @@ def convert_images(images: Tensor, spec: ImageSpec, fit: str = "crop") -> tuple[
             notes.append(f"resize {x.shape[-1]}x{x.shape[-1]} -> {spec.size}x{spec.size}")
             x = _resize(x, spec.size)
     return x, notes
+
+
+def split_images(split: Any, spec: ImageSpec, *, fit: str = "crop", limit: int | None = None,
+                 progress: bool | None = None) -> tuple[Tensor, list[str]]:
+    """The first ``limit`` images of a data-set split (:class:`net2net.data.split.Split`) as
+    ``spec`` wants them, float ``(N, C, S, S)`` in ``[0, 1]``, and what was done.
+
+    Images of one size come as they are (then converted as a batch); images that differ
+    are fitted one by one, with a progress bar, so a folder of photos of many sizes
+    becomes one tensor. What was done is said once (``fit crop: 3 image sizes -> 32x32``).
+    """
+    from tqdm.auto import tqdm
+
+    _check_fit(fit)
+    n = len(split) if limit is None else min(int(limit), len(split))
+    if n == 0:
+        raise ValueError("no images found; the data set is empty")
+    first = split.image(0)
+    channels = spec.channels or (3 if first.shape[2] == 3 else 1)
+    size = spec.size or first.shape[0]
+    out = torch.empty(n, channels, size, size)
+    sizes: set[tuple[int, int]] = set()
+    modes: set[int] = set()
+    for i in tqdm(range(n), desc="read images", unit="image", disable=(not progress) if progress is not None else None,
+                  dynamic_ncols=True, mininterval=1.0):
+        a = first if i == 0 else split.image(i)
+        sizes.add(a.shape[:2])
+        modes.add(a.shape[2])
+        x = torch.tensor(a).permute(2, 0, 1).float() / 255.0
+        if channels == 1 and x.shape[0] == 3:
+            x = luminance(x[None])[0]
+        elif channels == 3 and x.shape[0] == 1:
+            x = x.expand(3, -1, -1)
+        if x.shape[1:] != (size, size):
+            x = fit_image(x, size, fit)
+        out[i] = x
+    notes = []
+    if modes != {channels}:
+        notes.append("RGB -> grey" if channels == 1 else "grey -> RGB")
+    if sizes != {(size, size)}:
+        notes.append(f"fit {fit}: {len(sizes)} image size{'s' if len(sizes) > 1 else ''} -> {size}x{size}")
+    return out, notes

@@ -42,6 +42,7 @@ from net2net.experts.base import Expert
 __all__ = [
     "BUILTIN_PROVIDERS",
     "EXPERTS",
+    "EXPERT_TRAINERS",
     "ENTRY_POINT_GROUP",
     "PROVIDER_GROUP",
     "ExpertFactory",
@@ -50,7 +51,9 @@ __all__ = [
     "is_spec",
     "load_factory",
     "check_expert",
+    "expert_trainer",
     "register_expert",
+    "register_expert_trainer",
 ]
 
 ExpertFactory = Callable[..., Expert]
@@ -115,6 +118,29 @@ def _single_entry_point(name: str) -> ExpertFactory | None:
                 raise ValueError(f"entry point {name} = {ep.value!r} ({ENTRY_POINT_GROUP}) is not callable")
             return register_expert(name, factory)
     return None
+
+
+#: kind -> ``trainer(dataset, out, **options) -> metrics``: trains an image expert of that
+#: kind on a data set and writes it as an expert folder (``net2net.train_expert``,
+#: ``net2net expert train KIND``). The zoo registers ``autoencoder`` and ``classifier``
+#: when its provider loads, so the core reaches the zoo's nets without importing it.
+EXPERT_TRAINERS: dict[str, Callable[..., dict[str, Any]]] = {}
+
+
+def register_expert_trainer(kind: str, trainer: Callable[..., dict[str, Any]], *, overwrite: bool = False) -> None:
+    """Makes ``expert_trainer(kind)`` return ``trainer``. Re-registering needs ``overwrite=True``."""
+    if kind in EXPERT_TRAINERS and EXPERT_TRAINERS[kind] is not trainer and not overwrite:
+        raise ValueError(f"an expert trainer of kind {kind!r} is already registered; pass overwrite=True to replace it")
+    EXPERT_TRAINERS[kind] = trainer
+
+
+def expert_trainer(kind: str) -> Callable[..., dict[str, Any]]:
+    """The trainer registered for ``kind`` (after the providers have registered theirs)."""
+    _load_providers()
+    if kind not in EXPERT_TRAINERS:
+        known = ", ".join(sorted(EXPERT_TRAINERS)) or "none (the zoo registers them; reinstall net2net)"
+        raise ValueError(f"unknown expert kind {kind!r}; choose one of {known}")
+    return EXPERT_TRAINERS[kind]
 
 
 def available_experts() -> list[str]:

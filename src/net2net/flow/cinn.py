@@ -95,34 +95,42 @@ class FlowConfig:
             training mode only (a regulariser against memorising the training
             captions); evaluation, sampling and inversion never see it.
 
-    The defaults of the fields after ``seed`` are the first τ's, so that a config saved
-    before they existed rebuilds the same network. A config *loaded from a file* that
-    lacks ``cond_base``, ``standardize`` or ``cond_noise`` gets :attr:`LEGACY` (see
-    :func:`net2net.models.config_from_dict`), so the defaults of these may change
-    without changing any saved τ. (They stay off: the one retrain with them on, together
-    with caption dropout, followed the words worse: issue 23.)
+    The defaults are the τ every zoo translator ships (6 blocks, one hidden layer of 384,
+    a three-layer LayerNorm condition embedder, no zero initialisation), trained at
+    :attr:`LR`; ``FlowConfig(dim, cond_dim)`` and a recipe's bare ``{"kind": "cinn"}``
+    build it. A config *loaded from a file* that lacks a field gets :attr:`LEGACY` (see
+    :func:`net2net.models.config_from_dict`): what the field's absence meant when the
+    file was written, the first τ's value, so every saved τ rebuilds bit for bit.
+    (``cond_base``, ``standardize`` and ``cond_noise`` stay off: the one retrain with them
+    on, together with caption dropout, followed the words worse: issue 23.)
     """
 
     dim: int
     cond_dim: int
-    n_blocks: int = 8
-    hidden: int = 256
-    depth: int = 2
-    embed_dim: int = 128
-    embed_hidden: int = 256
+    n_blocks: int = 6
+    hidden: int = 384
+    depth: int = 1
+    embed_dim: int = 64
+    embed_hidden: int = 128
     clamp: float = 2.0
     seed: int = 0
-    embed_depth: int = 1
-    embed_norm: str = "none"
+    embed_depth: int = 3
+    embed_norm: str = "layer"
     split_nets: bool = False
-    zero_init: bool = True
+    zero_init: bool = False
     slope: float = 0.1
     cond_base: bool = False
     standardize: bool = False
     cond_noise: float = 0.0
 
     #: What a saved config without a field meant: the τ of before that field existed.
-    LEGACY: ClassVar[dict[str, Any]] = {"cond_base": False, "standardize": False, "cond_noise": 0.0}
+    LEGACY: ClassVar[dict[str, Any]] = {"n_blocks": 8, "hidden": 256, "depth": 2, "embed_dim": 128,
+                                        "embed_hidden": 256, "embed_depth": 1, "embed_norm": "none",
+                                        "zero_init": True, "cond_base": False, "standardize": False,
+                                        "cond_noise": 0.0}
+    #: The peak learning rate the shipped τ trains at: a recipe that gives no
+    #: ``train.lr`` for a ``cinn`` model gets it.
+    LR: ClassVar[float] = 2e-3
 
     def __post_init__(self) -> None:
         for name in ("dim", "cond_dim", "n_blocks", "hidden", "depth", "embed_dim", "embed_hidden", "embed_depth"):

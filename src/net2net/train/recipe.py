@@ -171,6 +171,9 @@ def parse_recipe(obj: dict[str, Any], base: str | os.PathLike = ".") -> Recipe:
     train_fields = obj.get("train", {})
     if not isinstance(train_fields, dict):
         raise ValueError("recipe.train: expected an object")
+    model_lr = getattr(MODELS[model.get("kind", "cinn")][1], "LR", None)
+    if model_lr is not None and "lr" not in train_fields:  # the model kind's own rate (τ: FlowConfig.LR)
+        train_fields = {**train_fields, "lr": model_lr}
     try:
         train = TrainConfig.from_dict(train_fields)
     except (ValueError, TypeError) as e:

@@ -28,13 +28,14 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from net2net.experts.base import TorchExpert
-from net2net.experts.registry import FOLDER_EXPERT
+from net2net.experts.registry import FOLDER_EXPERT, register_expert_trainer
 from net2net.zoo.catalogue import list_zoo, load_expert, zoo_folders, zoo_info
 from net2net.zoo.experts import AutoencoderExpert, ClassifierExpert, GeneratorExpert
 from net2net.zoo.store import WEIGHTS_DIR
@@ -80,9 +81,11 @@ def register_experts(register: Callable[[str, Callable[..., TorchExpert]], Any])
     for name in names:
         register(name, _factory(name))
     register("fmnist-gan-dequant", dequantizer.expert_factory)
-    from net2net.zoo.own import load_expert_folder
+    from net2net.zoo.own import EXPERT_KINDS, load_expert_folder, train_own_expert
 
     register(FOLDER_EXPERT, load_expert_folder)
+    for kind in EXPERT_KINDS:
+        register_expert_trainer(kind, functools.partial(train_own_expert, kind), overwrite=True)
     register("shapes-multihot", _shapes_multihot)
     register("shapes-style-onehot", _shapes_style)
     return [*names, "fmnist-gan-dequant", "shapes-multihot", "shapes-style-onehot"]

@@ -165,8 +165,8 @@ class VAEConfig(_Config):
 
     Attributes:
         latent_dim: size of ``z`` (what ``encode`` returns: the posterior mean).
-        image_size: 28 (conv nets) or a small size such as 7 (MLPs).
-        arch: "conv" for 28x28 or 32x32 images, "mlp" for tiny ones.
+        image_size: 28, 32, 64 or 128 (conv nets) or a small size such as 7 (MLPs).
+        arch: "conv" for 28x28 to 128x128 images, "mlp" for tiny ones.
         channels: conv widths (encoder; the decoder mirrors them) - or, for "mlp", hidden widths.
         init_log_gamma: start of the learned log output scale γ.
         in_channels: 1 (grey) or 3 (RGB).
@@ -185,8 +185,9 @@ class VAEConfig(_Config):
         _positive("VAEConfig", latent_dim=self.latent_dim, image_size=self.image_size)
         if self.arch not in ("conv", "mlp"):
             raise ValueError(f"VAEConfig.arch must be 'conv' or 'mlp', got {self.arch!r}")
-        if self.arch == "conv" and (self.image_size not in (28, 32) or len(self.channels) != 3):
-            raise ValueError("VAEConfig: arch='conv' needs image_size 28 or 32 and 3 channels; use arch='mlp' for small images")
+        if self.arch == "conv" and (self.image_size not in (28, 32, 64, 128) or len(self.channels) != 3):
+            raise ValueError("VAEConfig: arch='conv' needs image_size 28, 32, 64 or 128 and 3 channels; "
+                             "use arch='mlp' for small images")
         if self.in_channels not in (1, 3):
             raise ValueError(f"VAEConfig.in_channels must be 1 or 3, got {self.in_channels!r}")
         if not self.channels:
@@ -200,10 +201,15 @@ class VAE(nn.Module):
         super().__init__()
         self.config = config
         d, s, ci = config.latent_dim, config.image_size, config.in_channels
-        if config.arch == "conv" and s == 32:
+        if config.arch == "conv" and s in (32, 64, 128):
             c1, c2, c3 = config.channels
+            # 64 and 128: one or two more halvings at width c1 first (and doublings last);
+            # at 32 the layers (and so the saved weights' names) are the first net's.
+            extra = {32: 0, 64: 1, 128: 2}[s]
+            down = [m for _ in range(extra) for m in (nn.Conv2d(c1, c1, 4, 2, 1), _act())]
+            up = [m for _ in range(extra) for m in (nn.ConvTranspose2d(c1, c1, 4, 2, 1), _act())]
             self.encoder = nn.Sequential(
-                nn.Conv2d(ci, c1, 4, 2, 1), _act(),             # 16
+                nn.Conv2d(ci, c1, 4, 2, 1), _act(), *down,      # 16
                 nn.Conv2d(c1, c1, 3, 1, 1), _act(),
                 nn.Conv2d(c1, c2, 4, 2, 1), _act(),             # 8
                 nn.Conv2d(c2, c3, 4, 2, 1), _act(),             # 4
@@ -213,8 +219,8 @@ class VAE(nn.Module):
                 nn.Linear(d, c3 * 16), _act(), nn.Unflatten(1, (c3, 4, 4)),
                 nn.ConvTranspose2d(c3, c2, 4, 2, 1), _act(),    # 8
                 nn.ConvTranspose2d(c2, c1, 4, 2, 1), _act(),    # 16
-                nn.Conv2d(c1, c1, 3, 1, 1), _act(),
-                nn.ConvTranspose2d(c1, ci, 4, 2, 1),           # 32
+                nn.Conv2d(c1, c1, 3, 1, 1), _act(), *up,
+                nn.ConvTranspose2d(c1, ci, 4, 2, 1),           # 32 (64, 128)
             )
         elif config.arch == "conv":
             c1, c2, c3 = config.channels

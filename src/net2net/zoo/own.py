@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from net2net.data.convert import FITS
 from net2net.zoo.store import RECIPES_DIR
 from net2net.zoo.train import load_zoo_recipe
 from net2net.zoo.train import train_expert as _train_zoo_expert
@@ -40,8 +41,15 @@ def _classifier_heads(dataset: str, column: str) -> list:
 
 def train_own_expert(kind: str, dataset: str | os.PathLike, out: str | os.PathLike, *, size: int = 32,
                      latent: int = 64, column: str | None = None, epochs: int | None = None,
-                     steps: int | None = None, device: str = "cpu", progress: bool | None = None) -> dict[str, Any]:
+                     steps: int | None = None, fit: str = "crop", device: str = "cpu",
+                     progress: bool | None = None) -> dict[str, Any]:
     """Trains an image expert on ``dataset`` and writes it as the folder ``out``.
+
+    Images of any size are fitted to ``size`` (``fit``: crop, pad or stretch, as
+    ``net2net extract --fit``). 5 % of the training images (at most 500) are held back
+    to keep the best weights (scored 10 times during training); the ``test`` split
+    measures the kept ones. An autoencoder's folder also gets ``reconstructions.png``:
+    test images (top row) above their reconstructions.
 
     Args:
         kind: ``"autoencoder"`` (an image expert ``g``: encode, decode) or ``"classifier"``
@@ -52,6 +60,7 @@ def train_own_expert(kind: str, dataset: str | os.PathLike, out: str | os.PathLi
         latent: the autoencoder's code size.
         column: the classifier's label column.
         epochs, steps: override the recipe's budget.
+        fit: how an image that is not square is made square.
 
     Returns:
         The metrics: held-out (``test`` split) PSNR or accuracy, training time, ...
@@ -67,15 +76,18 @@ def train_own_expert(kind: str, dataset: str | os.PathLike, out: str | os.PathLi
         raise ValueError(f"--size must be one of {', '.join(map(str, SIZES))}, got {size}")
     if latent < 1:
         raise ValueError(f"--latent must be at least 1, got {latent}")
+    if fit not in FITS:
+        raise ValueError(f"--fit must be one of {', '.join(FITS)}, got {fit!r}")
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise ValueError(f"{out} exists and is not empty; choose a new --out")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ValueError(f"{out} exists and is not an empty folder; choose a new --out")
     path = Path(dataset).expanduser()
     ref = str(path.resolve()) if path.is_dir() else str(dataset)
+    _check_splits(ref)
     r = load_zoo_recipe(RECIPES_DIR / f"{EXPERT_KINDS[kind]}.json")
     r = {**r, "name": out.name, "description": f"{kind} trained on {ref} by net2net expert train",
-         "data": {"dataset": ref, "domain": "image", "splits": ["train"]},
-         "model": {**r["model"], "image_size": size}}
+         "data": {"dataset": ref, "domain": "image", "splits": ["train"], "fit": fit},
+         "model": {**r["model"], "image_size": size}, "train": {**r["train"], "keep_best": True}}
     if kind == "autoencoder":
         r["model"]["latent_dim"] = int(latent)
     else:
@@ -84,7 +96,35 @@ def train_own_expert(kind: str, dataset: str | os.PathLike, out: str | os.PathLi
         r["model"]["heads"] = _classifier_heads(ref, column)
     metrics = _train_zoo_expert(r, out.parent if str(out.parent) else ".", device=device, steps=steps,
                                 epochs=epochs, progress=progress)
+    if kind == "autoencoder":
+        metrics["reconstructions"] = str(_reconstruction_grid(out, ref, fit))
     return metrics
+
+
+def _check_splits(ref: str) -> None:
+    from net2net.data.datasets import get_dataset
+
+    splits = get_dataset(ref).splits()
+    missing = [s for s in ("train", "test") if s not in splits]
+    if missing:
+        raise ValueError(f"{ref}: an expert is trained on the 'train' split and measured on the 'test' split; "
+                         f"this data set has no {' or '.join(map(repr, missing))} split (its splits: "
+                         f"{', '.join(splits)}); put the images in train/ and test/ sub-folders")
+
+
+def _reconstruction_grid(folder: Path, dataset: str, fit: str, n: int = 8) -> Path:
+    """``folder/reconstructions.png``: the first ``n`` test images above their reconstructions."""
+    from net2net.imageio import grid
+    from net2net.zoo.train import domain_images
+
+    expert = load_expert_folder(path=str(folder))
+    x, _ = domain_images("test", "image", n, dataset=dataset, size=expert.config.image_size,
+                         channels=expert.config.in_channels, fit=fit, progress=False)
+    with torch.inference_mode():
+        rec = expert.decode(expert.encode(x)).float().clamp(0, 1)
+    path = folder / "reconstructions.png"
+    grid(torch.cat([x, rec]), nrow=len(x)).save(path)
+    return path
 
 
 def load_expert_folder(*, path: str, device: str | torch.device = "cpu", layer: str | None = None,

@@ -18,13 +18,14 @@ the training loop leaves the caller's global random state as it was.
 
 from __future__ import annotations
 
+import math
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -53,7 +54,9 @@ DOMAINS: dict[str, Callable[[Tensor], Tensor]] = {
     name: (lambda x, d=domain: derive(d, x)) for name, domain in
     (("image", "identity"), ("edges", "edges"), ("lowres-7", "lowres-7"))
 }
-_TRAIN_KEYS = {"epochs", "steps", "batch_size", "lr", "weight_decay", "seed", "hflip", "betas"}
+_TRAIN_KEYS = {"epochs", "steps", "batch_size", "lr", "weight_decay", "seed", "hflip", "betas", "keep_best"}
+#: ``train.keep_best``: rows held back from training to pick the best weights (at most).
+_KEEP_ROWS = 500
 
 
 def recipe_names() -> list[str]:
@@ -75,9 +78,9 @@ def load_zoo_recipe(name_or_path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{path}: recipe.kind {r['kind']!r} unknown; choose classifier, vae or gan")
     if r["data"].get("domain", "image") not in DOMAINS:
         raise ValueError(f"{path}: recipe.data.domain {r['data'].get('domain')!r} unknown; choose one of {sorted(DOMAINS)}")
-    unknown = sorted(set(r["data"]) - {"domain", "dataset", "splits"})
+    unknown = sorted(set(r["data"]) - {"domain", "dataset", "splits", "fit"})
     if unknown:
-        raise ValueError(f"{path}: unknown recipe.data field(s) {unknown}; valid: dataset, domain, splits")
+        raise ValueError(f"{path}: unknown recipe.data field(s) {unknown}; valid: dataset, domain, fit, splits")
     splits = r["data"].get("splits", ["train"])
     if not isinstance(splits, list) or not splits or not all(isinstance(x, str) for x in splits):
         raise ValueError(f"{path}: recipe.data.splits must be a non-empty list of split names, got {splits!r}")
@@ -88,12 +91,16 @@ def load_zoo_recipe(name_or_path: str | os.PathLike) -> dict[str, Any]:
 
 
 def domain_images(split: str, domain: str = "image", limit: int | None = None, *, dataset: str = "fashion-mnist",
-                  heads: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> tuple[Tensor, Tensor | None]:
+                  heads: tuple[tuple[str, tuple[str, ...]], ...] = (), size: int | None = None,
+                  channels: int | None = None, fit: str = "crop",
+                  progress: bool | None = None) -> tuple[Tensor, Tensor | None]:
     """``(images float (N, C, H, W), labels)`` of ``dataset``'s ``split`` in ``domain``.
 
     ``labels`` are the class indices ``(N,)``; with attribute ``heads`` (a classifier's
     ``config.heads``) they are ``(N, len(heads))``, each column the index of the row's
     value in that head's values (read from the data set's column of that name).
+    Images of another data set are made ``channels`` × ``size`` × ``size`` (the net's
+    input) by :func:`net2net.data.convert.split_images`, each fitted by ``fit``.
     """
     if dataset == "fashion-mnist":
         x, y = load_fashion_mnist(split)
@@ -101,11 +108,15 @@ def domain_images(split: str, domain: str = "image", limit: int | None = None, *
             x, y = x[:limit], y[:limit]
         images, labels = to_float(x), torch.from_numpy(y.copy())
     else:
+        from net2net.data.convert import ImageSpec, split_images
         from net2net.data.datasets import get_dataset
 
         data = get_dataset(dataset).load(split)
         n = len(data) if limit is None else min(limit, len(data))
-        images = torch.from_numpy(np.array(data.images[:n])).permute(0, 3, 1, 2).float() / 255.0
+        images, notes = split_images(data, ImageSpec(channels=channels, size=size), fit=fit, limit=n,
+                                     progress=progress)
+        if notes:
+            print(f"{split}: {len(images)} images, converted: {'; '.join(notes)}", file=sys.stderr)
         labels = None if data.labels is None else torch.from_numpy(data.labels[:n].copy())
         if heads:
             labels = torch.tensor([_head_indices(data.columns, attr, values, n) for attr, values in heads]).T
@@ -167,8 +178,77 @@ def _bar(total: int, desc: str, progress: bool | None) -> tqdm:
                 dynamic_ncols=True)
 
 
+class _KeepBest:
+    """Scores the net on rows held back from training ``evals`` times (and at the last
+    step) and keeps the weights that scored highest: PSNR for an autoencoder, mean
+    accuracy over the heads for a classifier."""
+
+    def __init__(self, kind: str, x: Tensor, y: Tensor | None, total: int, device: torch.device, evals: int = 10):
+        self.kind, self.x, self.y, self.device = kind, x, y, device
+        self.total, self.every = total, max(1, total // evals)
+        self.best, self.best_step, self.state = -math.inf, 0, None
+        self.history: list[tuple[int, float]] = []
+
+    @torch.no_grad()
+    def score(self, net: torch.nn.Module) -> float:
+        out = []
+        for s in range(0, len(self.x), 250):
+            xb = self.x[s:s + 250].to(self.device)
+            if self.kind == "vae":
+                rec = net.decode(net.posterior(xb)[0]).clamp(0, 1)
+                mse = (rec - xb).pow(2).flatten(1).mean(1).clamp_min(1e-10)
+                out.append(10 * torch.log10(1.0 / mse))
+            else:
+                logits, yb = net(xb), self.y[s:s + 250].to(self.device)
+                heads = list(net.split_heads(logits).values()) if net.config.heads else [logits]
+                labels = [yb[:, k] for k in range(len(heads))] if net.config.heads else [yb]
+                out.append(torch.stack([(h.argmax(1) == t).float() for h, t in zip(heads, labels, strict=True)]).mean(0))
+        return float(torch.cat(out).mean())
+
+    def __call__(self, step: int, net: torch.nn.Module) -> None:
+        done = step + 1
+        if done % self.every and done != self.total:
+            return
+        net.eval()
+        value = self.score(net)
+        net.train()
+        self.history.append((done, round(value, 4)))
+        if value > self.best:
+            self.best, self.best_step = value, done
+            self.state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+
+    def postfix(self) -> dict[str, str]:
+        name = "val_psnr" if self.kind == "vae" else "val_acc"
+        return {name: f"{self.best:.2f}" if self.history else "-"}
+
+    def metrics(self) -> dict[str, Any]:
+        name = "psnr" if self.kind == "vae" else "accuracy"
+        return {"rows": len(self.x), "best_step": self.best_step, name: round(self.best, 4),
+                "history": [list(h) for h in self.history]}
+
+
+def _hold_back(x: Tensor, y: Tensor | None, seed: int) -> tuple[Tensor, Tensor | None, Tensor, Tensor | None]:
+    """``(x, y)`` split into training rows and at most :data:`_KEEP_ROWS` (5 %) held back, by ``seed``."""
+    n_val = min(_KEEP_ROWS, len(x) // 20)
+    if n_val < 1:
+        raise ValueError(f"train.keep_best needs at least 20 training images to hold some back, got {len(x)}")
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    tr, va = perm[n_val:], perm[:n_val]
+    return x[tr], None if y is None else y[tr], x[va], None if y is None else y[va]
+
+
+def _input(r: dict[str, Any]) -> dict[str, Any]:
+    """What the recipe's net reads, for :func:`domain_images`: its size, channels and the data's fit."""
+    fit = r["data"].get("fit", "crop")
+    if r["kind"] not in ("classifier", "vae"):
+        return {"fit": fit}
+    cfg = config_from_dict(ClassifierConfig if r["kind"] == "classifier" else VAEConfig, r["model"])
+    return {"size": cfg.image_size, "channels": cfg.in_channels, "fit": fit}
+
+
 # ----------------------------------------------------------------------- classifier
-def _train_classifier(r: dict[str, Any], x: Tensor, y: Tensor, device: torch.device, progress: bool | None):
+def _train_classifier(r: dict[str, Any], x: Tensor, y: Tensor, device: torch.device, progress: bool | None,
+                      keep: _KeepBest | None = None):
     t = r["train"]
     cfg = config_from_dict(ClassifierConfig, r["model"])
     lc = _loop_config(t, _steps(t, len(x)))
@@ -189,10 +269,12 @@ def _train_classifier(r: dict[str, Any], x: Tensor, y: Tensor, device: torch.dev
         loss.backward()
         opt.step()
         if step % 20 == 0:
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+            bar.set_postfix(loss=f"{loss.item():.3f}", **keep.postfix() if keep else {})
         bar.update(1)
+        if keep is not None:
+            keep(step, net)
     bar.close()
-    return cfg, net.eval().cpu().state_dict()
+    return cfg, keep.state if keep is not None else net.eval().cpu().state_dict()
 
 
 # ---------------------------------------------------------------------------- VAE
@@ -220,7 +302,7 @@ def _laplace_nll_and_kl(dist: Tensor, log_gamma: Tensor, mean: Tensor, logvar: T
 
 
 def _train_vae(r: dict[str, Any], x: Tensor, y: Tensor, device: torch.device, progress: bool | None,
-               weights_dir: Path):
+               weights_dir: Path, keep: _KeepBest | None = None):
     t, loss_cfg = r["train"], r.get("loss", {})
     cfg = config_from_dict(VAEConfig, r["model"])
     lc = _loop_config(t, _steps(t, len(x)))
@@ -263,10 +345,13 @@ def _train_vae(r: dict[str, Any], x: Tensor, y: Tensor, device: torch.device, pr
         loss.backward()
         opt.step()
         if step % 20 == 0:
-            bar.set_postfix(nll=f"{nll.item():.1f}", kl=f"{kl.item():.1f}", gamma=f"{net.log_gamma.exp().item():.3f}")
+            bar.set_postfix(nll=f"{nll.item():.1f}", kl=f"{kl.item():.1f}", gamma=f"{net.log_gamma.exp().item():.3f}",
+                            **keep.postfix() if keep else {})
         bar.update(1)
+        if keep is not None:
+            keep(step, net)
     bar.close()
-    return cfg, net.eval().cpu().state_dict()
+    return cfg, keep.state if keep is not None else net.eval().cpu().state_dict()
 
 
 # ---------------------------------------------------------------------------- GAN
@@ -372,7 +457,8 @@ def _evaluate(r: dict[str, Any], expert, domain: str, weights_dir: Path, eval_li
     from net2net.evaluate import zoo_metrics as zm
 
     heads = expert.config.heads if r["kind"] == "classifier" else ()
-    x, y = domain_images("test", domain, eval_limit, dataset=r["data"].get("dataset", "fashion-mnist"), heads=heads)
+    x, y = domain_images("test", domain, eval_limit, dataset=r["data"].get("dataset", "fashion-mnist"), heads=heads,
+                         **_input(r))
     if heads:
         return zm.attribute_metrics(expert, x, y)
     if r["kind"] == "classifier":
@@ -434,19 +520,26 @@ def train_expert(
     dev = resolve_device(device)
     domain = r["data"].get("domain", "image")
     heads = config_from_dict(ClassifierConfig, r["model"]).heads if r["kind"] == "classifier" else ()
-    parts = [domain_images(split, domain, train_limit, dataset=r["data"].get("dataset", "fashion-mnist"), heads=heads)
+    parts = [domain_images(split, domain, train_limit, dataset=r["data"].get("dataset", "fashion-mnist"), heads=heads,
+                           progress=progress, **_input(r))
              for split in r["data"].get("splits", ["train"])]
     x = torch.cat([p[0] for p in parts])
     y = None if parts[0][1] is None else torch.cat([p[1] for p in parts])
+    keep = None
+    if r["train"].get("keep_best"):
+        if r["kind"] not in ("classifier", "vae"):
+            raise ValueError(f"train.keep_best works for classifiers and autoencoders, not {r['kind']!r}")
+        x, y, x_val, y_val = _hold_back(x, y, r["train"].get("seed", 0))
+        keep = _KeepBest(r["kind"], x_val, y_val, _steps(r["train"], len(x)), dev)
     t0 = time.perf_counter()
     # Dropout draws from the global RNG (it takes no generator): the loop runs inside
     # fork_rng, seeded by the recipe, and the caller's random state is restored after.
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(r["train"].get("seed", 0))
         if r["kind"] == "classifier":
-            cfg, state = _train_classifier(r, x, y, dev, progress)
+            cfg, state = _train_classifier(r, x, y, dev, progress, keep)
         elif r["kind"] == "vae":
-            cfg, state = _train_vae(r, x, y, dev, progress, out)
+            cfg, state = _train_vae(r, x, y, dev, progress, out, keep)
         elif r.get("loss", {}).get("method", "hinge-gan") == "cvae":
             cfg, state = _train_cvae_generator(r, x, y, dev, progress, out)
         else:
@@ -460,5 +553,7 @@ def train_expert(
     metrics = {"test": _evaluate(r, expert.freeze(), domain, out, eval_limit),
                "train_seconds": round(seconds, 1), "train_steps": _steps(r["train"], len(x)),
                "device": str(dev), "train_images": len(x)}
+    if keep is not None:
+        metrics["kept"] = keep.metrics()
     save_expert(out, r["name"], r["kind"], cfg, state, recipe=r, metrics=metrics)
     return metrics
