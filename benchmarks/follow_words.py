@@ -40,7 +40,10 @@ LEGACY_TAU = {"cond_base": False, "standardize": False}
 #: name -> (caption column of the training split, τ fields over the recipe's model).
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "baseline (shipped recipe)": ("text", LEGACY_TAU),
+    "cond. base": ("text", {"cond_base": True, "standardize": False}),
+    "cond. base + standardise": ("text", {"cond_base": True, "standardize": True}),
     "caption dropout": ("text_partial", LEGACY_TAU),
+    "dropout + cond. base": ("text_partial", {"cond_base": True, "standardize": False}),
     "dropout + cond. base + standardise": ("text_partial", {"cond_base": True, "standardize": True}),
     "dropout + base + std + cond. noise 0.02": ("text_partial", {"cond_base": True, "standardize": True,
                                                                  "cond_noise": 0.02}),

@@ -10,7 +10,8 @@ toast. Nothing here imports Gradio.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,9 @@ __all__ = [
     "SHAPES_ATTRIBUTES",
     "TASKS",
     "Item",
+    "check_own",
+    "own_sample",
+    "own_translators",
     "probe_report",
     "diagnosis_layers",
     "edit_image",
@@ -83,10 +87,16 @@ def example_images() -> list[Path]:
     return [EXAMPLES_DIR / f"{name}.png" for name in CLASS_NAMES if (EXAMPLES_DIR / f"{name}.png").is_file()]
 
 
-def load_translators(device: str = "cpu") -> dict[str, Translator]:
-    """Every installed zoo translator the app uses, loaded once; the others are logged."""
+def load_translators(device: str = "cpu", own: Sequence[str | os.PathLike] = ()) -> dict[str, Translator]:
+    """Every installed zoo translator the app uses, loaded once (the others are logged),
+    and the translator folders ``own`` (``net2net serve --translator DIR``), keyed by path.
+
+    A folder in ``own`` that does not load is refused (the user named it); a zoo
+    translator that does not load only loses its tab.
+    """
+    check_own(own)
+    loaded = {str(folder): load(folder, device) for folder in own}
     wanted = [n for n in available_translators() if n in APP_TRANSLATORS or n.startswith(DIAGNOSE_PREFIX)]
-    loaded = {}
     for name in wanted:
         try:
             loaded[name] = load(name, device)
@@ -161,6 +171,33 @@ def text_to_image(translators: Mapping[str, Translator], prompt: Any, n: Any, te
         v = t.residuals(n, temperature=temperature, seed=seed)
     images = t.sample(query, n=n, v=v)
     return _items(images, [f"#{i + 1}" for i in range(n)]), v.cpu()
+
+
+def check_own(folders: Sequence[str | os.PathLike]) -> None:
+    """Refuses, in one line, a ``--translator`` that is not a translator folder."""
+    for folder in folders:
+        if not (Path(folder) / "translator.json").is_file():
+            raise ValueError(f"--translator {folder}: not a translator folder (no translator.json); give the "
+                             "translator/ folder of a net2net train run")
+
+
+def own_translators(translators: Mapping[str, Translator]) -> list[str]:
+    """The translators given by folder (``--translator DIR``): every one that is not the zoo's."""
+    return [n for n in translators if n not in APP_TRANSLATORS and not n.startswith(DIAGNOSE_PREFIX)]
+
+
+def own_sample(translators: Mapping[str, Translator], name: Any, query: Any, n: Any, temperature: Any,
+               seed: Any) -> list[Item]:
+    """``n`` samples of one of your translators: a prompt for a text translator,
+    ``NAME=VALUE, ...`` (or a class name) for a label or attribute one."""
+    if name not in own_translators(translators):
+        raise ValueError(f"pick one of your translators ({', '.join(own_translators(translators)) or 'none given'})")
+    t = translators[name]
+    n, temperature, seed = _settings(n, temperature, seed)
+    text = check_prompt(query)
+    q = make_query(t, prompt=text) if t.query_kind == "text" else make_query(t, label=text)
+    images = t.sample(q, n=n, temperature=temperature, seed=seed)
+    return _items(images, [f"#{i + 1}" for i in range(n)])
 
 
 # --- Edit -------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ if not os.environ.get("GRADIO_TEMP_DIR"):
     os.environ["GRADIO_TEMP_DIR"] = _TEMP
     atexit.register(shutil.rmtree, _TEMP, ignore_errors=True)
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import gradio as gr
@@ -150,10 +150,12 @@ def _text_to_image(translators: Mapping[str, Translator], fn: Callable[..., Any]
     prompt.submit(_wrap(fn, translators), inputs, outputs, api_name=False)
 
 
-def build_app(translators: Mapping[str, Translator] | None = None, *, device: str = "cpu") -> gr.Blocks:
-    """The app's page. ``translators`` (name -> Translator) replaces the installed zoo, e.g. in tests."""
+def build_app(translators: Mapping[str, Translator] | None = None, *, device: str = "cpu",
+              own: Sequence[str | os.PathLike] = ()) -> gr.Blocks:
+    """The app's page. ``translators`` (name -> Translator) replaces the installed zoo, e.g. in
+    tests; ``own`` adds translator folders of yours (a tab of their own)."""
     if translators is None:
-        translators = h.load_translators(device)
+        translators = h.load_translators(device, own)
     translators = dict(translators)
 
     with gr.Blocks(title="net2net") as demo:
@@ -243,6 +245,24 @@ def build_app(translators: Mapping[str, Translator] | None = None, *, device: st
             out = _gallery("input and samples per layer", "layers")
             go.click(_wrap(h.explore_classifier, translators), [upload, layer, count, temperature, seed], out,
                      api_name="explore")
+
+        own = h.own_translators(translators)
+        if own:
+            with gr.Tab("Your translators", id="own"):
+                gr.Markdown("The translator folders given with `net2net serve --translator DIR`: a prompt for a "
+                            "text translator, `NAME=VALUE, ...` (or a class name) for a label or attribute one.")
+                with gr.Row():
+                    with gr.Column():
+                        which = gr.Dropdown(own, value=own[0], label="translator", elem_id="own-translator")
+                        query = gr.Textbox(label="prompt or values", max_lines=3, max_length=2000,
+                                           placeholder="e.g. a red 7 on black, or fg=red, bg=black",
+                                           elem_id="own-query")
+                        count, temperature, seed = _settings(8)
+                        go = gr.Button("Generate", variant="primary", elem_id="own-generate")
+                    samples = _gallery("samples", "own-samples")
+                inputs = [which, query, count, temperature, seed]
+                go.click(_wrap(h.own_sample, translators), inputs, samples, api_name="own_sample")
+                query.submit(_wrap(h.own_sample, translators), inputs, samples, api_name=False)
 
         with gr.Tab("Probe", id="probe"):
             gr.Markdown("Which layer of an expert to read? Load the folder of a finished `net2net probe` "
@@ -356,8 +376,10 @@ def _sigterm_closes_the_server() -> None:
 
 def serve(host: str = "127.0.0.1", port: int = 7860, *, translators: Mapping[str, Translator] | None = None,
           device: str = "cpu", max_queue: int = 64, block: bool = True, quiet: bool = False,
-          temp_max_bytes: int = TEMP_MAX_BYTES, temp_max_age_s: float = TEMP_MAX_AGE_S) -> gr.Blocks:
+          temp_max_bytes: int = TEMP_MAX_BYTES, temp_max_age_s: float = TEMP_MAX_AGE_S,
+          own: Sequence[str | os.PathLike] = ()) -> gr.Blocks:
     """Builds and launches the app; ``block=False`` returns at once (``demo.close()`` stops it).
+    ``own``: translator folders of yours, shown in a tab of their own.
 
     ``temp_max_bytes`` and ``temp_max_age_s`` bound Gradio's temporary folder
     (:class:`TempSweeper`).
@@ -366,7 +388,7 @@ def serve(host: str = "127.0.0.1", port: int = 7860, *, translators: Mapping[str
                           keep=[*h.example_images(), *h.shapes_example_images(_shapes_examples_dir())])
     if block:
         _sigterm_closes_the_server()
-    demo = build_app(translators, device=device)
+    demo = build_app(translators, device=device, own=own)
     demo.temp_sweeper = sweeper.start()  # type: ignore[attr-defined]
     demo.queue(default_concurrency_limit=1, max_size=max_queue)
     # System fonts: the default theme fetches web fonts, which an offline browser waits for.

@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="uploads and outputs kept in the temporary folder, in MiB; the oldest go first (default: 256)")
     p.add_argument("--temp-max-age", type=float, default=30, metavar="MINUTES",
                    help="uploads and outputs older than this are deleted (default: 30)")
+    p.add_argument("--translator", action="append", default=[], metavar="DIR",
+                   help="a translator folder of yours (e.g. runs/my-tiles/translator), shown in the tab "
+                        "'Your translators'; repeatable")
     p.set_defaults(func=run_serve)
 
 
@@ -34,10 +37,14 @@ def run_serve(args: argparse.Namespace) -> int:
         raise ValueError(f"--temp-max-mb must be between 0 and 1048576, got {args.temp_max_mb}")
     if not 0 < args.temp_max_age <= 7 * 24 * 60:
         raise ValueError(f"--temp-max-age must be between 0 and 10080 minutes (a week), got {args.temp_max_age}")
+    from net2net.app.handlers import check_own
+
+    check_own(args.translator)  # before Gradio loads: a typo is a one-line error at once
     try:
         from net2net.app.server import serve
     except ImportError as e:
         raise ValueError(f"the web app needs Gradio: pip install 'gradio>=5' ({e})") from None
     serve(args.host, args.port, device=args.device, max_queue=args.max_queue,
-          temp_max_bytes=int(args.temp_max_mb * 1024 * 1024), temp_max_age_s=args.temp_max_age * 60)
+          temp_max_bytes=int(args.temp_max_mb * 1024 * 1024), temp_max_age_s=args.temp_max_age * 60,
+          own=args.translator)
     return 0
