@@ -74,11 +74,11 @@ def test_fit_of_one_batch_and_of_one_image_agree() -> None:
 
 
 def test_a_text_column_never_opens_an_image(tmp_path, monkeypatch, capsys) -> None:
-    """Captions are read from the metadata alone: 300 unreadable 'images', and not one is opened."""
+    """Captions are read from the metadata alone: 20,000 unreadable 'images', and not one is opened."""
     register_char_expert()
     folder = tmp_path / "big"
     folder.mkdir()
-    rows = [{"file_name": f"{i:05d}.png", "text": f"caption {i} abc", "label": i % 3} for i in range(300)]
+    rows = [{"file_name": f"{i:05d}.png", "text": f"caption {i} abc", "label": i % 3} for i in range(20_000)]
     for r in rows:
         (folder / r["file_name"]).write_bytes(b"not an image")
     (folder / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -96,7 +96,7 @@ def test_a_text_column_never_opens_an_image(tmp_path, monkeypatch, capsys) -> No
     assert _extract(folder, tmp_path / "store", "char-count", "--column", "text") == 0
     assert _extract(folder, tmp_path / "store", "onehot", "--column", "label") == 0
     out = capsys.readouterr().out
-    assert "rows: 300  dim: 8" in out and "rows: 300  dim: 10" in out
+    assert "rows: 20000  dim: 8" in out and "rows: 20000  dim: 10" in out
     assert not [f for f in opened if f.endswith(".png")], opened[:3]
     assert any(f.endswith("metadata.jsonl") for f in opened)  # the spy saw the reads there were
 
