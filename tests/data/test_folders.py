@@ -166,3 +166,36 @@ def test_a_recipe_query_chooses_the_fit(tmp_path) -> None:
     assert entry.manifest["spec"]["convert"] == ["fit pad: 3 image sizes -> 16x16"]
     with pytest.raises(ValueError, match="recipe.data.target: fit must be one of crop, pad, stretch, got 'zoom'"):
         resolve_feature_queries({**data, "target": {**data["target"], "fit": "zoom"}}, tmp_path)
+
+
+def test_an_image_entry_made_before_rows_fingerprints_pairs_with_a_caption_entry(tmp_path) -> None:
+    """An image entry whose manifest predates ``data_rows`` (its key, and so the hit, is the
+    same) is given the rows' fingerprint on its next hit, so a recipe pairs it with a caption
+    entry of the same rows instead of refusing them as 'different data'."""
+    from net2net.io import atomic_write_json, read_json
+    from net2net.train.recipe import train
+
+    register_block_ae()
+    register_char_expert()
+    folder = make_folder(tmp_path / "data", n_train=12, n_test=4)
+    store = FeatureStore(tmp_path / "store")
+    image = store.extract(get_expert_by_name("block-ae"), dataset=str(folder), split="train")
+    legacy = read_json(image.path / "manifest.json")
+    del legacy["data_rows"]  # as written before the rows' fingerprint was recorded
+    atomic_write_json(image.path / "manifest.json", legacy)
+    text = store.extract(get_expert_by_name("char-count"), dataset=str(folder), split="train", column="text")
+    assert store.open(image.key).rows != text.rows  # the legacy record: the images' content fingerprint
+    ref = {"dataset": str(folder), "split": "train"}
+    recipe = {"name": "legacy", "data": {"source": "features", "root": str(tmp_path / "store"),
+                                         "cond": {"expert": "char-count", "column": "text", **ref},
+                                         "target": {"expert": "block-ae", **ref}},
+              "model": {"kind": "cinn", "n_blocks": 2, "hidden": 8}, "train": {"steps": 2, "batch_size": 4}}
+    m = train(recipe, out=tmp_path / "run", progress=False)
+    assert m["steps"] == 2
+    assert store.open(image.key).rows == text.rows
+
+
+def get_expert_by_name(name: str):
+    from net2net.experts.registry import get_expert
+
+    return get_expert(name)

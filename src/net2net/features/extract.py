@@ -64,6 +64,18 @@ _SHARD_BYTES = 256 << 20  # one shard for most entries; caps the memory of one w
 _CHUNK_BYTES = 128 << 20  # decoded float pixels held at once while streaming
 
 
+def _add_rows_fingerprint(folder: Path, manifest: dict[str, Any], rows_fingerprint: str) -> None:
+    """An entry written before manifests recorded the rows' fingerprint (``data_rows``) gets
+    it on its next hit, so that it pairs with a caption entry of the same rows (the key, and
+    so the entry, is the same). A store that cannot be written keeps the old manifest."""
+    manifest["data_rows"] = rows_fingerprint
+    try:
+        atomic_write_json(folder / "manifest.json", manifest)
+    except OSError as e:
+        log.warning("%s: could not record the rows' fingerprint (%s); pairing it with a column entry "
+                    "will ask for a fresh extraction", folder, e)
+
+
 def _world(device: Any) -> tuple[int, int]:
     """``(rank, world size)``: joins the process group ``torchrun`` describes, if any."""
     import torch.distributed as dist
@@ -204,7 +216,10 @@ def extract_entry(store: _Store, expert: Expert, *, dataset: str | Any = "fashio
                       limit=limit, convert=notes)
     folder = store.folder(spec)
     if (folder / "manifest.json").is_file():
-        return Entry(folder, store._check(folder, expect_key=_key(spec)), hit=True)
+        manifest = store._check(folder, expect_key=_key(spec))
+        if "data_rows" not in manifest:
+            _add_rows_fingerprint(folder, manifest, data.rows_fingerprint)
+        return Entry(folder, manifest, hit=True)
     created = not folder.exists()
     try:
         return _write(store, folder, spec, rows, batch_size, progress)
