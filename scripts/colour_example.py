@@ -170,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     first = get_dataset(str(data)).load("test")
     src = {c: first.columns[c][0] for c in ("digit", "fg", "bg")}
     to = "red" if src["fg"] != "red" else "blue"
-    run(["edit", "runs/my-tiles-attr/translator", "--image", f"my-tiles/{first.files[0]}",
+    edit_image = f"my-tiles/{first.files[0]}"
+    run(["edit", "runs/my-tiles-attr/translator", "--image", edit_image,
          *[a for k, v in src.items() for a in ("--from", f"{k}={v}")], "--set", f"fg={to}", "--out", "edited"],
         work, log)
     attr = json.loads((work / "runs" / "my-tiles-attr" / "metrics.json").read_text())
@@ -181,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     edited = edits_followed(work / "runs" / "my-tiles-attr" / "translator", data, size["edits"])
     figures = {"size": "tiny" if args.tiny else "full", "images": size["n_train"] + size["n_test"],
                "commands": log, "psnr": ae["test"]["psnr"], "ae_seconds": ae["train_seconds"],
-               "text_nll": shipped_nll(text), "attr_nll": shipped_nll(attr), "followed": followed, "edited": edited}
+               "text_nll": shipped_nll(text), "attr_nll": shipped_nll(attr), "followed": followed, "edited": edited,
+               "edit_image": edit_image, "edit": {**src, "to": to}}
     write_report(out, figures, work, argv)
     print(json.dumps(figures, indent=2))
     return 0
@@ -189,12 +191,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_report(out: Path, f: dict, work: Path, argv: list[str] | None) -> None:
     """The markdown page, and its pictures beside it (``colour-example-*.png``)."""
+    from net2net.data.convert import fit_image
+    from net2net.imageio import grid, load_image
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    pics = {"reconstructions": work / "my-ae" / "reconstructions.png",
-            "samples": next((work / "samples").glob("*.png")),
-            "edited": next((work / "edited").glob("*.png"))}
-    for name, src in pics.items():
-        shutil.copyfile(src, out.parent / f"{out.stem}-{name}.png")
+    shutil.copyfile(work / "my-ae" / "reconstructions.png", out.parent / f"{out.stem}-reconstructions.png")
+
+    def read(path: Path) -> torch.Tensor:  # at the expert's 32x32, centre-cropped as the translator read it
+        return fit_image(load_image(path, None, invert=False, channels=3)[0], 32)[None]
+
+    samples = torch.cat([read(p) for p in sorted((work / "samples").glob("*.png"))])
+    grid(samples, nrow=len(samples)).save(out.parent / f"{out.stem}-samples.png")
+    source = read(work / f["edit_image"])
+    edited = torch.cat([read(p) for p in sorted((work / "edited").glob("*.png"))])
+    grid(torch.cat([source, edited]), nrow=1 + len(edited)).save(out.parent / f"{out.stem}-edited.png")
     command = "python scripts/colour_example.py" + ("" if not argv else " " + shlex.join(argv))
     lines = [
         "# Worked example: a folder of colour images → your own expert → text to image",
@@ -228,9 +238,10 @@ def write_report(out: Path, f: dict, work: Path, argv: list[str] | None) -> None
         "",
         f"Reconstructions (test images above, the autoencoder's below): ![]({out.stem}-reconstructions.png)",
         "",
-        f"`{PROMPT}`: ![]({out.stem}-samples.png)",
+        f"Eight samples of `{PROMPT}`: ![]({out.stem}-samples.png)",
         "",
-        f"The edit: ![]({out.stem}-edited.png)",
+        f"The edit (`--set fg={f['edit']['to']}` on a {f['edit']['fg']} {f['edit']['digit']} on {f['edit']['bg']}: the "
+        f"test image, fitted to 32×32, then the edit): ![]({out.stem}-edited.png)",
         "",
     ]
     out.write_text("\n".join(lines))
