@@ -18,7 +18,7 @@ Then it measures, from pixels (:func:`net2net.data.tiles.measure_colours`): the
 autoencoder's held-out PSNR, τ's held-out NLL, how often samples for the test split's
 captions (a phrasing no training caption uses) have the named foreground and background
 colour, and how often an edit of ``fg`` gives the new colour while keeping the
-background. ``--tiny`` runs the same at a toy size (what the tests do).
+background. ``--size small`` and ``--size tiny`` run the same at smaller sizes (what the tests do).
 
     python scripts/colour_example.py                    # ~15 CPU-minutes; writes docs/colour-example.md
     python scripts/colour_example.py --tiny --work /tmp/ex --out /tmp/ex/colour-example.md
@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SIZES = {
     # images, test images, autoencoder epochs (None: its recipe's), τ steps, prompts measured, edits measured
     "full": {"n_train": 3000, "n_test": 300, "ae_epochs": None, "tau_steps": 3000, "prompts": 300, "edits": 120},
+    "small": {"n_train": 600, "n_test": 60, "ae_epochs": 100, "tau_steps": 800, "prompts": 60, "edits": 30},
     "tiny": {"n_train": 120, "n_test": 24, "ae_epochs": 1, "tau_steps": 40, "prompts": 24, "edits": 12},
 }
 PROMPT = "a red 7 on black"
@@ -130,11 +131,13 @@ def shipped_nll(metrics: dict) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--tiny", action="store_true", help="a toy size (seconds): what the tests run")
+    p.add_argument("--size", choices=sorted(SIZES), default="full",
+                   help="full (the docs' figures), small (minutes: the slow test) or tiny (seconds: the fast test)")
+    p.add_argument("--tiny", action="store_const", const="tiny", dest="size", help="the same as --size tiny")
     p.add_argument("--work", default=None, help="working folder (default: a fresh one under /tmp)")
     p.add_argument("--out", default=str(ROOT / "docs" / "colour-example.md"))
     args = p.parse_args(argv)
-    size = SIZES["tiny" if args.tiny else "full"]
+    size = SIZES[args.size]
     out = Path(args.out).resolve()
     work = Path(args.work or f"/tmp/net2net-colour-example-{os.getpid()}").resolve()
     if work.exists():
@@ -180,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["NET2NET_CACHE"] = str(work / "cache")
     followed = colours_followed(work / "runs" / "my-tiles" / "translator", data, size["prompts"])
     edited = edits_followed(work / "runs" / "my-tiles-attr" / "translator", data, size["edits"])
-    figures = {"size": "tiny" if args.tiny else "full", "images": size["n_train"] + size["n_test"],
+    figures = {"size": args.size, "images": size["n_train"] + size["n_test"],
                "commands": log, "psnr": ae["test"]["psnr"], "ae_seconds": ae["train_seconds"],
                "text_nll": shipped_nll(text), "attr_nll": shipped_nll(attr), "followed": followed, "edited": edited,
                "edit_image": edit_image, "edit": {**src, "to": to}}
