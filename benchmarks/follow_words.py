@@ -44,6 +44,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "cond. base + standardise": ("text", {"cond_base": True, "standardize": True}),
     "caption dropout": ("text_partial", LEGACY_TAU),
     "dropout + cond. base": ("text_partial", {"cond_base": True, "standardize": False}),
+    "base + std + cond. noise 0.02": ("text", {"cond_base": True, "standardize": True, "cond_noise": 0.02}),
+    "full + dropout captions, base + std": ("text+text_partial", {"cond_base": True, "standardize": True}),
     "dropout + cond. base + standardise": ("text_partial", {"cond_base": True, "standardize": True}),
     "dropout + base + std + cond. noise 0.02": ("text_partial", {"cond_base": True, "standardize": True,
                                                                  "cond_noise": 0.02}),
@@ -58,10 +60,15 @@ def shipped_recipe() -> dict[str, Any]:
 def variant_recipe(base: dict[str, Any], column: str, tau: dict[str, Any], steps: int,
                    data_dir: str | None = None) -> dict[str, Any]:
     r = copy.deepcopy(base)
-    r["data"]["cond"]["column"] = column
+    if "+" in column:  # several caption columns, each paired with the same images (a list of entries)
+        r["data"]["cond"] = [{**r["data"]["cond"], "column": c} for c in column.split("+")]
+        r["data"]["target"] = [r["data"]["target"]] * len(r["data"]["cond"])
+    else:
+        r["data"]["cond"]["column"] = column
     if data_dir:
         for role in ("cond", "target", "val_cond", "val_target"):
-            r["data"][role]["data_dir"] = data_dir
+            for q in r["data"][role] if isinstance(r["data"][role], list) else [r["data"][role]]:
+                q["data_dir"] = data_dir
     r["model"] = {k: v for k, v in r["model"].items() if k not in ("cond_base", "standardize", "cond_noise")}
     r["model"].update(tau)
     r["train"].update(steps=steps, eval_every=steps, ckpt_every=steps)
@@ -74,8 +81,25 @@ def run_variant(name: str, recipe: dict[str, Any], test: ShapesTest, out: Path, 
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     t = Translator.from_pretrained(m["translator"])
     ev = evaluate_shapes(t, n_queries=len(test), n_samples=n_samples, seed=0, test=test)
-    return {"name": name, "column": recipe["data"]["cond"]["column"], "model": recipe["model"],
+    cond = recipe["data"]["cond"]
+    return {"name": name, "column": "+".join(q["column"] for q in cond) if isinstance(cond, list) else cond["column"],
+            "model": recipe["model"],
             "val_nll_nats_per_dim": m["val_nll_nats_per_dim"], "train_cpu_s": cpu, "train_wall_s": wall, "eval": ev}
+
+
+def temperature_rows(temperatures: list[float], test: ShapesTest, n_samples: int) -> list[dict[str, Any]]:
+    """The shipped ``shapes-text2img`` sampled at each temperature: does τ know the words
+    and only spread its samples too wide (accuracy rises as T falls), or not know them?"""
+    from net2net.translator import load
+
+    t = load("shapes-text2img")
+    rows = []
+    for temp in temperatures:
+        ev = evaluate_shapes(t, n_queries=len(test), n_samples=n_samples, seed=0, test=test, temperature=temp)
+        rows.append({"name": f"shipped τ (3,000 steps), T = {temp:g}", "column": "text", "model": t.tau.config.to_dict(),
+                     "val_nll_nats_per_dim": ev["nll_nats_per_dim"], "train_cpu_s": float("nan"), "eval": ev})
+        print(json.dumps({"name": rows[-1]["name"], "all_seen": ev["accuracy_all_seen"]}), flush=True)
+    return rows
 
 
 def _f(x: float) -> str:
@@ -86,7 +110,14 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines = ["# Text → image that follows every word", "",
              "Written by `benchmarks/follow_words.py` (issue 23):", "",
              f"    python benchmarks/follow_words.py --steps {args.steps} --queries {args.queries} --out {args.out}"
-             + (" --baseline-data DIR" if args.baseline_data else ""), "",
+             + (" --baseline-data DIR" if args.baseline_data else "")
+             + ("" if not args.temperatures else
+                f"\n    python benchmarks/follow_words.py --queries {args.queries} --temperatures {args.temperatures} "
+                f"--out {args.out}"), "",
+             *(["The variants were trained with the first command; the rows *shipped τ, T = ...* sample the "
+                "shipped translator (trained 3,000 steps) at lower temperatures (the second): if accuracy rises as "
+                "T falls, τ knows the words but spreads its samples too wide.", ""]
+               if any(r["name"].startswith("shipped τ") for r in rows) else []),
              f"Each variant: the `shapes-text2img` recipe for **{args.steps} steps** (seed 0, same batch and lr), one "
              f"torch thread, then {args.queries} test queries × {args.samples} samples judged by `shapes-classifier`. "
              "*seen* / *held-out*: colour-shape pairs the training split has / never has. *partial*: held-out "
@@ -108,7 +139,8 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         cells.append(f"{_f(min(ent))} / {_f(sum(ent) / len(ent))}" if ent else "–")
         cells.append(_f(e.get("newword_accuracy_named", float("nan"))))
         cells.append(_f(e.get("newword_accuracy", {}).get("colour", float("nan"))))
-        cells += [f"{r['val_nll_nats_per_dim']:.3f}", f"{r['train_cpu_s']:.0f}"]
+        cpu = r["train_cpu_s"]
+        cells += [f"{r['val_nll_nats_per_dim']:.3f}", "–" if cpu != cpu else f"{cpu:.0f}"]
         lines.append(f"| {r['name']} | " + " | ".join(cells) + " |")
     lines += ["", f"Load average when it finished: {os.getloadavg()[0]:.1f}.", ""]
     return "\n".join(lines)
@@ -126,6 +158,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                         "so its cached features are reused)")
     p.add_argument("--out", default="docs/follow-words.md")
     p.add_argument("--render", action="store_true", help="only rewrite the table from the JSON beside --out")
+    p.add_argument("--temperatures", help="sample the shipped shapes-text2img at these temperatures, e.g. 0.5,0.7,1 "
+                                          "(alone: no variant is trained, the last run's rows are kept)")
     args = p.parse_args(argv)
     if args.render:
         rows = json.loads(Path(args.out).with_suffix(".json").read_text())
@@ -136,11 +170,13 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     base = shipped_recipe()
     out = Path(args.out)
     json_path = out.with_suffix(".json")
-    done = {r["name"]: r for r in json.loads(json_path.read_text())} if json_path.is_file() and args.only else {}
+    keep = args.only or args.temperatures
+    done = {r["name"]: r for r in json.loads(json_path.read_text())} if json_path.is_file() and keep else {}
     rows = []
     with tempfile.TemporaryDirectory(prefix="follow-words-") as tmp:
         for i, (name, (column, tau)) in enumerate(VARIANTS.items()):
-            if args.only and not any(name.startswith(o) for o in args.only):
+            selected = any(name.startswith(o) for o in args.only) if args.only else not args.temperatures
+            if not selected:  # kept from the last run
                 if name in done:
                     rows.append(done[name])
                 continue
@@ -150,6 +186,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             print(json.dumps({k: rows[-1][k] for k in ("name", "val_nll_nats_per_dim", "train_cpu_s")}), flush=True)
             json_path.write_text(json.dumps(rows, indent=2) + "\n")
             out.write_text(table(rows, args))
+    swept = [r for n, r in done.items() if n not in VARIANTS]  # an earlier run's temperature rows
+    rows += temperature_rows([float(x) for x in args.temperatures.split(",")], test, args.samples) \
+        if args.temperatures else swept
+    json_path.write_text(json.dumps(rows, indent=2) + "\n")
+    out.write_text(table(rows, args))
     print(table(rows, args))
     return rows
 

@@ -199,3 +199,27 @@ def get_expert_by_name(name: str):
     from net2net.experts.registry import get_expert
 
     return get_expert(name)
+
+
+def test_a_recipe_role_may_list_several_entries_which_are_concatenated(tmp_path) -> None:
+    """Two caption columns of one folder, each paired with the same images: twice the pairs."""
+    from net2net.train.recipe import train
+
+    register_block_ae()
+    register_char_expert()
+    folder = make_folder(tmp_path / "data", n_train=12, n_test=4)
+    ref = {"dataset": str(folder), "split": "train"}
+    image = {"expert": "block-ae", **ref}
+    recipe = {"name": "two-columns", "data": {"source": "features", "root": str(tmp_path / "store"),
+                                              "cond": [{"expert": "char-count", "column": "text", **ref},
+                                                       {"expert": "char-count", "column": "colour", **ref}],
+                                              "target": [image, image]},
+              "model": {"kind": "cinn", "n_blocks": 2, "hidden": 8}, "train": {"steps": 2, "batch_size": 4}}
+    m = train(recipe, out=tmp_path / "run", progress=False)
+    assert m["train_pairs"] == 24
+    assert len(m["data"]["cond"]) == 2 and m["data"]["target"][0] == m["data"]["target"][1]
+    bad = {**recipe, "data": {**recipe["data"], "target": [image]}}
+    with pytest.raises(ValueError, match="lists of entries pair one by one; cond has 2 and target 1"):
+        train(bad, out=tmp_path / "run2", progress=False)
+    with pytest.raises(ValueError, match="a list of entries must hold one or more"):
+        train({**recipe, "data": {**recipe["data"], "cond": []}}, out=tmp_path / "run3", progress=False)

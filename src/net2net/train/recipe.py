@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from net2net.data.toy import LinearGaussianToy
 from net2net.io import load_tensors, read_json
 from net2net.models import MODELS
@@ -256,17 +258,34 @@ def resolve_feature_queries(data: dict[str, Any], base: Path, *, progress: bool 
     the folder is read: ``fit`` (``crop``, ``pad``, ``stretch``), ``follow_links``,
     ``skip_bad_rows`` (as ``net2net extract``'s flags). The store
     computes them once and every later run is a cache hit. Keys given as strings are
-    used as they are.
+    used as they are. A role may be a list of them: the entries are concatenated in order.
     """
-    from net2net.experts.registry import get_expert
     from net2net.features import FeatureStore
 
     store = FeatureStore(base / data["root"] if data.get("root") else None)
     out = dict(data)
     for role in ("cond", "target", "val_cond", "val_target"):
         q = data.get(role)
-        if not isinstance(q, dict):
-            continue
+        if isinstance(q, list):
+            out[role] = [_resolve_one(store, item, f"recipe.data.{role}[{i}]", base, progress)
+                         for i, item in enumerate(_entry_list(q, f"recipe.data.{role}"))]
+        elif isinstance(q, dict):
+            out[role] = _resolve_one(store, q, f"recipe.data.{role}", base, progress)
+    return out
+
+
+def _entry_list(items: list[Any], where: str) -> list[Any]:
+    if not items or not all(isinstance(q, (str, dict)) for q in items):
+        raise ValueError(f"{where}: a list of entries must hold one or more entry keys or queries, got {items!r}")
+    return items
+
+
+def _resolve_one(store: Any, q: Any, where: str, base: Path, progress: bool | None) -> str:
+    """One entry query (or key) of a recipe as an entry key, extracting on a miss."""
+    from net2net.experts.registry import get_expert
+
+    if isinstance(q, dict):
+        role = where.removeprefix("recipe.data.")
         unknown = sorted(set(q) - _EXTRACT_FIELDS)
         if unknown or "expert" not in q:
             raise ValueError(f"recipe.data.{role}: needs 'expert' and may have {sorted(_EXTRACT_FIELDS - {'expert'})}; "
@@ -281,8 +300,8 @@ def resolve_feature_queries(data: dict[str, Any], base: Path, *, progress: bool 
                                   skip_bad_rows=bool(q.get("skip_bad_rows", False)))
         except ValueError as e:
             raise ValueError(f"recipe.data.{role}: {e}") from None
-        out[role] = entry.key
-    return out
+        return entry.key
+    return q
 
 
 def features_source(fields: dict[str, Any], base: Path) -> tuple[Pairs, Pairs | None, dict[str, Any]]:
@@ -318,11 +337,11 @@ def features_source(fields: dict[str, Any], base: Path) -> tuple[Pairs, Pairs | 
     root = fields.get("root")
     store = FeatureStore(base / root if root else None)
 
-    def pair(c: str, t: str) -> tuple[Pairs, dict[str, Any]]:
+    def one(c: str, t: str, kc: str, kt: str) -> tuple[Pairs, dict[str, Any]]:
         entries = {}
-        for name in (c, t):
+        for name, key in ((c, kc), (t, kt)):
             try:
-                entries[name] = store.open(fields[name])
+                entries[name] = store.open(key)
             except ValueError as e:
                 raise ValueError(f"recipe.data.{name}: {e}") from None
         ec, et = entries[c], entries[t]
@@ -331,6 +350,19 @@ def features_source(fields: dict[str, Any], base: Path) -> tuple[Pairs, Pairs | 
             raise ValueError(f"recipe.data.{c}/{t}: the entries come from different data ({dc} vs {dt}); "
                              "extract both from the same dataset, split and limit")
         return Pairs(ec.tensor(), et.tensor()), {c: ec.key, t: et.key, f"{c}_path": str(ec.path), f"{t}_path": str(et.path)}
+
+    def pair(c: str, t: str) -> tuple[Pairs, dict[str, Any]]:
+        kc, kt = fields[c], fields[t]
+        if not isinstance(kc, list) and not isinstance(kt, list):
+            return one(c, t, kc, kt)
+        kc, kt = (k if isinstance(k, list) else [k] for k in (kc, kt))
+        if len(kc) != len(kt):
+            raise ValueError(f"recipe.data.{c}/{t}: lists of entries pair one by one; {c} has {len(kc)} and "
+                             f"{t} {len(kt)}")
+        parts = [one(f"{c}[{i}]", f"{t}[{i}]", a, b) for i, (a, b) in enumerate(zip(kc, kt, strict=True))]
+        prov = {k: [p[1][f"{role}[{i}]" + k[len(role):]] for i, p in enumerate(parts)]
+                for role in (c, t) for k in (role, f"{role}_path")}
+        return Pairs(torch.cat([p[0].cond for p in parts]), torch.cat([p[0].target for p in parts])), prov
 
     train, prov = pair("cond", "target")
     val = None
@@ -457,7 +489,9 @@ def assemble_translator(recipe: Recipe, out: Path, metrics: dict[str, Any]) -> P
     return made[0]
 
 
-_ENTRY = (str, dict)  # an entry key, or a query like {"expert": ..., "transform": ..., "split": ...}
+#: an entry key, a query like {"expert": ..., "transform": ..., "split": ...}, or a list of them
+#: (several entries, e.g. two caption columns of one data set, concatenated in order)
+_ENTRY = (str, dict, list)
 register_data_source("features", {
     "cond": (_ENTRY, ...), "target": (_ENTRY, ...), "val_cond": (_ENTRY, None), "val_target": (_ENTRY, None), "root": (str, None),
 })(features_source)
