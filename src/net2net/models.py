@@ -42,7 +42,7 @@ from safetensors.torch import load as st_load_bytes
 from torch import Tensor, nn
 
 from net2net.baselines import LinearConfig, LinearTranslator, MLPConfig, MLPTranslator
-from net2net.flow import ConditionalINN, FlowConfig
+from net2net.flow import ConditionalFlowMatching, ConditionalINN, FlowConfig, FlowMatchingConfig
 from net2net.io import atomic_directory, atomic_write_json, read_json, save_tensors, sha256_file
 
 __all__ = [
@@ -74,13 +74,14 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
 #: config fields that are not sizes, so not bounded by the weights (see :func:`check_sizes`).
-NOT_SIZES = frozenset({"seed"})
+NOT_SIZES = frozenset({"seed", "ode_steps"})
 #: a safetensors header larger than this is refused before it is read.
 MAX_HEADER_BYTES = 100 << 20
 
 #: kind -> (model class, config dataclass). Classes have ``from_config`` and ``.config``.
 MODELS: dict[str, tuple[type[nn.Module], type]] = {
     "cinn": (ConditionalINN, FlowConfig),
+    "flow-matching": (ConditionalFlowMatching, FlowMatchingConfig),
     "mlp": (MLPTranslator, MLPConfig),
     "linear": (LinearTranslator, LinearConfig),
 }

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from net2net.data.convert import convert_images, image_spec
 from net2net.experts.base import Expert
-from net2net.flow.protocol import ConditionalDensity, describe, is_invertible
+from net2net.flow.protocol import ConditionalDensity, describe, is_invertible, transport
 from net2net.io import atomic_directory, atomic_write_json, read_json
 from net2net.models import load_model, save_model
 from net2net.rerank import Scorer, derived_query, query_scorer
@@ -213,10 +213,10 @@ class Translator(nn.Module):
         if v is None:
             v = self.residuals(n if shared else n * len(z_phi), temperature=temperature, seed=seed)
             if not shared:
-                return self.tau.inverse(v, cond)[0]
+                return transport(self.tau, v, cond)
         if v.shape != (n, self.tau.dim):
             raise ValueError(f"v must have shape ({n}, {self.tau.dim}), got {tuple(v.shape)}")
-        return self.tau.inverse(v.to(self.device).repeat(len(z_phi), 1), cond)[0]
+        return transport(self.tau, v.to(self.device).repeat(len(z_phi), 1), cond)
 
     def sample(self, queries: Sequence[Any] | Tensor, *, n: int = 1, temperature: float = 1.0, seed: int = 0,
                rerank: int = 1, v: Tensor | None = None, scorer: Scorer | None = None) -> Tensor:
@@ -277,7 +277,7 @@ class Translator(nn.Module):
         z_phi = self.encode_query(queries).repeat_interleave(n, dim=0)
         if len(v) != len(z_phi):
             raise ValueError(f"got {len(v) // n} images but {len(z_phi) // n} target queries; give one per image")
-        return self.decode(self.tau.inverse(v.to(self.device), z_phi)[0])
+        return self.decode(transport(self.tau, v.to(self.device), z_phi))
 
     def edit(self, images: Tensor, source: Sequence[Any] | Tensor, target: Sequence[Any] | Tensor, *,
              n: int = 1, temperature: float = 1.0, seed: int = 0) -> Tensor:

@@ -5,6 +5,7 @@ The regression baselines that share τ's call shape but are not flows live in
 """
 
 from net2net.flow.cinn import ConditionalINN, FlowConfig, check_pair
+from net2net.flow.fm import ConditionalFlowMatching, FlowMatchingConfig
 from net2net.flow.layers import ActNorm, ConditionalAffineCoupling, Permutation
 from net2net.flow.protocol import ConditionalDensity, InvertibleDensity, describe, is_invertible
 
@@ -12,8 +13,10 @@ __all__ = [
     "ActNorm",
     "ConditionalAffineCoupling",
     "ConditionalDensity",
+    "ConditionalFlowMatching",
     "ConditionalINN",
     "FlowConfig",
+    "FlowMatchingConfig",
     "InvertibleDensity",
     "Permutation",
     "check_pair",

@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-__all__ = ["ConditionalDensity", "InvertibleDensity", "is_invertible", "describe"]
+__all__ = ["ConditionalDensity", "InvertibleDensity", "is_invertible", "describe", "transport"]
 
 
 class ConditionalDensity(abc.ABC):
@@ -78,6 +78,13 @@ class InvertibleDensity(ConditionalDensity):
     @abc.abstractmethod
     def residual(self, z: Tensor, cond: Tensor) -> Tensor:
         """``v = τ⁻¹(z | cond)``."""
+
+
+def transport(tau: Any, v: Tensor, cond: Tensor) -> Tensor:
+    """``z = τ(v | cond)`` without the log-det: ``tau.transport`` where a τ has one (an ODE τ,
+    whose log-det costs far more than the map), else ``tau.inverse(v, cond)[0]``."""
+    own = getattr(tau, "transport", None)
+    return own(v, cond) if callable(own) else tau.inverse(v, cond)[0]
 
 
 def is_invertible(tau: Any) -> bool:

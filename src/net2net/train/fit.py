@@ -242,8 +242,10 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 def train_step(model: nn.Module, opt: torch.optim.Optimizer, z: Tensor, c: Tensor, grad_clip: float) -> Tensor:
-    """One maximum-likelihood step; returns the detached loss (nats/dim) without a host sync."""
-    loss = -model.log_prob(z, c).mean() / model.dim
+    """One step; returns the detached loss without a host sync: the NLL in nats/dim, or the
+    model's own ``training_loss`` where it has one (a flow-matching τ's regression loss)."""
+    own = getattr(model, "training_loss", None)
+    loss = own(z, c) if callable(own) else -model.log_prob(z, c).mean() / model.dim
     opt.zero_grad(set_to_none=True)
     loss.backward()
     if grad_clip > 0:
