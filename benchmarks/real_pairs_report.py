@@ -1,0 +1,124 @@
+"""The markdown report of benchmarks/real_pairs.py: time to quality at equal CPU time.
+
+Reads the JSON the protocol wrote (:func:`equal_cpu.protocol` per task) and writes
+``docs/benchmarks-real.md``: the matched-settings rows first, then each model at its
+own best rate, the sweep it was picked from, and whether the issue's goal was met.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+__all__ = ["write_report"]
+
+
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs)
+
+
+def _fields(d: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in d.items() if k != "reference")
+
+
+def _group_rows(label: str, seeds: list[dict[str, dict]], reference: str) -> tuple[list[str], dict[str, dict]]:
+    """Table rows of one setting (a matched rate, or each model's own best), and a summary."""
+    lines, summary = [], {}
+    ref_cpu = _mean([s[reference]["cpu"] for s in seeds])
+    for n in seeds[0]:
+        runs = [s[n] for s in seeds]
+        finals = [r["nll"][-1] for r in runs]
+        fracs = [r["fraction_of_reference"] for r in runs]
+        reached = all(f is not None for f in fracs)
+        frac = _mean(fracs) if reached else None
+        lrs = sorted({r["lr"] for r in runs})
+        per_step = _mean([r["cpu"] / r["total_steps"] for r in runs])
+        cpu = _mean([r["cpu"] for r in runs])
+        if reached:
+            ttq = f"{_mean([r['time_to_reference'] for r in runs]):.1f} s = {frac:.2f}× ({1 / frac:.2f}× sooner)"
+        else:
+            ttq = f"reached in {sum(f is not None for f in fracs)} of {len(runs)} seeds"
+        lines.append(f"| {label} | {n} | {', '.join(f'{x:g}' for x in lrs)} | {runs[0]['total_steps']:,} | "
+                     f"{per_step * 1e3:.1f} | {cpu:.1f} ({cpu / ref_cpu:.2f}×) | "
+                     f"{', '.join(f'{x:+.3f}' for x in finals)} (mean **{_mean(finals):+.3f}**) | {ttq} |")
+        summary[n] = {"final": _mean(finals), "fraction": frac}
+    return lines, summary
+
+
+def write_report(report: dict, out: Path) -> None:
+    """Writes ``out`` (markdown) and ``out.json`` (everything measured) from ``report``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
+    p, ref = report["protocol"], report["reference"]
+    lines = [
+        "# τ against the paper's code on real pairs: time to quality at equal CPU time",
+        "",
+        "Written by `benchmarks/real_pairs.py`; do not edit by hand. Rerun with "
+        f"`{report['command']}` ({report['machine']}; {report['wall_minutes']:.0f} min of one core).",
+        "",
+        "Protocol. Every model gets the **same CPU time**, the reference's for "
+        f"{p['ref_steps']:,} steps: the CPU cost of a step of each model is measured first in the same "
+        f"process (median of {p['calib_rounds']} turns of {p['calib_steps']} steps on the task's batches), and a "
+        "cheaper model gets proportionally more steps, its warm-up "
+        f"({p['warmup']:.0%} of its steps) and cosine decay (to 5% of the peak) set for that many steps. AdamW as "
+        f"the trainer's (weight decay 1e-5, gradient clip 10), batch {p['batch']}; all models see the same "
+        f"batch order. The models of a run take turns ({p['evals']} turns each, the order rotating), every "
+        "turn timed in thread CPU time on one thread; after every turn the held-out NLL (nats/dim, Gaussian "
+        "constant included; for text→image: held-out wording of the test split) is measured, not timed. "
+        f"Learning rates: every model at every rate of {', '.join(f'{x:g}' for x in p['sweep'])} on seed 0 (the "
+        f"sweep); at the matched rates {', '.join(f'{x:g}' for x in p['matched'])} on seeds 0–{p['seeds'] - 1}; "
+        "and each at its own best rate of the sweep (picked on seed 0 by the final held-out NLL, reported on "
+        f"all {p['seeds']} seeds, seed 0 included). *Time to the reference's NLL*: the CPU time a model needs "
+        "to reach the final held-out NLL of the reference of the same seed and setting (linear between "
+        "evaluations), and its fraction of the reference's whole CPU time (mean over seeds).",
+        "",
+        *[f"- {n}: " + _fields(m) + "." for n, m in report["models"].items()],
+        "",
+    ]
+    verdicts = []
+    for task, t in report["tasks"].items():
+        lines += [f"## {task}", "",
+                  f"{t['train_pairs']:,} training pairs, {t['val_pairs']:,} validation pairs, dim {t['dim']}, "
+                  f"condition {t['cond_dim']}; {p['seeds']} seeds. Best rate on seed 0: "
+                  + ", ".join(f"{n} {lr:g}" for n, lr in t["best_lr"].items()) + ".", "",
+                  "| setting | model | lr | steps | ms per step | CPU s (vs reference) | held-out NLL at the end "
+                  "(per seed) | time to the reference's NLL (fraction of its CPU time) |",
+                  "|---|---|---|---|---|---|---|---|"]
+        summaries = {}
+        for label, seeds in t["groups"].items():
+            rows, summaries[label] = _group_rows(label if label == "own best" else f"matched {label}", seeds, ref)
+            lines += rows
+        lines += ["", "The sweep (seed 0), held-out NLL at the end:", "",
+                  "| lr | " + " | ".join(t["best_lr"]) + " |", "|---" * (len(t["best_lr"]) + 1) + "|"]
+        for lr, finals in t["sweep"].items():
+            lines.append(f"| {lr} | " + " | ".join(f"{finals[n]:+.3f}" for n in t["best_lr"]) + " |")
+        lines.append("")
+        for label, s in summaries.items():
+            if label == "own best":
+                continue
+            for n, m in s.items():
+                if n == ref:
+                    continue
+                good_end = m["final"] <= s[ref]["final"]
+                fast = m["fraction"] is not None and m["fraction"] <= 0.5
+                verdicts.append((task, label, n, good_end, fast, m, s[ref]))
+    lines += ["## The goal: at matched rates, final NLL ≤ the reference's and its NLL in ≤ 0.5× its CPU time", "",
+              "| task | rate | model | final NLL vs reference | ≤ reference at the end | fraction of the "
+              "reference's CPU time | ≤ 0.5× | goal |", "|---|---|---|---|---|---|---|---|"]
+    for task, label, n, good_end, fast, m, r in verdicts:
+        frac = "not reached" if m["fraction"] is None else f"{m['fraction']:.2f}×"
+        lines.append(f"| {task} | {label} | {n} | {m['final']:+.3f} vs {r['final']:+.3f} | "
+                     f"{'yes' if good_end else 'no'} | {frac} | {'yes' if fast else 'no'} | "
+                     f"{'met' if good_end and fast else 'not met'} |")
+    lines += ["", *report.get("notes", [])]
+    for ab in report.get("ablations", []):
+        for task, rows in ab["ablation"].items():
+            first = next(iter(rows))
+            lines += ["", f"## Ablations on {task}: {ab['steps']} steps, one seed", "",
+                      f"`{ab['command']}`; equal steps, not equal time (warm-up, then cosine over "
+                      f"{ab['steps']} steps, lr 1e-3 times a variant's lr_scale). CPU time relative to {first}.", "",
+                      "| variant | settings | params | NLL mid-run | NLL at the end | CPU vs first |", "|---|---|---|---|---|---|"]
+            for name, r in rows.items():
+                lines.append(f"| {name} | {_fields(r['settings']) or '–'} | {r['params']:,} | {r['mid']:+.3f} "
+                             f"(step {r['mid_step']}) | {r['final']:+.3f} | {r['cpu_ratio']:.2f} |")
+    out.write_text("\n".join(lines) + "\n")
