@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from equal_cpu import MATCHED, SWEEP, protocol
 from paper_reference import PaperCINN
 from real_pairs_report import write_report
+from step_cost import step_costs
 
 from net2net.flow import ConditionalINN
 from net2net.train.fit import Pairs, TrainConfig, batch_indices, evaluate_nll, lr_at, make_optimizer, train_step
@@ -56,9 +57,9 @@ REFERENCE: dict = {"n_flows": 6, "hidden": 128, "hidden_depth": 1, "embed_dim": 
 MODELS: dict[str, dict] = {"reference": {**REFERENCE, "reference": True}, "τ": NEW_TAU}
 
 SIZES: dict[str, dict] = {
-    # the protocol: the reference's CPU time for 900 steps each; about 35 min of one core
+    # the protocol: the reference's CPU time for 700 steps each; about 35 min of one core
     # for the three tasks (60k, 60k and 20k training pairs)
-    "default": {"ref_steps": 900, "evals": 10, "warmup": 0.12, "calib_steps": 20, "steps": 600, "warmup_steps": 60,
+    "default": {"ref_steps": 700, "evals": 10, "warmup": 0.12, "calib_steps": 40, "steps": 1500, "warmup_steps": 200,
                 "eval_every": 100, "turn": 25, "train_rows": None, "val_rows": None},
     # seconds, for the smoke test: the same code on a few synthetic rows
     "tiny": {"ref_steps": 12, "evals": 3, "warmup": 0.12, "calib_steps": 2, "steps": 12, "warmup_steps": 2,
@@ -243,6 +244,7 @@ ABLATIONS.update({
     "tau-std-condbase": {**NEW_TAU, "standardize": True, "cond_base": True},
     "tau-h256": {**NEW_TAU, "hidden": 256},
     "tau-4b-h512": {**NEW_TAU, "n_blocks": 4, "hidden": 512},
+    "tau-emb32": {**NEW_TAU, "embed_dim": 32},
 })
 
 
@@ -257,7 +259,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--root", help="feature store folder (default: $NET2NET_CACHE)")
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks-real.md"))
     p.add_argument("--ablate", nargs="*", help="print a one-seed ablation at equal steps of these variants (all if none named)")
-    p.add_argument("--ablation-json", help="with --ablate: also save the ablation here (--merge takes it)")
+    p.add_argument("--step-cost", action="store_true",
+                   help="print what a step costs: each model in float32, τ also under bf16 autocast and torch.compile")
+    p.add_argument("--ablation-json", help="with --ablate or --step-cost: also save the result here (--merge takes it)")
     p.add_argument("--merge", nargs="+", metavar="JSON",
                    help="write --out from the JSON files of earlier runs (protocol runs and ablations)")
     args = p.parse_args(argv)
@@ -266,10 +270,11 @@ def main(argv: list[str] | None = None) -> None:
         parts = [json.loads(Path(f).read_text()) for f in args.merge]
         runs = [part for part in parts if "tasks" in part]
         merged = {**runs[0], "tasks": {}, "wall_minutes": sum(part["wall_minutes"] for part in runs)}
-        merged["command"] = " && ".join([*(part["command"] for part in runs), command])
+        merged["command"] = " && ".join([*(part["command"] for part in parts), command])
         for part in runs:
             merged["tasks"].update(part["tasks"])
         merged["ablations"] = [part for part in parts if "ablation" in part]
+        merged["step_costs"] = [part for part in parts if "step_cost" in part]
         write_report(merged, Path(args.out))
         return
     torch.set_num_threads(1)
@@ -284,8 +289,18 @@ def main(argv: list[str] | None = None) -> None:
         if args.ablation_json:
             Path(args.ablation_json).write_text(json.dumps(result, indent=1) + "\n")
         return
-    size["ref_steps"] = args.steps or size["ref_steps"]
     models = dict(MODELS)
+    if args.step_cost:
+        result = {"command": command, "step_cost": {}}
+        for task in args.tasks:
+            train = synthetic_pairs(size["train_rows"], 1)[0] if args.size == "tiny" else load_pairs(task, args.root)[0]
+            result["step_cost"][task] = costs = step_costs(builders(models), train, tau="τ",
+                                                           steps=size["calib_steps"])
+            print(f"== {task}: " + ", ".join(f"{n} {c['ms_per_step']:.2f} ms" for n, c in costs.items()), flush=True)
+        if args.ablation_json:
+            Path(args.ablation_json).write_text(json.dumps(result, indent=1) + "\n")
+        return
+    size["ref_steps"] = args.steps or size["ref_steps"]
     for spec in args.variant:
         name, _, fields = spec.partition("=")
         try:

@@ -103,8 +103,12 @@ def test_real_pair_benchmark_runs_at_tiny_size(tmp_path: Path) -> None:
     ablation.write_text(json.dumps({"command": "python benchmarks/real_pairs.py --ablate", "steps": 600, "ablation": {
         "fmnist-text2img": {"reference": {"settings": {"reference": True}, "params": 10, "mid_step": 300, "mid": -0.5,
                                           "final": -0.8, "cpu_ratio": 1.0}}}}))
+    cost = tmp_path / "cost.json"
+    cost.write_text(json.dumps({"command": "python benchmarks/real_pairs.py --step-cost", "step_cost": {
+        "fmnist-text2img": {"τ, torch.compile": {"ms_per_step": 17.5, "first_two_steps_s": 5.25}}}}))
     merged = tmp_path / "merged.md"
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "real_pairs.py"), "--merge", str(out.with_suffix(".json")),
-                    str(ablation), "--out", str(merged)], check=True, capture_output=True, text=True, timeout=60)
+                    str(ablation), str(cost), "--out", str(merged)], check=True, capture_output=True, text=True, timeout=60)
     text = merged.read_text()
     assert "## Ablations on fmnist-text2img: 600 steps, one seed" in text and "| reference | – | 10 |" in text
+    assert "| fmnist-text2img | τ, torch.compile | 17.5 | 5.2 |" in text
