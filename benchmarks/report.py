@@ -108,7 +108,8 @@ def _f(x: float, digits: int = 1) -> str:
 
 #: Where the comparison on real pairs, against the paper's own parametrisation, lives.
 REAL_PAIRS_LINK = ("How τ learns on real cached pairs against the paper's own parametrisation (time to "
-                   "quality, three seeds, two tasks): [benchmarks-real.md](benchmarks-real.md), written by "
+                   "quality at equal CPU time, matched and own-best learning rates, three seeds, three tasks): "
+                   "[benchmarks-real.md](benchmarks-real.md), written by "
                    "`benchmarks/real_pairs.py`.")
 
 

@@ -65,33 +65,50 @@ def test_gpu_levers_run_on_the_cpu_at_tiny_size() -> None:
 
 
 def test_real_pair_benchmark_runs_at_tiny_size(tmp_path: Path) -> None:
-    """benchmarks/real_pairs.py end to end on a few synthetic pairs: the race, the time to
-    the reference's NLL and the report with its table and its explanation."""
+    """benchmarks/real_pairs.py end to end on a few synthetic pairs: the cost per step,
+    equal CPU time (a cheaper model gets more steps), the sweep, the matched and own-best
+    settings, the time to the reference's NLL and the report with the matched rows first."""
     out = tmp_path / "real.md"
     subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "real_pairs.py"), "--size", "tiny", "--seeds", "2",
-         "--tasks", "fmnist-text2img", "--out", str(out)],
+         "--tasks", "fmnist-text2img", "--variant", 'τ, cond_base={"cond_base": true}', "--out", str(out)],
         check=True, capture_output=True, text=True, timeout=120, cwd=tmp_path,
     )
     report = json.loads(out.with_suffix(".json").read_text())
-    seeds = report["tasks"]["fmnist-text2img"]["seeds"]
-    assert len(seeds) == 2 and {"old τ", "reference", "new τ"} <= set(seeds[0])
-    for run in seeds[0].values():
-        assert run["steps"] == [4, 8, 12] and len(run["nll"]) == 3 and run["cpu"] > 0
-        assert run["seconds"] == sorted(run["seconds"])
-    # the reference reaches its own final NLL exactly at its last evaluation (or earlier)
-    assert seeds[0]["reference"]["time_to_reference"] <= seeds[0]["reference"]["cpu"] + 1e-9
+    task = report["tasks"]["fmnist-text2img"]
+    names = {"reference", "τ", "τ, cond_base"}
+    assert set(task["cost_per_step"]) == names and set(task["best_lr"]) == names
+    assert task["steps"]["reference"] == 12
+    for n, cost in task["cost_per_step"].items():  # every model is given the reference's CPU time
+        assert task["steps"][n] == max(1, round(12 * task["cost_per_step"]["reference"] / cost))
+    assert list(task["groups"]) == ["lr 0.001", "lr 0.002", "own best"]
+    assert set(task["sweep"]) == {"0.0005", "0.001", "0.002", "0.004"}
+    for label, seeds in task["groups"].items():
+        assert len(seeds) == 2 and set(seeds[0]) == names
+        for run in seeds[1].values():
+            assert len(run["nll"]) == 3 and run["cpu"] > 0 and run["seconds"] == sorted(run["seconds"])
+            assert run["steps"][-1] == run["total_steps"] == task["steps"][next(n for n in seeds[1] if seeds[1][n] is run)]
+            if label != "own best":
+                assert run["lr"] == float(label.split()[1])
+        # the reference reaches its own final NLL at its last evaluation (or earlier)
+        assert seeds[1]["reference"]["fraction_of_reference"] <= 1 + 1e-9
+    for n, lr in task["best_lr"].items():
+        assert all(s[n]["lr"] == lr for s in task["groups"]["own best"])
     text = out.read_text()
-    for needle in ("| old τ |", "| reference |", "| new τ |", "## What changed and why it learns better",
-                   "Written by `benchmarks/real_pairs.py`"):
-        assert needle in text
+    assert "Written by `benchmarks/real_pairs.py`" in text and "--variant" in text
+    assert text.index("| matched lr 0.001 | reference |") < text.index("| own best | reference |")
+    assert "## The goal: at matched rates" in text and "| fmnist-text2img | lr 0.002 | τ, cond_base |" in text
     # runs of one task each and an ablation merge into one report
     ablation = tmp_path / "ablation.json"
     ablation.write_text(json.dumps({"command": "python benchmarks/real_pairs.py --ablate", "steps": 600, "ablation": {
         "fmnist-text2img": {"reference": {"settings": {"reference": True}, "params": 10, "mid_step": 300, "mid": -0.5,
                                           "final": -0.8, "cpu_ratio": 1.0}}}}))
+    cost = tmp_path / "cost.json"
+    cost.write_text(json.dumps({"command": "python benchmarks/real_pairs.py --step-cost", "step_cost": {
+        "fmnist-text2img": {"τ, torch.compile": {"ms_per_step": 17.5, "first_two_steps_s": 5.25}}}}))
     merged = tmp_path / "merged.md"
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "real_pairs.py"), "--merge", str(out.with_suffix(".json")),
-                    str(ablation), "--out", str(merged)], check=True, capture_output=True, text=True, timeout=60)
+                    str(ablation), str(cost), "--out", str(merged)], check=True, capture_output=True, text=True, timeout=60)
     text = merged.read_text()
     assert "## Ablations on fmnist-text2img: 600 steps, one seed" in text and "| reference | – | 10 |" in text
+    assert "| fmnist-text2img | τ, torch.compile | 17.5 | 5.2 |" in text

@@ -1,0 +1,65 @@
+"""What a training step of τ costs on the CPU under bf16 autocast and ``torch.compile``.
+
+Part of benchmarks/real_pairs.py (``--step-cost``): the same step as the trainer's
+(:func:`net2net.train.fit.train_step`: loss, backward, gradient clip, fused AdamW) on a
+task's batches, in thread CPU time on one thread, median of a few turns after a warm-up.
+``torch.compile`` compiles ``log_prob``; its first two steps (tracing and compiling, wall
+time, since the compiler may work in other processes) are reported apart, as the price
+that the cheaper steps must pay back.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from net2net.train.fit import Pairs, TrainConfig, batch_indices, make_optimizer
+
+__all__ = ["step_costs"]
+
+
+def _step(log_prob: Callable[[Tensor, Tensor], Tensor], model: nn.Module, opt: torch.optim.Optimizer, z: Tensor,
+          c: Tensor, autocast: bool) -> None:
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        lp = log_prob(z, c)
+    loss = -lp.float().mean() / model.dim
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0, foreach=True)
+    opt.step()
+
+
+def step_costs(make: dict[str, Callable[[int, int], nn.Module]], train: Pairs, *, tau: str, steps: int = 30,
+               rounds: int = 3) -> dict[str, dict]:
+    """Per setting: milliseconds per step (and for ``torch.compile`` the seconds of its
+    first two steps). Every model of ``make`` in float32; model ``tau`` also under bf16
+    autocast and compiled."""
+    cfg = TrainConfig(steps=10_000, batch_size=256, lr=1e-4, warmup_steps=0, device="cpu")
+    batches = [batch_indices(s, len(train), cfg) for s in range(steps)]
+    batches = [(train.target[i], train.cond[i]) for i in batches]
+    settings: list[tuple[str, str, bool, bool]] = [(n, n, False, False) for n in make]
+    settings += [(f"{tau}, bf16 autocast", tau, True, False), (f"{tau}, torch.compile", tau, False, True)]
+    out: dict[str, dict] = {}
+    for label, name, autocast, compiled in settings:
+        torch.manual_seed(0)
+        model = make[name](train.target.shape[1], train.cond.shape[1]).train()
+        if hasattr(model, "check_finite"):
+            model.check_finite = False
+        opt = make_optimizer(model, cfg)
+        log_prob = torch.compile(model.log_prob) if compiled else model.log_prob
+        t0 = time.perf_counter()
+        for z, c in batches[:2]:
+            _step(log_prob, model, opt, z, c, autocast)
+        first = time.perf_counter() - t0
+        per_step = []
+        for _ in range(rounds):
+            t0 = time.thread_time()
+            for z, c in batches:
+                _step(log_prob, model, opt, z, c, autocast)
+            per_step.append((time.thread_time() - t0) / steps)
+        out[label] = {"ms_per_step": statistics.median(per_step) * 1e3, "first_two_steps_s": first}
+    return out
