@@ -44,7 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "src" / "net2net" / "zoo" / "translator_recipes"
 
 #: The shipped translators' τ: 6 blocks, hidden 128, depth 2, embedding 64 (hidden 128).
-OLD_TAU: dict = {"n_blocks": 6, "hidden": 128, "depth": 2, "embed_dim": 64, "embed_hidden": 128}
+OLD_TAU: dict = {"n_blocks": 6, "hidden": 128, "depth": 2, "embed_dim": 64, "embed_hidden": 128,
+                 "embed_depth": 1, "embed_norm": "none", "zero_init": True}  # FlowConfig's defaults of the time
 #: The new τ: the same sizes with the settings this benchmark found to learn faster.
 NEW_TAU: dict = {**OLD_TAU, "depth": 1, "hidden": 384, "embed_depth": 3, "embed_norm": "layer",
                  "zero_init": False}
