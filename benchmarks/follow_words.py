@@ -46,6 +46,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "dropout + cond. base": ("text_partial", {"cond_base": True, "standardize": False}),
     "base + std + cond. noise 0.02": ("text", {"cond_base": True, "standardize": True, "cond_noise": 0.02}),
     "full + dropout captions, base + std": ("text+text_partial", {"cond_base": True, "standardize": True}),
+    "flow matching (8 RK4 steps)": ("text", {"kind": "flow-matching", "ode_steps": 8}),
     "dropout + cond. base + standardise": ("text_partial", {"cond_base": True, "standardize": True}),
     "dropout + base + std + cond. noise 0.02": ("text_partial", {"cond_base": True, "standardize": True,
                                                                  "cond_noise": 0.02}),
@@ -69,8 +70,11 @@ def variant_recipe(base: dict[str, Any], column: str, tau: dict[str, Any], steps
         for role in ("cond", "target", "val_cond", "val_target"):
             for q in r["data"][role] if isinstance(r["data"][role], list) else [r["data"][role]]:
                 q["data_dir"] = data_dir
-    r["model"] = {k: v for k, v in r["model"].items() if k not in ("cond_base", "standardize", "cond_noise")}
-    r["model"].update(tau)
+    if "kind" in tau:  # another kind of τ: its own config in place of the recipe's
+        r["model"] = dict(tau)
+    else:
+        r["model"] = {k: v for k, v in r["model"].items() if k not in ("cond_base", "standardize", "cond_noise")}
+        r["model"].update(tau)
     r["train"].update(steps=steps, eval_every=steps, ckpt_every=steps)
     return r
 
