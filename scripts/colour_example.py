@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SIZES = {
     # images, test images, autoencoder epochs (None: its recipe's), τ steps, prompts measured, edits measured
     "full": {"n_train": 3000, "n_test": 300, "ae_epochs": None, "tau_steps": 3000, "prompts": 300, "edits": 120},
-    "small": {"n_train": 600, "n_test": 60, "ae_epochs": 100, "tau_steps": 800, "prompts": 60, "edits": 30},
+    "small": {"n_train": 600, "n_test": 60, "ae_epochs": 300, "tau_steps": 1000, "prompts": 60, "edits": 30},
     "tiny": {"n_train": 120, "n_test": 24, "ae_epochs": 1, "tau_steps": 40, "prompts": 24, "edits": 12},
 }
 PROMPT = "a red 7 on black"
