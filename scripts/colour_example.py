@@ -203,10 +203,10 @@ def write_report(out: Path, f: dict, work: Path, argv: list[str] | None) -> None
     def read(path: Path) -> torch.Tensor:  # at the expert's 32x32, centre-cropped as the translator read it
         return fit_image(load_image(path, None, invert=False, channels=3)[0], 32)[None]
 
-    samples = torch.cat([read(p) for p in sorted((work / "samples").glob("*.png"))])
+    samples = torch.cat([read(p) for p in sorted((work / "samples").glob("[0-9]*.png"))])  # not grid.png
     grid(samples, nrow=len(samples)).save(out.parent / f"{out.stem}-samples.png")
     source = read(work / f["edit_image"])
-    edited = torch.cat([read(p) for p in sorted((work / "edited").glob("*.png"))])
+    edited = torch.cat([read(p) for p in sorted((work / "edited").glob("[0-9]*.png"))])
     grid(torch.cat([source, edited]), nrow=1 + len(edited)).save(out.parent / f"{out.stem}-edited.png")
     command = "python scripts/colour_example.py" + ("" if not argv else " " + shlex.join(argv))
     lines = [
