@@ -30,7 +30,7 @@ class FakeDemo:
 @pytest.fixture
 def launched(monkeypatch):
     demo = FakeDemo()
-    monkeypatch.setattr(server, "build_app", lambda translators=None, device="cpu": demo)
+    monkeypatch.setattr(server, "build_app", lambda translators=None, device="cpu", own=(): demo)
     monkeypatch.setenv("GRADIO_TEMP_DIR", os.environ["GRADIO_TEMP_DIR"])
     return demo
 
