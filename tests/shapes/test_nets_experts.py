@@ -50,7 +50,7 @@ def test_in_channels_must_be_grey_or_rgb():
         ClassifierConfig(in_channels=4)
     with pytest.raises(ValueError, match="VAEConfig.in_channels must be 1 or 3, got 2"):
         VAEConfig(in_channels=2, image_size=32)
-    with pytest.raises(ValueError, match="needs image_size 28 or 32"):
+    with pytest.raises(ValueError, match="needs image_size 28, 32, 64 or 128"):
         VAEConfig(in_channels=3, image_size=30)
 
 
