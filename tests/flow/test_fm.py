@@ -32,13 +32,16 @@ def test_it_is_an_invertible_tau_whose_round_trip_is_the_identity_up_to_the_solv
 
 
 def test_the_log_det_is_that_of_the_solved_map() -> None:
-    """``forward``'s exact-divergence log-det against autograd's Jacobian of ``residual``."""
-    flow = small(3, 2).eval()
+    """``forward``'s exact-divergence log-det (standardisation included) against autograd's
+    Jacobian of ``residual``."""
+    flow = small(3, 2, standardize=True).eval()
+    flow.fit_standardization(torch.randn(500, 3, dtype=torch.float64) * torch.tensor([0.1, 1.0, 3.0]) + 2)
+    assert flow.standardizer.scale[0] < 0.2  # the saved buffers hold the targets' spread
     z, c = torch.randn(3, 3, dtype=torch.float64), torch.randn(3, 2, dtype=torch.float64)
     _, log_det = flow(z, c)
     for i in range(3):
-        jac = torch.autograd.functional.jacobian(lambda x, i=i: flow._solve(x[None], flow.embedder(c[i:i + 1]),
-                                                                            reverse=True)[0], z[i])
+        jac = torch.autograd.functional.jacobian(
+            lambda x, i=i: flow._solve(flow._to_path(x[None])[0], flow.embedder(c[i:i + 1]), reverse=True)[0], z[i])
         assert torch.allclose(log_det[i], torch.linalg.slogdet(jac)[1], atol=1e-4)
 
 

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from net2net.flow.cinn import EMBED_NORMS, LOG_2PI, check_pair, embedder
-from net2net.flow.layers import mlp
+from net2net.flow.layers import Standardize, mlp
 from net2net.flow.protocol import InvertibleDensity
 
 __all__ = ["ConditionalFlowMatching", "FlowMatchingConfig", "MAX_DIM"]
@@ -52,6 +52,10 @@ class FlowMatchingConfig:
         ode_steps: fixed solver steps from 0 to 1 (sampling, inversion, likelihood).
         solver: ``rk4`` (default), ``midpoint`` or ``euler``.
         seed: of the training draws (noise and times on the path).
+        standardize: the ODE runs on ``z`` standardised with the training targets' mean
+            and scale (saved buffers, set by the trainer), so the regression weighs every
+            dimension alike. Off by default: on shapes-text2img (1,500 steps) it raised the
+            held-out NLL from +0.45 to +0.55 nats/dim.
     """
 
     dim: int
@@ -67,6 +71,7 @@ class FlowMatchingConfig:
     ode_steps: int = 16
     solver: str = "rk4"
     seed: int = 0
+    standardize: bool = False
 
     #: the peak learning rate a recipe that gives none trains it at.
     LR: ClassVar[float] = 1e-3
@@ -82,6 +87,8 @@ class FlowMatchingConfig:
         if self.embed_norm not in EMBED_NORMS:
             raise ValueError(f"FlowMatchingConfig.embed_norm must be one of {sorted(EMBED_NORMS)}, "
                              f"got {self.embed_norm!r}")
+        if not isinstance(self.standardize, bool):
+            raise ValueError(f"FlowMatchingConfig.standardize must be true or false, got {self.standardize!r}")
         if self.solver not in SOLVERS:
             raise ValueError(f"FlowMatchingConfig.solver must be one of {', '.join(SOLVERS)}, got {self.solver!r}")
 
@@ -107,7 +114,19 @@ class ConditionalFlowMatching(nn.Module, InvertibleDensity):
         # training draws (noise and times) come from a generator seeded by this counter, which
         # is saved with the weights: a run is the same whatever ran before it, and resumes exactly
         self.register_buffer("draws", torch.zeros((), dtype=torch.int64))
+        self.standardizer = Standardize(dim)  # the identity until fitted (and when standardize is off)
         self.check_finite = True
+
+    @torch.no_grad()
+    def fit_standardization(self, z: Tensor) -> None:
+        """Sets the standardisation of ``z`` from training targets (a no-op with ``standardize`` off)."""
+        if self.config.standardize:
+            self.standardizer.fit(z)
+
+    def _to_path(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """``z`` in the ODE's coordinates, and the log-det of that affine map (a scalar)."""
+        x, s = self.standardizer.transform(z)
+        return x, s.sum()
 
     @classmethod
     def from_config(cls, config: FlowMatchingConfig) -> ConditionalFlowMatching:
@@ -125,6 +144,7 @@ class ConditionalFlowMatching(nn.Module, InvertibleDensity):
         """The flow-matching regression loss of a batch (what the trainer minimises)."""
         check_pair(z, cond, self.dim, self.cond_dim, finite=self.check_finite)
         c = self.embedder(cond)
+        z = self._to_path(z)[0]
         gen = torch.Generator(device=z.device).manual_seed(1_000_003 * self.config.seed + int(self.draws))
         self.draws += 1
         v = torch.randn(z.shape, generator=gen, device=z.device, dtype=z.dtype)
@@ -145,26 +165,27 @@ class ConditionalFlowMatching(nn.Module, InvertibleDensity):
         """``v -> z`` by the ODE, and ``log|det ∂z/∂v|`` (exact divergence: the costly part;
         :meth:`transport` skips it)."""
         z = self.transport(v, cond)
-        return z, -self._density(z, self.embedder(cond))[1]
+        return z, -self.forward(z, cond)[1]
 
     @torch.no_grad()
     def transport(self, v: Tensor, cond: Tensor) -> Tensor:
         """``z = τ(v | cond)`` without the log-det: what sampling and editing need."""
         check_pair(v, cond, self.dim, self.cond_dim, finite=self.check_finite)
-        return self._solve(v, self.embedder(cond), reverse=False)
+        return self.standardizer.transform(self._solve(v, self.embedder(cond), reverse=False), reverse=True)[0]
 
     def forward(self, z: Tensor, cond: Tensor) -> tuple[Tensor, Tensor]:
         """``z -> v`` by the ODE backwards, and ``log|det ∂v/∂z|`` (exact divergence)."""
         check_pair(z, cond, self.dim, self.cond_dim, finite=self.check_finite)
         c = self.embedder(cond)
-        v, delta = self._density(z, c)
-        return v, delta
+        x, s = self._to_path(z)
+        v, delta = self._density(x, c)
+        return v, delta + s
 
     def residual(self, z: Tensor, cond: Tensor) -> Tensor:
         """``v = τ⁻¹(z | cond)``: the ODE integrated from ``z`` back to ``t = 0``."""
         check_pair(z, cond, self.dim, self.cond_dim, finite=self.check_finite)
         with torch.no_grad():
-            return self._solve(z, self.embedder(cond), reverse=True)
+            return self._solve(self._to_path(z)[0], self.embedder(cond), reverse=True)
 
     def log_prob(self, z: Tensor, cond: Tensor) -> Tensor:
         """``log p(z | cond)`` in nats, ``(B,)``, Gaussian constant included."""
