@@ -84,3 +84,22 @@ def test_bad_configs_are_refused(field, value, message) -> None:
     fields = {"dim": 4, "cond_dim": 3, field: value}
     with pytest.raises(ValueError, match=message):
         FlowMatchingConfig(**fields)
+
+
+def test_a_translator_with_a_flow_matching_tau_edits_and_takes_exemplars() -> None:
+    """Inversion is deterministic, so ``Translator.edit`` keeps the residual: the edit to the
+    source's own class is the source's reconstruction (to the solver's accuracy)."""
+    from net2net.experts.labels import OneHotExpert
+    from net2net.testing import TinyAutoencoder
+    from net2net.translator import ExpertRef, Translator
+
+    query, target = OneHotExpert(), TinyAutoencoder()
+    torch.manual_seed(0)
+    tau = ConditionalFlowMatching(target.dim, query.dim, hidden=16, depth=2, embed_dim=8, embed_hidden=16).eval()
+    t = Translator(query, tau, target, query_ref=ExpertRef.of(query, "q"), target_ref=ExpertRef.of(target, "ae"))
+    images = t.sample(["Dress", "Coat"], n=1, seed=0)
+    same = t.edit(images, ["Dress", "Coat"], ["Dress", "Coat"])
+    assert torch.allclose(same, t.decode(t.encode_target(images)), atol=1e-3)  # the reconstruction
+    other = t.edit(images, ["Dress", "Coat"], ["Bag", "Bag"])
+    assert not torch.allclose(other, images, atol=1e-3)
+    assert t.exemplar(["Bag"], images[:1], ["Dress"]).shape == images[:1].shape
