@@ -47,8 +47,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "base + std + cond. noise 0.02": ("text", {"cond_base": True, "standardize": True, "cond_noise": 0.02}),
     "full + dropout captions, base + std": ("text+text_partial", {"cond_base": True, "standardize": True}),
     "flow matching (8 RK4 steps)": ("text", {"kind": "flow-matching", "ode_steps": 8}),
-    # a flow-matching step costs about a quarter of a coupling step: 6,000 of them take the
-    # baseline's 1,500 steps' CPU time (the CPU s column shows it)
+    # a flow-matching step costs about a third of a coupling step (23.5 s against 76 s for
+    # 1,500): 6,000 of them take about 1.2x the baseline's training CPU. The CPU s column also
+    # holds each run's final held-out NLL, which is costly for flow matching (exact divergence).
     "flow matching, 6,000 steps": ("text", {"kind": "flow-matching", "ode_steps": 8, "steps": 6000}),
     "dropout + cond. base + standardise": ("text_partial", {"cond_base": True, "standardize": True}),
     "dropout + base + std + cond. noise 0.02": ("text_partial", {"cond_base": True, "standardize": True,
@@ -127,7 +128,7 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
                 "shipped translator (trained 3,000 steps) at lower temperatures (the second): if accuracy rises as "
                 "T falls, τ knows the words but spreads its samples too wide.", ""]
                if any(r["name"].startswith("shipped τ") for r in rows) else []),
-             f"Each variant: the `shapes-text2img` recipe for **{args.steps} steps** (seed 0, same batch and lr), one "
+             f"Each variant: the `shapes-text2img` recipe for **{args.steps} steps** unless its row says otherwise (seed 0, same batch and lr), one "
              f"torch thread, then {args.queries} test queries × {args.samples} samples judged by `shapes-classifier`. "
              "*seen* / *held-out*: colour-shape pairs the training split has / never has. *partial*: held-out "
              "phrasings naming 1–4 attributes (named accuracy; normalised entropy of each unnamed attribute over all "
@@ -135,10 +136,10 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
              "*NLL*: validation NLL (nats/dim) on the held-out phrasings of the whole test split. CPU s: the training "
              "process's CPU time on the shared 2-core machine (it includes extracting any feature not yet cached, "
              "e.g. the baseline's validation captions).", "",
-             "| variant | " + " | ".join(f"{a} seen / held-out" for a in ATTRIBUTES)
+             "| variant | steps | " + " | ".join(f"{a} seen / held-out" for a in ATTRIBUTES)
              + " | all five seen / held-out | partial named | partial unnamed entropy (min / mean) "
              "| new words (named) | new words: colour | NLL | CPU s |",
-             "|---|" + "---|" * (len(ATTRIBUTES) + 8)]
+             "|---|---|" + "---|" * (len(ATTRIBUTES) + 8)]
     for r in rows:
         e = r["eval"]
         ent = [v for v in e.get("partial_unnamed_entropy", {}).values() if v == v]
@@ -150,7 +151,8 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         cells.append(_f(e.get("newword_accuracy", {}).get("colour", float("nan"))))
         cpu = r["train_cpu_s"]
         cells += [f"{r['val_nll_nats_per_dim']:.3f}", "–" if cpu != cpu else f"{cpu:.0f}"]
-        lines.append(f"| {r['name']} | " + " | ".join(cells) + " |")
+        steps = r.get("steps", 3000 if r["name"].startswith("shipped τ") else args.steps)
+        lines.append(f"| {r['name']} | {steps:,} | " + " | ".join(cells) + " |")
     lines += ["", f"Load average when it finished: {os.getloadavg()[0]:.1f}.", ""]
     return "\n".join(lines)
 

@@ -130,8 +130,8 @@ def render(r: dict) -> str:
            f"{r['macs_per_sample']['plain'] / r['macs_per_sample']['ours']:.2f}×**, the most a purely "
            "compute-bound step could gain by doing the same maths faster"] if "macs_per_sample" in r else []),
         *(["- the default size is the τ our text→image translator is to use (issue 6): MiniLM's 384-d sentence "
-           "code → a 64-d image code, with `FlowConfig`'s defaults (8 blocks, hidden 256, depth 2, "
-           "embedding 128)"] if r["size"] == "default" else []),
+           "code → a 64-d image code, with the first τ's settings (8 blocks, hidden 256, depth 2, "
+           "embedding 128: `FlowConfig`'s defaults until issue 24 made them the shipped τ's)"] if r["size"] == "default" else []),
         f"- machine: {m.get('cpu', '?')}, {m.get('cpu_count')} cores, torch {m['torch']} with "
         f"{m['torch_threads']} thread(s), Python {m['python']}"
         + (f", GPU {m['gpu']}" if "gpu" in m else "")

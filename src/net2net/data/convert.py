@@ -139,6 +139,7 @@ def split_images(split: Any, spec: ImageSpec, *, fit: str = "crop", limit: int |
     first = split.image(0)
     channels = spec.channels or (3 if first.shape[2] == 3 else 1)
     size = spec.size or first.shape[0]
+    target = ImageSpec(channels, size)
     out = torch.empty(n, channels, size, size)
     sizes: set[tuple[int, int]] = set()
     modes: set[int] = set()
@@ -147,14 +148,8 @@ def split_images(split: Any, spec: ImageSpec, *, fit: str = "crop", limit: int |
         a = first if i == 0 else split.image(i)
         sizes.add(a.shape[:2])
         modes.add(a.shape[2])
-        x = torch.tensor(a).permute(2, 0, 1).float() / 255.0
-        if channels == 1 and x.shape[0] == 3:
-            x = luminance(x[None])[0]
-        elif channels == 3 and x.shape[0] == 1:
-            x = x.expand(3, -1, -1)
-        if x.shape[1:] != (size, size):
-            x = fit_image(x, size, fit)
-        out[i] = x
+        x = torch.tensor(a).permute(2, 0, 1)[None].float() / 255.0
+        out[i] = convert_images(x, target, fit)[0][0]  # its per-image notes are summed up below
     notes = []
     if modes != {channels}:
         notes.append("RGB -> grey" if channels == 1 else "grey -> RGB")

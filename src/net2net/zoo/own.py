@@ -18,7 +18,7 @@ import torch
 from net2net.data.convert import FITS
 from net2net.data.datasets import get_dataset
 from net2net.zoo.store import RECIPES_DIR
-from net2net.zoo.train import load_zoo_recipe
+from net2net.zoo.train import held_back_rows, load_zoo_recipe
 from net2net.zoo.train import train_expert as _train_zoo_expert
 
 __all__ = ["EXPERT_KINDS", "SIZES", "train_own_expert", "load_expert_folder"]
@@ -100,7 +100,7 @@ def train_own_expert(kind: str, dataset: str | os.PathLike, out: str | os.PathLi
         r["model"]["heads"] = _classifier_heads(ref, column)
     if steps is None and epochs is None:
         n = len(get_dataset(ref).load("train"))
-        per_epoch = max(1, (n - min(500, n // 20)) // r["train"]["batch_size"])
+        per_epoch = max(1, (n - held_back_rows(n)) // r["train"]["batch_size"])
         steps = max(MIN_STEPS[kind], per_epoch * int(r["train"].get("epochs", 1)))
     metrics = _train_zoo_expert(r, out.parent if str(out.parent) else ".", device=device, steps=steps,
                                 epochs=epochs, progress=progress)

@@ -47,7 +47,7 @@ from net2net.zoo.nets import (
 )
 from net2net.zoo.store import RECIPES_DIR, WEIGHTS_DIR, entries, load_from, save_expert
 
-__all__ = ["DOMAINS", "domain_images", "load_zoo_recipe", "recipe_names", "train_expert"]
+__all__ = ["DOMAINS", "domain_images", "held_back_rows", "load_zoo_recipe", "recipe_names", "train_expert"]
 
 #: Input domains a recipe may name (recipe name -> query domain of net2net.data.domains).
 DOMAINS: dict[str, Callable[[Tensor], Tensor]] = {
@@ -227,9 +227,14 @@ class _KeepBest:
                 "history": [list(h) for h in self.history]}
 
 
+def held_back_rows(n: int) -> int:
+    """How many of ``n`` training rows ``train.keep_best`` holds back: 5 %, at most :data:`_KEEP_ROWS`."""
+    return min(_KEEP_ROWS, n // 20)
+
+
 def _hold_back(x: Tensor, y: Tensor | None, seed: int) -> tuple[Tensor, Tensor | None, Tensor, Tensor | None]:
     """``(x, y)`` split into training rows and at most :data:`_KEEP_ROWS` (5 %) held back, by ``seed``."""
-    n_val = min(_KEEP_ROWS, len(x) // 20)
+    n_val = held_back_rows(len(x))
     if n_val < 1:
         raise ValueError(f"train.keep_best needs at least 20 training images to hold some back, got {len(x)}")
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
