@@ -51,6 +51,20 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     # 1,500): 6,000 of them take about 1.2x the baseline's training CPU. The CPU s column also
     # holds each run's final held-out NLL, which is costly for flow matching (exact divergence).
     "flow matching, 6,000 steps": ("text", {"kind": "flow-matching", "ode_steps": 8, "steps": 6000}),
+    "aux. regression 1": ("text", {**LEGACY_TAU, "cond_regress": 1.0}),
+    "aux. regression 0.3": ("text", {**LEGACY_TAU, "cond_regress": 0.3}),
+    "aux. regression 0.1": ("text", {**LEGACY_TAU, "cond_regress": 0.1}),
+    "aux. regression 0.03": ("text", {**LEGACY_TAU, "cond_regress": 0.03}),
+    # column text_varied: the same attributes in grammar-made word orders (data version 4)
+    "varied captions": ("text_varied", LEGACY_TAU),
+    "varied + aux. regression 1": ("text_varied", {**LEGACY_TAU, "cond_regress": 1.0}),
+    "varied + aux. 1 + cond. noise 0.01 (the new recipe)": ("text_varied", {**LEGACY_TAU, "cond_regress": 1.0,
+                                                                             "cond_noise": 0.01}),
+    "varied + aux. 1 + cond. noise 0.02": ("text_varied", {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.02}),
+    "varied + partial captions, aux. 1 + cond. noise 0.01": ("text_varied+text_partial", {
+        **LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01}),
+    "varied + aux. 1 + cond. noise 0.01, 3,000 steps": ("text_varied", {**LEGACY_TAU, "cond_regress": 1.0,
+                                                                         "cond_noise": 0.01, "steps": 3000}),
     "dropout + cond. base + standardise": ("text_partial", {"cond_base": True, "standardize": True}),
     "dropout + base + std + cond. noise 0.02": ("text_partial", {"cond_base": True, "standardize": True,
                                                                  "cond_noise": 0.02}),
@@ -79,7 +93,7 @@ def variant_recipe(base: dict[str, Any], column: str, tau: dict[str, Any], steps
     if "kind" in tau:  # another kind of τ: its own config in place of the recipe's
         r["model"] = dict(tau)
     else:
-        r["model"] = {k: v for k, v in r["model"].items() if k not in ("cond_base", "standardize", "cond_noise")}
+        r["model"] = {k: v for k, v in r["model"].items() if k not in ("cond_base", "standardize", "cond_noise", "cond_regress")}
         r["model"].update(tau)
     r["train"].update(steps=steps, eval_every=steps, ckpt_every=steps)
     return r

@@ -31,7 +31,7 @@ from net2net.data.shapes import (
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"file_name", "shape", "colour", "size", "position", "style", "combo", "text", "text_heldout",
-        "named", "text_partial", "text_partial_heldout", "text_newword"}
+        "named", "text_partial", "text_partial_heldout", "text_newword", "text_varied"}
 TINY = ShapesSpec(n_train=30, n_test=40, n_judge=20, size=32, seed=3)
 
 
@@ -304,13 +304,37 @@ def test_partial_captions_name_one_to_five_attributes_and_only_those(tmp_path):
 
 def test_heldout_vocabulary_is_in_no_training_caption(tmp_path):
     folder = make_shapes(tmp_path / "s", ShapesSpec(n_train=400, n_test=50, n_judge=10, seed=0), progress=False)
-    train_text = " ".join(r[c] for r in _rows(folder, "train") for c in ("text", "text_partial")).lower()
+    train_text = " ".join(r[c] for r in _rows(folder, "train")
+                          for c in ("text", "text_partial", "text_varied")).lower()
     for values in S.HELDOUT_WORDS.values():
         for word in values.values():
             assert word not in train_text, word
     for r in _rows(folder, "test"):
         assert S.HELDOUT_WORDS["colour"][r["colour"]] in r["text_newword"]
         assert S.HELDOUT_WORDS["position"][r["position"]] in r["text_newword"]
+
+
+def test_varied_captions_name_all_five_in_many_word_orders_and_no_heldout_template(tmp_path):
+    folder = make_shapes(tmp_path / "s", ShapesSpec(n_train=400, n_test=20, n_judge=10, seed=1), progress=False)
+    rows = _rows(folder, "train")
+    for r in rows:
+        text = r["text_varied"]
+        assert r["colour"] in text, text
+        for attr, words in (("size", S._SIZE_WORDS), ("style", S._STYLE_WORDS), ("shape", S._SHAPE_WORDS),
+                            ("position", S._POSITION_WORDS)):
+            assert any(w in text for w in words[r[attr]]), (attr, text)
+        for held_out in ("an image with", "you can see", "coloured", "that is", "("):
+            assert held_out not in text, (held_out, text)
+
+    def skeleton(r: dict) -> str:  # the word order: every attribute's words replaced by its name
+        text = r["text_varied"]
+        for attr, words in (("position", S._POSITION_WORDS), ("size", S._SIZE_WORDS), ("style", S._STYLE_WORDS),
+                            ("shape", S._SHAPE_WORDS)):
+            for w in sorted(words[r[attr]], key=len, reverse=True):
+                text = text.replace(w, f"<{attr}>")
+        return text.replace(r["colour"], "<colour>")
+
+    assert len({skeleton(r) for r in rows}) > 200  # six templates give six
 
 
 def test_partial_caption_rejects_an_empty_or_unknown_subset():

@@ -10,7 +10,12 @@ import torch
 from net2net.models import load_model
 from net2net.train.fit import Pairs, TrainConfig, fit
 
-KINDS = {"cinn": ({}, 2e-3), "flow-matching": ({"ode_steps": 8}, 1e-3)}
+#: name -> (model kind, its config fields, peak lr, caption column of the training pairs,
+#: the least share of samples with the named position). The text recipe's τ is the shipped
+#: text translators' setting: grammar-made captions, auxiliary regression, condition noise.
+KINDS = {"cinn": ("cinn", {}, 2e-3, "text", 2 / 9),
+         "cinn, the text recipe": ("cinn", {"cond_regress": 1.0, "cond_noise": 0.01}, 2e-3, "text_varied", 0.45),
+         "flow-matching": ("flow-matching", {"ode_steps": 8}, 1e-3, "text", 2 / 9)}
 
 
 @pytest.fixture(scope="module")
@@ -27,17 +32,18 @@ def shapes_pairs(minilm):
 
     with torch.inference_mode():
         z = torch.cat([ae.encode(images(x[i:i + 500])) for i in range(0, len(x), 500)])
-        c = minilm.encode([m["text"] for m in meta])
+        c = {col: minilm.encode([m[col] for m in meta]).clone() for col in ("text", "text_varied")}
         prompts = minilm.encode([m["text_heldout"] for m in mt])
-    return Pairs(c.clone(), z.clone()), prompts.clone(), [m["position"] for m in mt], ae
+    return c, z.clone(), prompts.clone(), [m["position"] for m in mt], ae
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
-def test_a_prompts_named_position_is_honoured_more_often_than_chance(kind, shapes_pairs, tmp_path) -> None:
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_a_prompts_named_position_is_honoured_more_often_than_chance(name, shapes_pairs, tmp_path) -> None:
     from net2net.evaluate.shapes import judge
 
-    pairs, prompts, positions, ae = shapes_pairs
-    extra, lr = KINDS[kind]
+    conds, z, prompts, positions, ae = shapes_pairs
+    kind, extra, lr, column, least = KINDS[name]
+    pairs = Pairs(conds[column], z)
     cfg = TrainConfig(steps=800, batch_size=128, lr=lr, eval_every=0, ckpt_every=0)
     fit(kind, {"dim": pairs.target.shape[1], "cond_dim": pairs.cond.shape[1], **extra}, pairs, None, cfg, tmp_path,
         progress=False)
@@ -47,5 +53,5 @@ def test_a_prompts_named_position_is_honoured_more_often_than_chance(kind, shape
     got = judge().predict_attributes(images)["position"]
     want = [p for p in positions for _ in range(2)]
     accuracy = sum(a == b for a, b in zip(got, want, strict=True)) / len(want)
-    print(f"{kind}: position right in {accuracy:.3f}")
-    assert accuracy > 2 / 9, f"{kind}: position right in {accuracy:.2f} of samples (chance: 0.11)"
+    print(f"{name}: position right in {accuracy:.3f}")
+    assert accuracy > least, f"{name}: position right in {accuracy:.2f} of samples (chance: 0.11)"

@@ -25,6 +25,7 @@ import torch
 import torch.multiprocessing as mp
 
 from net2net.data import LinearGaussianToy
+from net2net.flow import ConditionalINN
 from net2net.models import load_model
 from net2net.train.fit import Pairs, TrainConfig, fit
 
@@ -197,3 +198,24 @@ def test_bf16_training_reaches_the_fp32_nll(tmp_path, one_thread) -> None:
     assert m16["val_nll_nats_per_dim"] == pytest.approx(m32["val_nll_nats_per_dim"], abs=0.05)
     assert m16["val_nll_nats_per_dim"] < m16["history"]["train_nll"][0], "it learned"
     assert json.loads((tmp_path / "bf16" / "model" / "config.json").read_text())["extra"]["train_config"]["precision"] == "bf16"
+
+
+def test_bf16_training_minimises_the_models_own_loss(tmp_path, one_thread, monkeypatch) -> None:
+    """Under autocast the step goes through the model's ``training_loss`` as in fp32 (a τ
+    with an auxiliary regression, cond_regress, is trained on its whole loss in both)."""
+    train, _ = _pairs()
+    calls: list[bool] = []
+    own = ConditionalINN.training_loss
+
+    def counted(self, z, c):
+        calls.append(torch.is_autocast_cpu_enabled())
+        return own(self, z, c)
+
+    monkeypatch.setattr(ConditionalINN, "training_loss", counted)
+    cfg = dict(steps=5, batch_size=64, lr=5e-3, warmup_steps=2, eval_every=0, ckpt_every=0, device="cpu")
+    for precision in ("fp32", "bf16"):
+        calls.clear()
+        fit("cinn", {**SMALL, "cond_regress": 1.0}, train, None, TrainConfig(**cfg, precision=precision),
+            tmp_path / precision, progress=False)
+        assert calls == [precision == "bf16"] * 5, precision
+        assert load_model(tmp_path / precision / "model").regress is not None

@@ -18,7 +18,9 @@ tested rather than memorised. Caption dropout: column ``text_partial`` (training
 phrasings) and ``text_partial_heldout`` (held-out phrasings) name only the 1 to 5
 attributes listed in column ``named``; column ``text_newword`` names all five, with a
 synonym from the held-out vocabulary (:data:`HELDOUT_WORDS`, in no training caption) for
-colour, size, position and style. A third split, ``validation``, has every pair: it trains
+colour, size, position and style. Column ``text_varied`` says all five in training
+phrasings made by a small grammar (:func:`paraphrase`: thousands of word orders), so a
+condition embedder cannot learn six templates by heart. A third split, ``validation``, has every pair: it trains
 only the attribute classifier that judges the translators, so the judge itself has seen
 green stars while the autoencoder and every τ have not.
 
@@ -66,6 +68,7 @@ __all__ = [
     "ShapesSpec",
     "attribute_flags",
     "caption",
+    "paraphrase",
     "partial_caption",
     "default_folder",
     "examples",
@@ -78,8 +81,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Version of the generator: part of the default folder's name, bumped whenever the
-#: pixels or captions of a given seed change.
-VERSION = 3
+#: pixels or captions of a given seed change (4: column ``text_varied``; the pixels and
+#: the other columns are those of version 2 and 3).
+VERSION = 4
 
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross")
 #: name -> RGB in [0, 1]; far apart from each other and from the dark grey background.
@@ -329,6 +333,46 @@ def partial_caption(attrs: dict[str, str], named: Sequence[str], rng: np.random.
     return re.sub(r"\ba (?=[aeiou])", "an ", text)
 
 
+#: The paraphrase grammar of column ``text_varied`` (training phrasings only): openers,
+#: and the clause forms an attribute takes when it is not an adjective before the noun.
+#: It shares no opener, connector or word order with the held-out templates ("an image
+#: with", "you can see", "coloured", "that is", parentheses).
+_OPENERS = ("a", "there is a", "a picture of a", "one", "a drawing of a", "here is a", "the picture shows a",
+            "a single", "we have a", "an illustration of a")
+_CLAUSES = {
+    "size": ("{w}", "which is {w}", "{w} in size", "it is {w}"),
+    "colour": ("in {w}", "{w} in colour", "painted {w}", "whose colour is {w}"),
+    "style": ("{w}", "which is {w}", "drawn {w}", "it is {w}"),
+    "position": ("{w}", "placed {w}", "located {w}", "sitting {w}"),
+}
+_JOINERS = (", ", " ", "; ", " and ")
+
+
+def paraphrase(attrs: dict[str, str], rng: np.random.Generator) -> str:
+    """A caption of all five attributes from a small grammar (column ``text_varied``):
+    size, colour and style each either an adjective before the noun (in a random order)
+    or a trailing clause, the position a trailing clause or a leading phrase, the clauses
+    in a random order. Thousands of word orders instead of six templates, so τ's condition
+    embedder cannot learn the phrasings by heart (issue 23); the words are the training
+    vocabulary, and nothing here is a held-out template."""
+    words = {"size": _pick(rng, _SIZE_WORDS[attrs["size"]]), "colour": attrs["colour"],
+             "style": _pick(rng, _STYLE_WORDS[attrs["style"]]), "position": _pick(rng, _POSITION_WORDS[attrs["position"]])}
+    before = [a for a in ("size", "colour", "style") if rng.random() < 0.5]
+    rng.shuffle(before)
+    after = [a for a in ("size", "colour", "style", "position") if a not in before]
+    lead = "position" in after and rng.random() < 0.25
+    if lead:
+        after.remove("position")
+    rng.shuffle(after)
+    noun = " ".join([*(words[a] for a in before), _pick(rng, _SHAPE_WORDS[attrs["shape"]])])
+    text = f"{_pick(rng, _OPENERS)} {noun}"
+    for a in after:
+        text += _pick(rng, _JOINERS) + _pick(rng, _CLAUSES[a]).format(w=words[a])
+    if lead:
+        text = words["position"] + _pick(rng, (", ", ": ", " ")) + text
+    return re.sub(r"\ba (?=[aeiou])", "an ", text)
+
+
 def _named(rng: np.random.Generator) -> list[str]:
     """Caption dropout: 1 to 5 attributes (uniformly many, then a uniform subset), in :data:`ATTRIBUTES` order."""
     k = int(rng.integers(1, len(ATTRIBUTES) + 1))
@@ -374,6 +418,7 @@ def _item(seed: int, split: str, index: int, side: int) -> tuple[np.ndarray, dic
     meta.update(named=",".join(named), text_partial=partial_caption(attrs, named, words, "train"),
                 text_partial_heldout=partial_caption(attrs, named, words, "heldout"),
                 text_newword=partial_caption(attrs, ATTRIBUTES, words, "heldout", new_words=True))
+    meta["text_varied"] = paraphrase(attrs, np.random.default_rng([seed, SPLITS.index(split), index, 2]))
     return image, meta
 
 

@@ -94,6 +94,11 @@ class FlowConfig:
         cond_noise: standard deviation of Gaussian noise added to the condition in
             training mode only (a regulariser against memorising the training
             captions); evaluation, sampling and inversion never see it.
+        cond_regress: weight of an auxiliary loss in training: a linear head predicts ``z``
+            from the condition embedding (squared error, each dimension scaled by the
+            batch's variance), so the embedding must carry what a regression from the
+            query finds, e.g. a shape's position, for the couplings to use. The head is
+            not part of the density: ``log_prob``, sampling and inversion never use it.
 
     The defaults are the τ every zoo translator ships (6 blocks, one hidden layer of 384,
     a three-layer LayerNorm condition embedder, no zero initialisation), trained at
@@ -122,12 +127,13 @@ class FlowConfig:
     cond_base: bool = False
     standardize: bool = False
     cond_noise: float = 0.0
+    cond_regress: float = 0.0
 
     #: What a saved config without a field meant: the τ of before that field existed.
     LEGACY: ClassVar[dict[str, Any]] = {"n_blocks": 8, "hidden": 256, "depth": 2, "embed_dim": 128,
                                         "embed_hidden": 256, "embed_depth": 1, "embed_norm": "none",
                                         "zero_init": True, "cond_base": False, "standardize": False,
-                                        "cond_noise": 0.0}
+                                        "cond_noise": 0.0, "cond_regress": 0.0}
     #: The peak learning rate the shipped τ trains at: a recipe that gives no
     #: ``train.lr`` for a ``cinn`` model gets it.
     LR: ClassVar[float] = 2e-3
@@ -143,14 +149,15 @@ class FlowConfig:
             raise ValueError(f"FlowConfig.clamp must be positive, got {self.clamp!r}")
         if self.embed_norm not in EMBED_NORMS:
             raise ValueError(f"FlowConfig.embed_norm must be one of {sorted(EMBED_NORMS)}, got {self.embed_norm!r}")
+        for name in ("cond_noise", "cond_regress"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < math.inf:
+                raise ValueError(f"FlowConfig.{name} must be a number >= 0, got {value!r}")
         for name in ("split_nets", "zero_init", "cond_base", "standardize"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"FlowConfig.{name} must be true or false, got {getattr(self, name)!r}")
         if not 0 <= self.slope < 1:
             raise ValueError(f"FlowConfig.slope must be in [0, 1), got {self.slope!r}")
-        if (not isinstance(self.cond_noise, (int, float)) or isinstance(self.cond_noise, bool)
-                or not 0 <= self.cond_noise < math.inf):
-            raise ValueError(f"FlowConfig.cond_noise must be a number >= 0, got {self.cond_noise!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -237,6 +244,8 @@ class ConditionalINN(nn.Module):
             layers.append(ConditionalAffineCoupling(cfg.dim, cfg.embed_dim, subnet, cfg.clamp, cfg.split_nets))
             layers.append(Permutation(cfg.dim, seed=cfg.seed * 1_000_003 + k))
         self.layers = nn.ModuleList(check_layers(layers))
+        # the auxiliary regression head of training (FlowConfig.cond_regress); no part of the density
+        self.regress = nn.Linear(cfg.embed_dim, cfg.dim) if cfg.cond_regress > 0 else None
 
     @torch.no_grad()
     def fit_standardization(self, z: Tensor) -> None:
@@ -250,11 +259,15 @@ class ConditionalINN(nn.Module):
         fields = config.to_dict()
         return cls(fields.pop("dim"), fields.pop("cond_dim"), **fields)
 
-    def _run(self, x: Tensor, cond: Tensor, reverse: bool) -> tuple[Tensor, Tensor]:
+    def _embed(self, x: Tensor, cond: Tensor) -> Tensor:
         check_pair(x, cond, self.dim, self.cond_dim, finite=self.check_finite)
         if self.training and self.config.cond_noise > 0:
             cond = cond + self.config.cond_noise * torch.randn_like(cond)
-        c = self.embedder(cond)
+        return self.embedder(cond)
+
+    def _run(self, x: Tensor, cond: Tensor, reverse: bool, c: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if c is None:
+            c = self._embed(x, cond)
         # The log-det is summed once at the end: every layer hands back its log-scale in
         # the forward sign, per row (B, k) or shared by all rows (k,), or None.
         rows: list[Tensor] = []
@@ -285,6 +298,18 @@ class ConditionalINN(nn.Module):
         v, log_det = self(z, cond)
         v = v.to(log_det.dtype)
         return -0.5 * (v * v).sum(dim=1) - 0.5 * self.dim * LOG_2PI + log_det
+
+    def training_loss(self, z: Tensor, cond: Tensor) -> Tensor:
+        """What the trainer minimises: the NLL in nats/dim, plus ``cond_regress`` times the
+        auxiliary regression loss where the config asks for it."""
+        if self.regress is None:
+            return -self.log_prob(z, cond).mean() / self.dim
+        c = self._embed(z, cond)
+        v, log_det = self._run(z, cond, reverse=False, c=c)
+        v = v.to(log_det.dtype)
+        nll = (0.5 * (v * v).sum(dim=1) + 0.5 * self.dim * LOG_2PI - log_det).mean() / self.dim
+        scale = z.detach().var(dim=0, unbiased=False) + 1e-6
+        return nll + self.config.cond_regress * ((self.regress(c) - z) ** 2 / scale).mean()
 
     @torch.no_grad()
     def sample(

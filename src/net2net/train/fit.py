@@ -241,11 +241,17 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay, fused=True)
 
 
-def train_step(model: nn.Module, opt: torch.optim.Optimizer, z: Tensor, c: Tensor, grad_clip: float) -> Tensor:
-    """One step; returns the detached loss without a host sync: the NLL in nats/dim, or the
-    model's own ``training_loss`` where it has one (a flow-matching τ's regression loss)."""
+def _loss(model: nn.Module, z: Tensor, c: Tensor) -> Tensor:
+    """What training minimises: the model's own ``training_loss`` where it has one (a
+    flow-matching τ's regression loss, a coupling τ's NLL plus its auxiliary regression),
+    else the NLL in nats/dim."""
     own = getattr(model, "training_loss", None)
-    loss = own(z, c) if callable(own) else -model.log_prob(z, c).mean() / model.dim
+    return own(z, c) if callable(own) else -model.log_prob(z, c).mean() / model.dim
+
+
+def train_step(model: nn.Module, opt: torch.optim.Optimizer, z: Tensor, c: Tensor, grad_clip: float) -> Tensor:
+    """One step on :func:`_loss`; returns the detached loss without a host sync."""
+    loss = _loss(model, z, c)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     if grad_clip > 0:
@@ -255,7 +261,8 @@ def train_step(model: nn.Module, opt: torch.optim.Optimizer, z: Tensor, c: Tenso
 
 
 class _LogProb(nn.Module):
-    """``log_prob`` as the forward pass, under the precision's autocast.
+    """``log_prob``, or with ``loss=True`` the training loss, as the forward pass, under
+    the precision's autocast.
 
     DDP synchronises gradients only for calls that go through ``forward``; the flow's
     log-dets and ``log_prob`` itself are summed in float32 even under autocast
@@ -269,27 +276,31 @@ class _LogProb(nn.Module):
         self.autocast = autocast
         self.device_type = device_type
 
-    def forward(self, z: Tensor, c: Tensor) -> Tensor:
+    def forward(self, z: Tensor, c: Tensor, loss: bool = False) -> Tensor:
+        run = (lambda: _loss(self.model, z, c)) if loss else (lambda: self.model.log_prob(z, c))
         if self.autocast is None:
-            return self.model.log_prob(z, c)
+            return run()
         with torch.autocast(self.device_type, dtype=self.autocast):
-            lp = self.model.log_prob(z, c)
-        return lp.float()
+            out = run()
+        return out.float()
 
     def log_prob(self, z: Tensor, c: Tensor) -> Tensor:
         return self(z, c)
 
+    def training_loss(self, z: Tensor, c: Tensor) -> Tensor:
+        return self(z, c, loss=True)
+
 
 class _DDPStep:
     """A DDP-wrapped :class:`_LogProb` seen through the face :func:`train_step` uses
-    (``log_prob``, ``dim``, ``parameters``), so one step function serves one process and
-    many. (DDP itself has a ``dim`` attribute of its own: the scatter dimension.)"""
+    (``training_loss``, ``dim``, ``parameters``), so one step function serves one process
+    and many. (DDP itself has a ``dim`` attribute of its own: the scatter dimension.)"""
 
     def __init__(self, ddp: torch.nn.parallel.DistributedDataParallel, dim: int) -> None:
         self.ddp, self.dim = ddp, dim
 
-    def log_prob(self, z: Tensor, c: Tensor) -> Tensor:
-        return self.ddp(z, c)
+    def training_loss(self, z: Tensor, c: Tensor) -> Tensor:
+        return self.ddp(z, c, loss=True)
 
     def parameters(self) -> Any:
         return self.ddp.parameters()
