@@ -339,7 +339,7 @@ def test_auxiliary_regression_learns_what_the_condition_says() -> None:
     z = torch.cat([c @ torch.randn(3, 4), torch.randn(2048, 2) * 0.1], dim=1)
     flow = ConditionalINN(6, 3, n_blocks=2, hidden=16, embed_dim=8, embed_hidden=32, cond_regress=1.0).train()
     opt = torch.optim.Adam(flow.parameters(), lr=3e-3)
-    for step in range(500):
+    for _ in range(500):
         idx = torch.randint(0, 2048, (128,))
         loss = flow.training_loss(z[idx], c[idx])
         opt.zero_grad()
