@@ -149,11 +149,18 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
              "samples, 1 = uniform). *new words*: every attribute named with synonyms no training caption uses. "
              "*NLL*: validation NLL (nats/dim) on the held-out phrasings of the whole test split. CPU s: the training "
              "process's CPU time on the shared 2-core machine (it includes extracting any feature not yet cached, "
-             "e.g. the baseline's validation captions).", "",
+             "e.g. the baseline's validation captions). *Diversity*: mean pairwise classifier-feature distance "
+             "between one prompt's samples over that between fresh renderings of its description (1 = the data's own "
+             "variation); wrong attributes inflate it, so the figure in brackets takes only the prompts whose samples "
+             "all have every attribute right (runs from before that figure existed show –).", "",
+             "*aux. regression λ*: `cond_regress` λ, a linear head predicts the target code from τ's condition "
+             "embedding (training only). *varied*: the training captions are column `text_varied`, the same "
+             "attributes in grammar-made word orders (`net2net.data.shapes.paraphrase`). The new `shapes-text2img` "
+             "recipe is the row marked so, at 3,000 steps.", "",
              "| variant | steps | " + " | ".join(f"{a} seen / held-out" for a in ATTRIBUTES)
              + " | all five seen / held-out | partial named | partial unnamed entropy (min / mean) "
-             "| new words (named) | new words: colour | NLL | CPU s |",
-             "|---|---|" + "---|" * (len(ATTRIBUTES) + 8)]
+             "| new words (named) | new words: colour | diversity (all right) | NLL | CPU s |",
+             "|---|---|" + "---|" * (len(ATTRIBUTES) + 9)]
     for r in rows:
         e = r["eval"]
         ent = [v for v in e.get("partial_unnamed_entropy", {}).values() if v == v]
@@ -163,6 +170,7 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         cells.append(f"{_f(min(ent))} / {_f(sum(ent) / len(ent))}" if ent else "–")
         cells.append(_f(e.get("newword_accuracy_named", float("nan"))))
         cells.append(_f(e.get("newword_accuracy", {}).get("colour", float("nan"))))
+        cells.append(f"{_f(e.get('diversity', float('nan')))} ({_f(e.get('diversity_all_right', float('nan')))})")
         cpu = r["train_cpu_s"]
         cells += [f"{r['val_nll_nats_per_dim']:.3f}", "–" if cpu != cpu else f"{cpu:.0f}"]
         steps = r.get("steps", 3000 if r["name"].startswith("shipped τ") else args.steps)

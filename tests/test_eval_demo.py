@@ -80,7 +80,8 @@ def test_demo_writes_the_report(tmp_path) -> None:
 
 #: floors far above chance (colour 1/8, a random other value 0) at 60 queries; the figures
 #: measured on 1,000 are in docs/results.md
-SHAPES_FLOORS = {"text2img": {"accuracy_colour_seen": 0.8, "accuracy_shape_seen": 0.6},
+SHAPES_FLOORS = {"text2img": {"accuracy_colour_seen": 0.8, "accuracy_shape_seen": 0.6,
+                              "accuracy_position_seen": 0.75, "accuracy_all_seen": 0.6},
                  "text2img-baseline": {"accuracy_colour_seen": 0.6},
                  "attr": {"edit_hit": 0.8, "edit_others_kept": 0.8},
                  "style": {"style_hit": 0.6, "style_content_kept": 0.7}}

@@ -360,6 +360,11 @@ def shapes_section(res: dict[str, Any]) -> str:
                 L.append(f"Diversity is the mean pairwise fc1 distance between the samples of one prompt over that "
                          f"between fresh renderings of the same description (the data's own variation): τ "
                          f"{_f(m.get('diversity'))}, the MLP {_f(b.get('diversity'))} (one image per prompt).")
+                if m.get("diversity_all_right") is not None:
+                    L.append(f"Wrong attributes add to that spread (a sample at another position is far from the "
+                             f"others); over the {m['diversity_all_right_queries']} prompts whose {m.get('n_samples', 'several')} "
+                             f"samples all have every attribute right, τ's diversity is "
+                             f"{_f(m['diversity_all_right'])}: 1 is the data's own variation within a description.")
             L.append("")
         words = [n for n in text if "partial_named_accuracy" in tr[n] or "newword_accuracy" in tr[n]]
         if words:

@@ -171,6 +171,13 @@ def text2img_metrics(t: Translator, test: ShapesTest, clf: Any, real: Tensor, *,
                             for i in range(n)])
         ref_feats = _encode(clf, refs.flatten(0, 1)).view(n, k, -1)
         out["diversity"] = float(_pairwise(feats).mean() / _pairwise(ref_feats).mean())
+        # the same over the prompts whose every sample has all five attributes right: the
+        # variation within a description, without the spread that wrong attributes add
+        every = np.all([np.asarray(pred[a]) == np.asarray(want[a]) for a in ATTRIBUTES], axis=0)
+        right = torch.from_numpy(every.reshape(n, n_samples).all(axis=1))
+        out["diversity_all_right_queries"] = int(right.sum())
+        if right.any():
+            out["diversity_all_right"] = float(_pairwise(feats[right]).mean() / _pairwise(ref_feats[right]).mean())
     return out
 
 
