@@ -39,7 +39,7 @@ LEGACY_TAU = {"cond_base": False, "standardize": False}
 
 #: name -> (caption column of the training split, τ fields over the recipe's model).
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
-    "baseline (shipped recipe)": ("text", LEGACY_TAU),
+    "baseline (the recipe before: column text)": ("text", LEGACY_TAU),
     "cond. base": ("text", {"cond_base": True, "standardize": False}),
     "cond. base + standardise": ("text", {"cond_base": True, "standardize": True}),
     "caption dropout": ("text_partial", LEGACY_TAU),
@@ -58,12 +58,12 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     # column text_varied: the same attributes in grammar-made word orders (data version 4)
     "varied captions": ("text_varied", LEGACY_TAU),
     "varied + aux. regression 1": ("text_varied", {**LEGACY_TAU, "cond_regress": 1.0}),
-    "varied + aux. 1 + cond. noise 0.01 (the new recipe)": ("text_varied", {**LEGACY_TAU, "cond_regress": 1.0,
+    "varied + aux. 1 + cond. noise 0.01": ("text_varied", {**LEGACY_TAU, "cond_regress": 1.0,
                                                                              "cond_noise": 0.01}),
     "varied + aux. 1 + cond. noise 0.02": ("text_varied", {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.02}),
     "varied + partial captions, aux. 1 + cond. noise 0.01": ("text_varied+text_partial", {
         **LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01}),
-    "varied + aux. 1 + cond. noise 0.01, 3,000 steps": ("text_varied", {**LEGACY_TAU, "cond_regress": 1.0,
+    "varied + aux. 1 + cond. noise 0.01, 3,000 steps (the new recipe)": ("text_varied", {**LEGACY_TAU, "cond_regress": 1.0,
                                                                          "cond_noise": 0.01, "steps": 3000}),
     "dropout + cond. base + standardise": ("text_partial", {"cond_base": True, "standardize": True}),
     "dropout + base + std + cond. noise 0.02": ("text_partial", {"cond_base": True, "standardize": True,
@@ -156,7 +156,7 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
              "*aux. regression λ*: `cond_regress` λ, a linear head predicts the target code from τ's condition "
              "embedding (training only). *varied*: the training captions are column `text_varied`, the same "
              "attributes in grammar-made word orders (`net2net.data.shapes.paraphrase`). The new `shapes-text2img` "
-             "recipe is the row marked so, at 3,000 steps.", "",
+             "recipe is the row marked so (3,000 steps, as the recipe trains).", "",
              "| variant | steps | " + " | ".join(f"{a} seen / held-out" for a in ATTRIBUTES)
              + " | all five seen / held-out | partial named | partial unnamed entropy (min / mean) "
              "| new words (named) | new words: colour | diversity (all right) | NLL | CPU s |",

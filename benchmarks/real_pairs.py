@@ -211,6 +211,8 @@ ABLATIONS: dict[str, dict] = {
     "tau-slope": {**OLD_TAU, "slope": 0.01},
     "tau-split": {**OLD_TAU, "split_nets": True},
     "new-tau": NEW_TAU,
+    # the text translators' τ (issue 23): auxiliary regression of z from the condition embedding, condition noise
+    "tau-text": {**NEW_TAU, "cond_regress": 1.0, "cond_noise": 0.01},
     "ref-layernorm": {**REFERENCE, "cond_norm": "layer", "reference": True},
     "ref-zero-last": {**REFERENCE, "zero_last": True, "reference": True},
     "ref-fused": {**REFERENCE, "fused": True, "reference": True},
