@@ -1,11 +1,12 @@
 """Text → image that follows every word: variants of τ side by side at one CPU budget.
 
-    python benchmarks/follow_words.py --steps 800 --queries 300 --out docs/follow-words.md
+    python benchmarks/follow_words.py --steps 1500 --queries 300 --out docs/follow-words.md
 
 Every variant trains ``shapes-text2img``'s recipe (MiniLM → shapes-ae latent) for the same
 steps, seed, batch and learning rate, one after the other on one torch thread; only what
-the variant names changes. The first variant is today's shipped recipe (full captions,
-column ``text``; τ without a conditional base or standardisation). Each is then measured
+the variant names changes. The first variant is the recipe shipped before issue 23's
+changes (full captions in six templates, column ``text``; τ without a conditional base,
+standardisation, condition noise or auxiliary regression). Each is then measured
 by :func:`net2net.evaluate.shapes.evaluate_shapes` on the first ``--queries`` test captions
 (made in memory by the generator, identical to the files): per-attribute accuracy of the
 samples on seen and held-out colour-shape pairs, partial prompts (named accuracy,
