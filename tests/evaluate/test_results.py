@@ -61,3 +61,16 @@ def test_baseline_notes_say_where_a_baseline_wins() -> None:
     assert len(notes) == 1 and "class accuracy" in notes[0] and "0.700 against 0.600" in notes[0]
     m["fmnist-text2img-mlp"]["class_accuracy"] = 0.5
     assert baseline_notes(m) == []
+
+
+def test_kept_descriptors_are_one_for_an_identity_edit_and_near_zero_for_a_random_one() -> None:
+    from net2net.data.fashion_mnist import load_fashion_mnist, to_float
+    from net2net.evaluate.translators import kept_descriptors
+
+    x, y = load_fashion_mnist("test")
+    images, labels = to_float(x[:400]), torch.from_numpy(y[:400].copy()).long()
+    same = kept_descriptors(images, images, labels, labels)
+    assert same == pytest.approx({"brightness": 1.0, "width": 1.0})
+    perm = torch.randperm(400, generator=torch.Generator().manual_seed(0))
+    shuffled = kept_descriptors(images, images[perm], labels, labels[perm])
+    assert abs(shuffled["brightness"]) < 0.2 and abs(shuffled["width"]) < 0.2, shuffled

@@ -162,6 +162,10 @@ def results_md(res: dict[str, Any]) -> str:
                  f"their source, against {attr['edit_reference_psnr_reconstruction']:.2f} dB for the autoencoder's "
                  f"reconstruction (the most an edit could keep) and {attr['edit_reference_psnr_random_target_image']:.2f}"
                  " dB for a random real image of the target class (ignoring the source).")
+        if "edit_keeps_brightness_r" in attr:
+            L.append(f"What an edit keeps of the garment, measured from pixels (`net2net.data.captions.measure`): "
+                     f"Pearson r of source and edit {attr['edit_keeps_brightness_r']:.2f} for brightness and "
+                     f"{attr['edit_keeps_width_r']:.2f} for width relative to the class (issue 23's goal: 0.8 each).")
     L += ["", "![exemplar-guided](img/exemplar.png)", "",
           "Exemplar-guided translation (Fig. 7a): the residual `v` of the exemplar (first column) rendered with each "
           "class query.", "", "## What does a classifier layer keep? (Fig. 5)", "", "![diagnosis](img/diagnosis.png)", ""]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -179,12 +180,37 @@ def _evaluate_fashion_mnist(t: Translator, *, n_queries: int, n_samples: int, se
     return out
 
 
+def _class_relative(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Each value as a z-score among the values of its own class."""
+    out = np.zeros_like(values, dtype=np.float64)
+    for c in np.unique(classes):
+        v = values[classes == c]
+        out[classes == c] = (v - v.mean()) / max(float(v.std()), 1e-9)
+    return out
+
+
+def kept_descriptors(source: Tensor, edited: Tensor, source_class: Tensor, target_class: Tensor) -> dict[str, float]:
+    """What a class edit keeps of the garment (Pearson r of source and edit over the images,
+    measured from pixels by :func:`net2net.data.captions.measure`): ``brightness`` (mean
+    intensity of the garment), and ``width`` relative to its class (bounding-box width over
+    height as a z-score within the source's class, and within the target's for the edit:
+    a wide shirt should become a wide trouser, not as wide as a shirt)."""
+    from net2net.data.captions import measure
+
+    a, b = measure(source.cpu()), measure(edited.cpu())
+    ca, cb = source_class.cpu().numpy(), target_class.cpu().numpy()
+    pairs = {"brightness": (a["brightness"], b["brightness"]),
+             "width": (_class_relative(a["width"], ca), _class_relative(b["width"], cb))}
+    return {name: float(np.corrcoef(x, y)[0, 1]) for name, (x, y) in pairs.items()}
+
+
 def _edit_metrics(t: Translator, images: Tensor, labels: Tensor, clf: Any, seed: int) -> dict[str, float]:
     """Class editing: how often the target class is reached, and how much of the source stays.
 
     "Kept" compares the edit with its source (PSNR) against two references: the AE's
     reconstruction of the source (the most an edit could keep) and a random real image
-    of the target class (what ignoring the source would give).
+    of the target class (what ignoring the source would give); and it correlates the
+    garment's brightness and class-relative width of edit and source (:func:`kept_descriptors`).
     """
     g = torch.Generator().manual_seed(seed)
     shift = torch.randint(1, len(CLASS_NAMES), (len(labels),), generator=g)
@@ -202,6 +228,7 @@ def _edit_metrics(t: Translator, images: Tensor, labels: Tensor, clf: Any, seed:
         "edit_psnr_vs_source": float(psnr(edited, images).mean()),
         "edit_reference_psnr_reconstruction": float(psnr(recon, images).mean()),
         "edit_reference_psnr_random_target_image": float(psnr(other, images).mean()),
+        **{f"edit_keeps_{k}_r": v for k, v in kept_descriptors(images, edited, labels, target).items()},
     }
 
 
