@@ -64,6 +64,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "varied + aux. 1 + cond. noise 0.02": ("text_varied", {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.02}),
     "varied + partial captions, aux. 1 + cond. noise 0.01": ("text_varied+text_partial", {
         **LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01}),
+    "varied + aux. 1 + cond. noise 0.01, 4,500 steps": ("text_varied", {**LEGACY_TAU, "cond_regress": 1.0,
+                                                                         "cond_noise": 0.01, "steps": 4500}),
     "varied + aux. 1 + cond. noise 0.01, 3,000 steps (the new recipe)": ("text_varied", {**LEGACY_TAU, "cond_regress": 1.0,
                                                                          "cond_noise": 0.01, "steps": 3000}),
     "dropout + cond. base + standardise": ("text_partial", {"cond_base": True, "standardize": True}),

@@ -373,8 +373,8 @@ def shapes_section(res: dict[str, Any]) -> str:
         words = [n for n in text if "partial_named_accuracy" in tr[n] or "newword_accuracy" in tr[n]]
         if words:
             L += ["**Partial prompts and new words.** *Partial*: held-out phrasings of test captions that name only "
-                  "1–4 of the five attributes (column `text_partial_heldout`; training captions name 1–5, column "
-                  "`text_partial`): accuracy of the named attributes, and for each unnamed one the normalised entropy "
+                  "1–4 of the five attributes (column `text_partial_heldout`; `shapes-text2img` trains on captions that "
+                  "name all five, column `text_varied`): accuracy of the named attributes, and for each unnamed one the normalised entropy "
                   "of the judge's reading over all samples (1: every value equally often; 0: always the same) and how "
                   "often two samples of one prompt agree on it (chance 1/#values). *New words*: every attribute named, "
                   "colour, size, position and style by synonyms no training caption uses (`text_newword`, e.g. "
