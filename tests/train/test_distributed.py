@@ -208,7 +208,7 @@ def test_bf16_training_minimises_the_models_own_loss(tmp_path, one_thread, monke
     own = ConditionalINN.training_loss
 
     def counted(self, z, c):
-        calls.append(torch.is_autocast_cpu_enabled())
+        calls.append(torch.is_autocast_enabled("cpu"))
         return own(self, z, c)
 
     monkeypatch.setattr(ConditionalINN, "training_loss", counted)
