@@ -95,7 +95,7 @@ def test_the_default_tau_is_the_one_the_zoo_ships() -> None:
             continue  # the layer probes are smaller on purpose; shapes-text2img is sized by issue 23
         shipped = {k: v for k, v in r.model.items() if k != "kind"}
         if r.translator and r.translator.get("query", {}).get("name") == "minilm":  # a text condition
-            assert (shipped.pop("cond_regress"), shipped.pop("cond_noise")) == (1.0, 0.01), name
+            assert shipped.pop("cond_regress") == 1.0 and shipped.pop("cond_noise") in (0.01, 0.05), name
         assert {k: fresh[k] for k in shipped} == shipped, name
         assert r.train.lr == FlowConfig.LR, name
     bare = parse_recipe({"name": "x", "data": {"source": "toy-linear-gaussian"}, "model": {"kind": "cinn"}})
