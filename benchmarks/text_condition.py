@@ -34,6 +34,7 @@ from net2net.translator import Translator
 #: name -> τ fields over the recipe's model (the text fields reset first).
 VARIANTS: dict[str, dict[str, Any]] = {
     "no noise, no regression (the recipe before)": {},
+    "regression 1, no noise": {"cond_regress": 1.0},
     "cond. noise 0.01": {"cond_noise": 0.01},
     "cond. noise 0.05": {"cond_noise": 0.05},
     "aux. regression 1 + cond. noise 0.01": {"cond_regress": 1.0, "cond_noise": 0.01},
