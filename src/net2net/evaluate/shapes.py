@@ -151,6 +151,7 @@ def text2img_metrics(t: Translator, test: ShapesTest, clf: Any, real: Tensor, *,
     pred = _predict(clf, gen)
     pixels = measure(gen, want["shape"])
     out: dict[str, Any] = {"n_queries": n, "n_samples": n_samples}
+    every = np.all([np.asarray(pred[a]) == np.asarray(want[a]) for a in ATTRIBUTES], axis=0)  # all five right
     for group, sel in (("seen", combo == "seen"), ("heldout", combo == "heldout")):
         out[f"queries_{group}"] = int(sel.sum() // n_samples)
         for a in ATTRIBUTES:
@@ -159,7 +160,6 @@ def text2img_metrics(t: Translator, test: ShapesTest, clf: Any, real: Tensor, *,
         for a in ("colour", "position", "size"):
             ok = np.asarray([p == w for p, w in zip(pixels[a], want[a], strict=True)])
             out[f"pixel_accuracy_{a}_{group}"] = _rate(ok[sel])
-        every = np.all([np.asarray(pred[a]) == np.asarray(want[a]) for a in ATTRIBUTES], axis=0)
         out[f"accuracy_all_{group}"] = _rate(every[sel])
     real_pred = _predict(clf, test.images)
     out["judge_accuracy_on_real"] = {a: _rate(np.asarray(real_pred[a]) == np.asarray(test.attrs[a])) for a in ATTRIBUTES}
@@ -173,7 +173,6 @@ def text2img_metrics(t: Translator, test: ShapesTest, clf: Any, real: Tensor, *,
         out["diversity"] = float(_pairwise(feats).mean() / _pairwise(ref_feats).mean())
         # the same over the prompts whose every sample has all five attributes right: the
         # variation within a description, without the spread that wrong attributes add
-        every = np.all([np.asarray(pred[a]) == np.asarray(want[a]) for a in ATTRIBUTES], axis=0)
         right = torch.from_numpy(every.reshape(n, n_samples).all(axis=1))
         out["diversity_all_right_queries"] = int(right.sum())
         if right.any():

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from net2net.data.captions import measure
 from net2net.data.derived import box_masks, downsample
 from net2net.data.domains import Items, get_domain
 from net2net.data.fashion_mnist import CLASS_NAMES, load_fashion_mnist, to_float
@@ -195,8 +196,6 @@ def kept_descriptors(source: Tensor, edited: Tensor, source_class: Tensor, targe
     intensity of the garment), and ``width`` relative to its class (bounding-box width over
     height as a z-score within the source's class, and within the target's for the edit:
     a wide shirt should become a wide trouser, not as wide as a shirt)."""
-    from net2net.data.captions import measure
-
     a, b = measure(source.cpu()), measure(edited.cpu())
     ca, cb = source_class.cpu().numpy(), target_class.cpu().numpy()
     pairs = {"brightness": (a["brightness"], b["brightness"]),

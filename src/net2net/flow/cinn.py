@@ -293,21 +293,20 @@ class ConditionalINN(nn.Module):
         """``v -> z``; returns ``(z, log|det ∂z/∂v|)``, the negative of the forward log-det."""
         return self._run(v, cond, reverse=True)
 
-    def log_prob(self, z: Tensor, cond: Tensor) -> Tensor:
-        """``log p(z | cond)`` in nats, shape ``(B,)``, Gaussian constant included."""
-        v, log_det = self(z, cond)
+    def log_prob(self, z: Tensor, cond: Tensor, c: Tensor | None = None) -> Tensor:
+        """``log p(z | cond)`` in nats, shape ``(B,)``, Gaussian constant included
+        (``c``: the condition's embedding, where the caller has it already)."""
+        v, log_det = self._run(z, cond, reverse=False, c=c)
         v = v.to(log_det.dtype)
         return -0.5 * (v * v).sum(dim=1) - 0.5 * self.dim * LOG_2PI + log_det
 
     def training_loss(self, z: Tensor, cond: Tensor) -> Tensor:
         """What the trainer minimises: the NLL in nats/dim, plus ``cond_regress`` times the
         auxiliary regression loss where the config asks for it."""
-        if self.regress is None:
-            return -self.log_prob(z, cond).mean() / self.dim
         c = self._embed(z, cond)
-        v, log_det = self._run(z, cond, reverse=False, c=c)
-        v = v.to(log_det.dtype)
-        nll = (0.5 * (v * v).sum(dim=1) + 0.5 * self.dim * LOG_2PI - log_det).mean() / self.dim
+        nll = -self.log_prob(z, cond, c).mean() / self.dim
+        if self.regress is None:
+            return nll
         scale = z.detach().var(dim=0, unbiased=False) + 1e-6
         return nll + self.config.cond_regress * ((self.regress(c) - z) ** 2 / scale).mean()
 
