@@ -3,7 +3,9 @@
 Every model gets the reference's CPU time, not its number of steps: the cost of a
 step of each model is measured first (in the same process, on the same batches), and a
 model that is cheaper per step gets proportionally more steps, with its warm-up and
-cosine schedule set for that many steps. The models of a group take turns (each runs
+cosine schedule set for that many steps. A builder with a ``budget`` attribute gets that
+fraction of the reference's CPU time instead (0.5: does a model trained for half the time,
+its schedule set for that, end as well as the reference?). The models of a group take turns (each runs
 the next 1/``evals`` of its steps, the order rotating), each turn timed in thread CPU
 time, and after every turn the held-out NLL of each is measured (not timed).
 
@@ -141,7 +143,8 @@ def protocol(make: dict[str, Builder], train: Pairs, val: Pairs, *, reference: s
     """The whole protocol on one task; see the module docstring. ``reference`` names the
     model whose step count and CPU time set everyone's budget."""
     cost = cost_per_step(make, train, steps=calib_steps)
-    steps = {n: max(1, round(ref_steps * cost[reference] / c)) for n, c in cost.items()}
+    # a builder's ``budget`` (default 1) is its fraction of the reference's CPU time
+    steps = {n: max(1, round(ref_steps * cost[reference] / c * getattr(make[n], "budget", 1.0))) for n, c in cost.items()}
     log("cost per step: " + ", ".join(f"{n} {c * 1e3:.2f} ms ({steps[n]} steps)" for n, c in cost.items()))
 
     def run(models: list[str], lrs: dict[str, float], seed: int) -> dict[str, dict]:

@@ -68,6 +68,16 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
                                                                          "cond_noise": 0.01, "steps": 4500}),
     "varied + aux. 1 + cond. noise 0.01, 3,000 steps (the new recipe)": ("text_varied", {**LEGACY_TAU, "cond_regress": 1.0,
                                                                          "cond_noise": 0.01, "steps": 3000}),
+    # data version 5: column text_synonyms (the grammar with several words per value) and
+    # column text_varied_partial (the grammar naming 1 to 5 attributes)
+    "synonyms + aux. 1 + cond. noise 0.01": ("text_synonyms", {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01}),
+    "varied + partial grammar, aux. 1 + cond. noise 0.01": ("text_varied+text_varied_partial", {
+        **LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01}),
+    # a learned invertible linear map (LU form) in place of each fixed permutation (FlowConfig.mixing)
+    "varied + aux. 1 + cond. noise 0.01 + LU mixing": ("text_varied", {**LEGACY_TAU, "cond_regress": 1.0,
+                                                                       "cond_noise": 0.01, "mixing": "lu"}),
+    "varied + aux. 1 + cond. noise 0.01 + LU mixing, 3,000 steps": ("text_varied", {
+        **LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu", "steps": 3000}),
     "dropout + cond. base + standardise": ("text_partial", {"cond_base": True, "standardize": True}),
     "dropout + base + std + cond. noise 0.02": ("text_partial", {"cond_base": True, "standardize": True,
                                                                  "cond_noise": 0.02}),
@@ -96,7 +106,8 @@ def variant_recipe(base: dict[str, Any], column: str, tau: dict[str, Any], steps
     if "kind" in tau:  # another kind of τ: its own config in place of the recipe's
         r["model"] = dict(tau)
     else:
-        r["model"] = {k: v for k, v in r["model"].items() if k not in ("cond_base", "standardize", "cond_noise", "cond_regress")}
+        r["model"] = {k: v for k, v in r["model"].items()
+                      if k not in ("cond_base", "standardize", "cond_noise", "cond_regress", "mixing")}
         r["model"].update(tau)
     r["train"].update(steps=steps, eval_every=steps, ckpt_every=steps)
     return r

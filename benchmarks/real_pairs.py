@@ -113,11 +113,13 @@ def builders(variants: dict[str, dict]) -> dict[str, Builder]:
     for name, kw in variants.items():
         kw = dict(kw)
         lr_scale = kw.pop("lr_scale", 1.0)
+        budget = kw.pop("budget", 1.0)
         if kw.pop("reference", False):
             out[name] = functools.partial(PaperCINN, **kw)
         else:
             out[name] = functools.partial(_tau, **kw)
         out[name].lr_scale = lr_scale  # type: ignore[attr-defined] - ablation of the peak learning rate
+        out[name].budget = budget  # type: ignore[attr-defined] - fraction of the reference's CPU time (protocol)
     return out
 
 
@@ -248,6 +250,9 @@ ABLATIONS.update({
     "tau-h256": {**NEW_TAU, "hidden": 256},
     "tau-4b-h512": {**NEW_TAU, "n_blocks": 4, "hidden": 512},
     "tau-emb32": {**NEW_TAU, "embed_dim": 32},
+    # a learned invertible linear map (LU form) in place of each fixed permutation
+    "tau-lu": {**NEW_TAU, "mixing": "lu"},
+    "tau-text-lu": {**NEW_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu"},
 })
 
 

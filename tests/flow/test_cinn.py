@@ -10,7 +10,7 @@ import torch
 from net2net.baselines import MLPTranslator
 from net2net.flow import ActNorm, ConditionalAffineCoupling, ConditionalINN, FlowConfig, Permutation
 from net2net.flow.cinn import check_layers
-from net2net.flow.layers import ConditionalAffine, InvertibleLayer, Standardize, mlp
+from net2net.flow.layers import ConditionalAffine, InvertibleLayer, InvertibleLinear, Standardize, mlp
 
 
 def small_flow(dim: int = 6, cond_dim: int = 3, **kw) -> ConditionalINN:
@@ -39,6 +39,7 @@ VARIANTS = {
     "embed_layernorm": {"embed_depth": 3, "embed_norm": "layer"},
     "embed_actnorm": {"embed_depth": 2, "embed_norm": "actnorm"},
     "new": {"embed_depth": 3, "embed_norm": "layer", "clamp": 1.0, "zero_init": False, "slope": 0.01},
+    "lu_mixing": {"mixing": "lu"},
 }
 
 LAYERS = {
@@ -46,6 +47,7 @@ LAYERS = {
     "coupling": lambda d, c: ConditionalAffineCoupling(d, c, lambda i, o: mlp(i, o, 12, 2), clamp=1.5),
     "coupling_split": lambda d, c: ConditionalAffineCoupling(d, c, lambda i, o: mlp(i, o, 12, 2), split_nets=True),
     "permutation": lambda d, c: Permutation(d, seed=3),
+    "invertible_linear": lambda d, c: InvertibleLinear(d, seed=3),
 }
 
 
@@ -151,14 +153,16 @@ def test_same_seed_same_samples_and_temperature() -> None:
 
 
 def test_permutations_are_seeded_buffers() -> None:
-    a, b = ConditionalINN(9, 2, n_blocks=2, seed=1), ConditionalINN(9, 2, n_blocks=2, seed=1)
+    a, b = (ConditionalINN(9, 2, n_blocks=2, seed=1, mixing="permute") for _ in range(2))
     pa = [m.perm for m in a.modules() if isinstance(m, Permutation)]
     pb = [m.perm for m in b.modules() if isinstance(m, Permutation)]
     assert all(torch.equal(x, y) for x, y in zip(pa, pb))
     assert not torch.equal(pa[0], pa[1])
     # the legacy layout (no standardisation, no conditional base) keeps its keys
     assert "layers.2.perm" in ConditionalINN(9, 2, **{**FlowConfig.LEGACY, "n_blocks": 2}).state_dict()
-    assert "layers.4.perm" in ConditionalINN(9, 2, n_blocks=2, cond_base=True, standardize=True).state_dict()
+    assert "layers.4.perm" in ConditionalINN(9, 2, n_blocks=2, cond_base=True, standardize=True,
+                                             mixing="permute").state_dict()
+    assert "layers.2.log_s" in ConditionalINN(9, 2, n_blocks=2).state_dict()  # the default mixing: LU
 
 
 def test_actnorm_initialises_from_data_once_and_refuses_inverse_first() -> None:
@@ -248,6 +252,8 @@ def test_config_is_validated() -> None:
         ConditionalINN(4, 2, hidden=0)
     with pytest.raises(ValueError, match="FlowConfig.dim must be >= 2"):
         ConditionalINN(1, 2)
+    with pytest.raises(ValueError, match="FlowConfig.mixing must be one of permute, lu"):
+        ConditionalINN(4, 2, mixing="glow")
 
 
 def test_mlp_baseline_is_deterministic_with_a_gaussian_likelihood() -> None:
@@ -348,3 +354,21 @@ def test_auxiliary_regression_learns_what_the_condition_says() -> None:
     with torch.no_grad():
         err = ((flow.regress(flow.embedder(c)) - z)[:, :4] ** 2).mean() / z[:, :4].var(dim=0).mean()
     assert float(err) < 0.1, float(err)
+
+
+def test_lu_mixing_starts_as_a_seeded_rotation_and_learns() -> None:
+    a, b = InvertibleLinear(6, seed=4), InvertibleLinear(6, seed=4)
+    w = a.weight().detach().double()
+    assert torch.allclose(w @ w.T, torch.eye(6, dtype=torch.float64), atol=1e-5)  # a rotation: log-det 0
+    assert abs(float(a.log_s.sum())) < 1e-5
+    assert torch.equal(w, b.weight().detach().double())
+    assert not torch.equal(w, InvertibleLinear(6, seed=5).weight().detach().double())
+    flow = ConditionalINN(6, 3, n_blocks=2, hidden=16, mixing="lu")
+    flow.train()
+    z, c = torch.randn(32, 6), torch.randn(32, 3)
+    flow.training_loss(z, c).backward()
+    mixers = [m for m in flow.layers if isinstance(m, InvertibleLinear)]
+    assert len(mixers) == 2 and not any(isinstance(m, Permutation) for m in flow.layers)
+    for m in mixers:  # every factor gets a gradient; the fixed permutation and the masks are buffers
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in (m.lower, m.upper, m.log_s))
+        assert {n for n, _ in m.named_buffers()} == {"p", "sign", "lower_mask"}

@@ -31,7 +31,10 @@ from net2net.data.shapes import (
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"file_name", "shape", "colour", "size", "position", "style", "combo", "text", "text_heldout",
-        "named", "text_partial", "text_partial_heldout", "text_newword", "text_varied"}
+        "named", "text_partial", "text_partial_heldout", "text_newword", "text_varied", "named_varied",
+        "text_varied_partial", "text_synonyms"}
+#: Column text_varied of training item 0, seed 0, as data version 4 wrote it.
+V4_TEXT_VARIED_0 = "at the upper right, a picture of a magenta plus sign solid, which is medium-sized"
 TINY = ShapesSpec(n_train=30, n_test=40, n_judge=20, size=32, seed=3)
 
 
@@ -305,7 +308,8 @@ def test_partial_captions_name_one_to_five_attributes_and_only_those(tmp_path):
 def test_heldout_vocabulary_is_in_no_training_caption(tmp_path):
     folder = make_shapes(tmp_path / "s", ShapesSpec(n_train=400, n_test=50, n_judge=10, seed=0), progress=False)
     train_text = " ".join(r[c] for r in _rows(folder, "train")
-                          for c in ("text", "text_partial", "text_varied")).lower()
+                          for c in ("text", "text_partial", "text_varied", "text_varied_partial",
+                                    "text_synonyms")).lower()
     for values in S.HELDOUT_WORDS.values():
         for word in values.values():
             assert word not in train_text, word
@@ -335,6 +339,32 @@ def test_varied_captions_name_all_five_in_many_word_orders_and_no_heldout_templa
         return text.replace(r["colour"], "<colour>")
 
     assert len({skeleton(r) for r in rows}) > 200  # six templates give six
+
+
+def test_the_grammar_names_only_the_named_attributes_and_its_synonyms_are_no_heldout_words(tmp_path):
+    folder = make_shapes(tmp_path / "s", ShapesSpec(n_train=300, n_test=10, n_judge=10, seed=4), progress=False)
+    rows = _rows(folder, "train")
+    assert {len(r["named_varied"].split(",")) for r in rows} == {1, 2, 3, 4, 5}
+    for r in rows:
+        named, text = r["named_varied"].split(","), r["text_varied_partial"]
+        for attr in ("size", "style", "colour", "position"):
+            said = any(re.search(rf"\b{re.escape(w)}\b", text) for w in S.TRAIN_WORDS[attr][r[attr]])
+            assert said == (attr in named), (attr, named, text)
+        assert any(w in text for w in S._SHAPE_WORDS[r["shape"]]) or "shape" not in named, text
+        if "shape" not in named:
+            assert re.search(r"\b(shape|object|thing)\b", text), text
+        synonyms = r["text_synonyms"]
+        for attr in ("size", "style", "colour", "position"):
+            assert any(w in synonyms for w in S.SYNONYMS[attr][r[attr]]), (attr, synonyms)
+    said = {w for r in rows for a in ("colour", "size") for w in S.SYNONYMS[a][r[a]] if w in r["text_synonyms"]}
+    assert said - {w for a in ("colour", "size") for ws in S.TRAIN_WORDS[a].values() for w in ws}, \
+        "the synonym column says words the templates never use"
+    for values in S.SYNONYMS.values():
+        for words in values.values():
+            assert not {w for held in S.HELDOUT_WORDS.values() for w in held.values()} & set(words)
+    # the new columns draw from streams of their own: text_varied is that of data version 4
+    # (written by the generator at commit 772efdf for seed 0)
+    assert S.items("train", 1, seed=0)[1][0]["text_varied"] == V4_TEXT_VARIED_0
 
 
 def test_partial_caption_rejects_an_empty_or_unknown_subset():

@@ -20,7 +20,11 @@ attributes listed in column ``named``; column ``text_newword`` names all five, w
 synonym from the held-out vocabulary (:data:`HELDOUT_WORDS`, in no training caption) for
 colour, size, position and style. Column ``text_varied`` says all five in training
 phrasings made by a small grammar (:func:`paraphrase`: thousands of word orders), so a
-condition embedder cannot learn six templates by heart. A third split, ``validation``, has every pair: it trains
+condition embedder cannot learn six templates by heart; column ``text_varied_partial`` is
+the same grammar naming only the 1 to 5 attributes in column ``named_varied`` (caption
+dropout, a draw of its own),
+and column ``text_synonyms`` names all five with several words per value
+(:data:`SYNONYMS`, none a held-out word). A third split, ``validation``, has every pair: it trains
 only the attribute classifier that judges the translators, so the judge itself has seen
 green stars while the autoencoder and every τ have not.
 
@@ -64,6 +68,8 @@ __all__ = [
     "SHAPES",
     "SIZES",
     "STYLES",
+    "SYNONYMS",
+    "TRAIN_WORDS",
     "VOCAB",
     "ShapesSpec",
     "attribute_flags",
@@ -81,9 +87,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Version of the generator: part of the default folder's name, bumped whenever the
-#: pixels or captions of a given seed change (4: column ``text_varied``; the pixels and
-#: the other columns are those of version 2 and 3).
-VERSION = 4
+#: pixels or captions of a given seed change (4: column ``text_varied``; 5: columns
+#: ``text_varied_partial`` and ``text_synonyms``; the pixels and the other columns are
+#: those of version 2, 3 and 4).
+VERSION = 5
 
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross")
 #: name -> RGB in [0, 1]; far apart from each other and from the dark grey background.
@@ -333,10 +340,10 @@ def partial_caption(attrs: dict[str, str], named: Sequence[str], rng: np.random.
     return re.sub(r"\ba (?=[aeiou])", "an ", text)
 
 
-#: The paraphrase grammar of column ``text_varied`` (training phrasings only): openers,
-#: and the clause forms an attribute takes when it is not an adjective before the noun.
-#: It shares no opener, connector or word order with the held-out templates ("an image
-#: with", "you can see", "coloured", "that is", parentheses).
+#: The paraphrase grammar of columns ``text_varied``, ``text_varied_partial`` and
+#: ``text_synonyms`` (training phrasings only): openers, and the clause forms an attribute takes when it is not an
+#: adjective before the noun. It shares no opener, connector or word order with the held-out
+#: templates ("an image with", "you can see", "coloured", "that is", parentheses).
 _OPENERS = ("a", "there is a", "a picture of a", "one", "a drawing of a", "here is a", "the picture shows a",
             "a single", "we have a", "an illustration of a")
 _CLAUSES = {
@@ -346,30 +353,68 @@ _CLAUSES = {
     "position": ("{w}", "placed {w}", "located {w}", "sitting {w}"),
 }
 _JOINERS = (", ", " ", "; ", " and ")
+#: More names per value (column ``text_synonyms``, data version 5): "scarlet", "ruby" and
+#: "cherry red" as well as "red". None of them is in :data:`HELDOUT_WORDS`. Measured in
+#: issue 23: training on them does not carry τ to the held-out words (docs/new-words.md).
+_MORE_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "colour": {"red": ("scarlet", "ruby", "cherry red"), "green": ("lime", "grass green", "jade"),
+               "blue": ("royal blue", "sapphire", "ultramarine"), "yellow": ("golden", "canary", "sunflower yellow"),
+               "cyan": ("aqua", "aquamarine", "teal"), "magenta": ("hot pink", "purple", "violet"),
+               "orange": ("amber", "apricot", "pumpkin orange"), "white": ("snow white", "pearl", "milky white")},
+    "size": {"small": ("miniature", "wee", "smallish"), "medium": ("middle-sized", "regular-sized", "moderately sized"),
+             "large": ("giant", "massive", "oversized")},
+    "style": {"filled": ("colour-filled", "painted-in", "full"), "outlined": ("unfilled", "empty", "open")},
+    "position": {"top-left": ("in the upper-left corner", "near the top left"),
+                 "top": ("near the top", "high up in the middle"),
+                 "top-right": ("in the upper-right corner", "near the top right"),
+                 "left": ("near the left", "in the middle of the left edge"),
+                 "centre": ("in the center", "in the very middle"),
+                 "right": ("near the right", "in the middle of the right edge"),
+                 "bottom-left": ("in the lower-left corner", "near the bottom left"),
+                 "bottom": ("near the bottom", "low down in the middle"),
+                 "bottom-right": ("in the lower-right corner", "near the bottom right")},
+}
+#: The words of the training templates, per attribute and value (colour: its name).
+TRAIN_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "colour": {c: (c,) for c in COLOURS}, "size": _SIZE_WORDS, "style": _STYLE_WORDS, "position": _POSITION_WORDS}
+#: The training words and :data:`_MORE_WORDS` together (column ``text_synonyms``).
+SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
+    a: {v: (*TRAIN_WORDS[a][v], *_MORE_WORDS[a][v]) for v in VOCAB[a]} for a in _MORE_WORDS}
+#: The noun of an unnamed shape in the grammar.
+_VARIED_GENERIC = ("shape", "object", "thing")
 
 
-def paraphrase(attrs: dict[str, str], rng: np.random.Generator) -> str:
-    """A caption of all five attributes from a small grammar (column ``text_varied``):
-    size, colour and style each either an adjective before the noun (in a random order)
-    or a trailing clause, the position a trailing clause or a leading phrase, the clauses
-    in a random order. Thousands of word orders instead of six templates, so τ's condition
-    embedder cannot learn the phrasings by heart (issue 23); the words are the training
-    vocabulary, and nothing here is a held-out template."""
-    words = {"size": _pick(rng, _SIZE_WORDS[attrs["size"]]), "colour": attrs["colour"],
-             "style": _pick(rng, _STYLE_WORDS[attrs["style"]]), "position": _pick(rng, _POSITION_WORDS[attrs["position"]])}
-    before = [a for a in ("size", "colour", "style") if rng.random() < 0.5]
+def paraphrase(attrs: dict[str, str], rng: np.random.Generator, named: Sequence[str] = ATTRIBUTES,
+               words: dict[str, dict[str, tuple[str, ...]]] | None = None) -> str:
+    """A caption from a small grammar that names the attributes in ``named`` (default: all
+    five; column ``text_varied``): size, colour and style each either an adjective before the
+    noun (in a random order) or a trailing clause, the position a trailing clause or a
+    leading phrase, the clauses in a random order; an unnamed shape is a generic noun
+    ("object"). Thousands of word orders instead of six templates, so τ's condition embedder
+    cannot learn the phrasings by heart (issue 23). ``words`` is the vocabulary per attribute
+    and value (default :data:`TRAIN_WORDS`; :data:`SYNONYMS` for column ``text_synonyms``);
+    nothing here is a held-out template or a held-out word."""
+    unknown = [a for a in named if a not in ATTRIBUTES]
+    if unknown or not named:
+        raise ValueError(f"named must be a non-empty subset of {', '.join(ATTRIBUTES)}, got {list(named)!r}")
+    vocab = words or TRAIN_WORDS
+    # one word has no draw, so that the default keeps the captions of data version 4
+    chosen = {a: vocab[a][attrs[a]][0] if len(vocab[a][attrs[a]]) == 1 else _pick(rng, vocab[a][attrs[a]])
+              for a in ("size", "colour", "style", "position")}
+    before = [a for a in ("size", "colour", "style") if a in named and rng.random() < 0.5]
     rng.shuffle(before)
-    after = [a for a in ("size", "colour", "style", "position") if a not in before]
+    after = [a for a in ("size", "colour", "style", "position") if a in named and a not in before]
     lead = "position" in after and rng.random() < 0.25
     if lead:
         after.remove("position")
     rng.shuffle(after)
-    noun = " ".join([*(words[a] for a in before), _pick(rng, _SHAPE_WORDS[attrs["shape"]])])
+    shape = _pick(rng, _SHAPE_WORDS[attrs["shape"]]) if "shape" in named else _pick(rng, _VARIED_GENERIC)
+    noun = " ".join([*(chosen[a] for a in before), shape])
     text = f"{_pick(rng, _OPENERS)} {noun}"
     for a in after:
-        text += _pick(rng, _JOINERS) + _pick(rng, _CLAUSES[a]).format(w=words[a])
+        text += _pick(rng, _JOINERS) + _pick(rng, _CLAUSES[a]).format(w=chosen[a])
     if lead:
-        text = words["position"] + _pick(rng, (", ", ": ", " ")) + text
+        text = chosen["position"] + _pick(rng, (", ", ": ", " ")) + text
     return re.sub(r"\ba (?=[aeiou])", "an ", text)
 
 
@@ -419,6 +464,11 @@ def _item(seed: int, split: str, index: int, side: int) -> tuple[np.ndarray, dic
                 text_partial_heldout=partial_caption(attrs, named, words, "heldout"),
                 text_newword=partial_caption(attrs, ATTRIBUTES, words, "heldout", new_words=True))
     meta["text_varied"] = paraphrase(attrs, np.random.default_rng([seed, SPLITS.index(split), index, 2]))
+    varied = np.random.default_rng([seed, SPLITS.index(split), index, 3])
+    named_varied = _named(varied)
+    meta.update(named_varied=",".join(named_varied), text_varied_partial=paraphrase(attrs, varied, named_varied))
+    meta["text_synonyms"] = paraphrase(attrs, np.random.default_rng([seed, SPLITS.index(split), index, 4]),
+                                       words=SYNONYMS)
     return image, meta
 
 

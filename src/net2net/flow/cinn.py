@@ -24,6 +24,7 @@ from net2net.flow.layers import (
     ConditionalAffine,
     ConditionalAffineCoupling,
     InvertibleLayer,
+    InvertibleLinear,
     Permutation,
     Standardize,
     acc_dtype,
@@ -46,6 +47,8 @@ class _FeatureActNorm(ActNorm):
 
 
 EMBED_NORMS = {"none": None, "layer": nn.LayerNorm, "actnorm": _FeatureActNorm}
+#: What mixes the dimensions between couplings (FlowConfig.mixing).
+MIXINGS = {"permute": Permutation, "lu": InvertibleLinear}
 
 
 def embedder(cfg: FlowConfig) -> nn.Sequential:
@@ -70,13 +73,13 @@ class FlowConfig:
     Attributes:
         dim: size of the target representation ``z_Θ``.
         cond_dim: size of the query representation ``z_Φ``.
-        n_blocks: number of (ActNorm, coupling, permutation) blocks.
+        n_blocks: number of (ActNorm, coupling, mixing) blocks.
         hidden: width of the coupling networks.
         depth: hidden layers per coupling network.
         embed_dim: size of the condition embedding fed to every coupling.
         embed_hidden: width of the condition embedder.
         clamp: soft bound on every log-scale.
-        seed: seed of the fixed permutations.
+        seed: seed of the fixed permutations and of the LU mixings' initial rotations.
         embed_depth: hidden layers of the condition embedder.
         embed_norm: normalisation after each hidden layer of the embedder: "none",
             "layer" (LayerNorm) or "actnorm" (a per-unit affine map initialised from
@@ -99,9 +102,13 @@ class FlowConfig:
             batch's variance), so the embedding must carry what a regression from the
             query finds, e.g. a shape's position, for the couplings to use. The head is
             not part of the density: ``log_prob``, sampling and inversion never use it.
+        mixing: what follows every coupling: ``"permute"``, a fixed random permutation
+            (:class:`~net2net.flow.layers.Permutation`), or ``"lu"``, a learned invertible
+            linear map in LU form (:class:`~net2net.flow.layers.InvertibleLinear`).
 
     The defaults are the τ every zoo translator ships (6 blocks, one hidden layer of 384,
-    a three-layer LayerNorm condition embedder, no zero initialisation), trained at
+    a three-layer LayerNorm condition embedder, no zero initialisation, a learned LU
+    mixing after every coupling: issue 25, docs/benchmarks-real.md), trained at
     :attr:`LR`; ``FlowConfig(dim, cond_dim)`` and a recipe's bare ``{"kind": "cinn"}``
     build it. A config *loaded from a file* that lacks a field gets :attr:`LEGACY` (see
     :func:`net2net.models.config_from_dict`): what the field's absence meant when the
@@ -128,12 +135,13 @@ class FlowConfig:
     standardize: bool = False
     cond_noise: float = 0.0
     cond_regress: float = 0.0
+    mixing: str = "lu"
 
     #: What a saved config without a field meant: the τ of before that field existed.
     LEGACY: ClassVar[dict[str, Any]] = {"n_blocks": 8, "hidden": 256, "depth": 2, "embed_dim": 128,
                                         "embed_hidden": 256, "embed_depth": 1, "embed_norm": "none",
                                         "zero_init": True, "cond_base": False, "standardize": False,
-                                        "cond_noise": 0.0, "cond_regress": 0.0}
+                                        "cond_noise": 0.0, "cond_regress": 0.0, "mixing": "permute"}
     #: The peak learning rate the shipped τ trains at: a recipe that gives no
     #: ``train.lr`` for a ``cinn`` model gets it.
     LR: ClassVar[float] = 2e-3
@@ -156,6 +164,8 @@ class FlowConfig:
         for name in ("split_nets", "zero_init", "cond_base", "standardize"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"FlowConfig.{name} must be true or false, got {getattr(self, name)!r}")
+        if self.mixing not in MIXINGS:
+            raise ValueError(f"FlowConfig.mixing must be one of {', '.join(MIXINGS)}, got {self.mixing!r}")
         if not 0 <= self.slope < 1:
             raise ValueError(f"FlowConfig.slope must be in [0, 1), got {self.slope!r}")
 
@@ -203,7 +213,7 @@ class ConditionalINN(nn.Module):
     """A conditional normalising flow ``p(z | cond)`` built as in the paper's Fig. 3.
 
     Each block is ActNorm → affine coupling of both halves (conditioned on an
-    embedding of ``cond``) → fixed permutation. The embedding is computed once per call
+    embedding of ``cond``) → mixing (``FlowConfig.mixing``: a learned LU map, or a fixed permutation). The embedding is computed once per call
     by a small MLP and shared by all blocks.
 
     Args:
@@ -242,7 +252,7 @@ class ConditionalINN(nn.Module):
         for k in range(cfg.n_blocks):
             layers.append(ActNorm(cfg.dim))
             layers.append(ConditionalAffineCoupling(cfg.dim, cfg.embed_dim, subnet, cfg.clamp, cfg.split_nets))
-            layers.append(Permutation(cfg.dim, seed=cfg.seed * 1_000_003 + k))
+            layers.append(MIXINGS[cfg.mixing](cfg.dim, seed=cfg.seed * 1_000_003 + k))
         self.layers = nn.ModuleList(check_layers(layers))
         # the auxiliary regression head of training (FlowConfig.cond_regress); no part of the density
         self.regress = nn.Linear(cfg.embed_dim, cfg.dim) if cfg.cond_regress > 0 else None

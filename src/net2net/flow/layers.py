@@ -24,7 +24,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-__all__ = ["ActNorm", "ConditionalAffine", "ConditionalAffineCoupling", "InvertibleLayer", "Permutation", "Standardize",
+__all__ = ["ActNorm", "ConditionalAffine", "ConditionalAffineCoupling", "InvertibleLayer", "InvertibleLinear", "Permutation",
+           "Standardize",
            "acc_dtype", "mlp"]
 
 
@@ -247,6 +248,54 @@ class Permutation(InvertibleLayer):
 
     def transform(self, x: Tensor, c: Tensor | None = None, reverse: bool = False) -> tuple[Tensor, None]:
         return self.permute(x, reverse), None
+
+
+class InvertibleLinear(InvertibleLayer):
+    """A learned invertible linear map of the dimensions, in LU form (Glow's "invertible
+    1×1 convolution" for vectors): ``W = P L (U + diag(sign · exp(log_s)))`` with ``P`` a
+    fixed permutation, ``L`` unit lower triangular and ``U`` strictly upper triangular.
+
+    ``y = x Wᵀ``, log-scale ``log_s`` (shared by every row), so the log-det is exact and
+    costs nothing; the inverse is two triangular solves and a permutation. It starts as a
+    random rotation drawn from a local ``torch.Generator`` seeded by ``seed`` (like
+    :class:`Permutation`, which it replaces where ``FlowConfig.mixing`` is ``"lu"``), so
+    a fresh layer mixes every dimension into both halves of the next coupling and then
+    learns which mixing helps.
+    """
+
+    def __init__(self, dim: int, seed: int) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        q, _ = torch.linalg.qr(torch.randn(dim, dim, generator=g, dtype=torch.float64))
+        p, lower, upper = torch.linalg.lu(q)
+        diag = torch.diagonal(upper)
+        self.register_buffer("p", p.to(torch.float32))
+        self.register_buffer("sign", torch.sign(diag).to(torch.float32))
+        self.register_buffer("lower_mask", torch.tril(torch.ones(dim, dim), -1))
+        self.lower = nn.Parameter(lower.to(torch.float32))
+        self.upper = nn.Parameter(torch.triu(upper, 1).to(torch.float32))
+        self.log_s = nn.Parameter(torch.log(diag.abs()).to(torch.float32))
+
+    def _factors(self) -> tuple[Tensor, Tensor]:
+        eye = torch.eye(self.lower.shape[0], device=self.lower.device, dtype=self.lower.dtype)
+        lower = self.lower * self.lower_mask + eye
+        upper = self.upper * self.lower_mask.T + torch.diag(self.sign * torch.exp(self.log_s))
+        return lower, upper
+
+    def weight(self) -> Tensor:
+        """``W``, the matrix of the density direction (``y = x Wᵀ``)."""
+        lower, upper = self._factors()
+        return self.p @ lower @ upper
+
+    def transform(self, x: Tensor, c: Tensor | None = None, reverse: bool = False) -> tuple[Tensor, Tensor]:
+        if not reverse:
+            return x @ self.weight().to(x.dtype).T, self.log_s
+        # x = W⁻¹ y, i.e. rows: xᵀ = U⁻¹ L⁻¹ Pᵀ yᵀ
+        lower, upper = self._factors()
+        t = (x.to(lower.dtype) @ self.p).T  # Pᵀ yᵀ (P is a permutation: P⁻¹ = Pᵀ)
+        t = torch.linalg.solve_triangular(lower, t, upper=False, unitriangular=True)
+        t = torch.linalg.solve_triangular(upper, t, upper=True)
+        return t.T.to(x.dtype), self.log_s
 
 
 class ConditionalAffine(InvertibleLayer):
