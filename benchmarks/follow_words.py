@@ -66,7 +66,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         **LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01}),
     "varied + aux. 1 + cond. noise 0.01, 4,500 steps": ("text_varied", {**LEGACY_TAU, "cond_regress": 1.0,
                                                                          "cond_noise": 0.01, "steps": 4500}),
-    "varied + aux. 1 + cond. noise 0.01, 3,000 steps (the new recipe)": ("text_varied", {**LEGACY_TAU, "cond_regress": 1.0,
+    "varied + aux. 1 + cond. noise 0.01, 3,000 steps (the recipe before LU mixing)": ("text_varied", {**LEGACY_TAU, "cond_regress": 1.0,
                                                                          "cond_noise": 0.01, "steps": 3000}),
     # data version 5: column text_synonyms (the grammar with several words per value) and
     # column text_varied_partial (the grammar naming 1 to 5 attributes)
@@ -76,7 +76,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     # a learned invertible linear map (LU form) in place of each fixed permutation (FlowConfig.mixing)
     "varied + aux. 1 + cond. noise 0.01 + LU mixing": ("text_varied", {**LEGACY_TAU, "cond_regress": 1.0,
                                                                        "cond_noise": 0.01, "mixing": "lu"}),
-    "varied + aux. 1 + cond. noise 0.01 + LU mixing, 3,000 steps": ("text_varied", {
+    "varied + aux. 1 + cond. noise 0.01 + LU mixing, 3,000 steps (the recipe as shipped)": ("text_varied", {
         **LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu", "steps": 3000}),
     "dropout + cond. base + standardise": ("text_partial", {"cond_base": True, "standardize": True}),
     "dropout + base + std + cond. noise 0.02": ("text_partial", {"cond_base": True, "standardize": True,
@@ -169,8 +169,12 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
              "all have every attribute right (runs from before that figure existed show –).", "",
              "*aux. regression λ*: `cond_regress` λ, a linear head predicts the target code from τ's condition "
              "embedding (training only). *varied*: the training captions are column `text_varied`, the same "
-             "attributes in grammar-made word orders (`net2net.data.shapes.paraphrase`). The new `shapes-text2img` "
-             "recipe is the row marked so (3,000 steps, as the recipe trains).", "",
+             "attributes in grammar-made word orders (`net2net.data.shapes.paraphrase`). The shipped `shapes-text2img` "
+             "recipe is the row marked so (3,000 steps, as the recipe trains). *synonyms*: column `text_synonyms`, "
+             "the grammar with several words per value (none of them held out; data version 5). *partial grammar*: "
+             "column `text_varied_partial`, the grammar naming 1 to 5 attributes, as a second caption of every "
+             "image beside `text_varied`. *LU mixing*: `FlowConfig.mixing = \"lu\"`, a learned invertible linear "
+             "map after every coupling in place of the fixed permutation (issue 25).", "",
              "| variant | steps | " + " | ".join(f"{a} seen / held-out" for a in ATTRIBUTES)
              + " | all five seen / held-out | partial named | partial unnamed entropy (min / mean) "
              "| new words (named) | new words: colour | diversity (all right) | NLL | CPU s |",

@@ -76,11 +76,12 @@ def test_real_pair_benchmark_runs_at_tiny_size(tmp_path: Path) -> None:
     )
     report = json.loads(out.with_suffix(".json").read_text())
     task = report["tasks"]["fmnist-text2img"]
-    names = {"reference", "τ", "τ, cond_base"}
+    names = {"reference", "τ", "τ, half the time", "τ, cond_base"}
     assert set(task["cost_per_step"]) == names and set(task["best_lr"]) == names
     assert task["steps"]["reference"] == 12
-    for n, cost in task["cost_per_step"].items():  # every model is given the reference's CPU time
-        assert task["steps"][n] == max(1, round(12 * task["cost_per_step"]["reference"] / cost))
+    for n, cost in task["cost_per_step"].items():  # every model is given the reference's CPU time, or half of it
+        budget = 0.5 if n == "τ, half the time" else 1.0
+        assert task["steps"][n] == max(1, round(12 * task["cost_per_step"]["reference"] / cost * budget))
     assert list(task["groups"]) == ["lr 0.001", "lr 0.002", "own best"]
     assert set(task["sweep"]) == {"0.0005", "0.001", "0.002", "0.004"}
     for label, seeds in task["groups"].items():
