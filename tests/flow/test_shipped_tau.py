@@ -65,14 +65,19 @@ def test_a_fresh_config_gets_the_defaults_and_a_saved_one_without_them_the_legac
 
 
 def test_a_shipped_translator_saved_without_the_new_fields_rebuilds_bit_for_bit() -> None:
-    """``shapes-attr``'s τ (saved before cond_base/standardize) against what the code
-    before those fields (main at c3767ab) drew from it on this project's CPU machine."""
-    folder = Path(__file__).parents[2] / "src/net2net/zoo/translators/shapes-attr/tau"
+    """``fmnist-text2gan``'s τ (saved before ``mixing`` existed, so with fixed permutations)
+    against what the code before that field (main at 772efdf) drew from it on this
+    project's CPU machine."""
+    from net2net.flow.layers import InvertibleLinear, Permutation
+
+    folder = Path(__file__).parents[2] / "src/net2net/zoo/translators/fmnist-text2gan/tau"
     saved = json.loads((folder / "config.json").read_text())["config"]
-    assert not {"cond_base", "standardize", "cond_noise"} & set(saved)
+    assert "mixing" not in saved
     tau = load_model(folder)
-    assert not tau.config.cond_base and not tau.config.standardize
-    expected = json.loads((DATA / "shipped_shapes_attr_samples.json").read_text())
+    assert tau.config.mixing == "permute"
+    assert any(isinstance(m, Permutation) for m in tau.layers)
+    assert not any(isinstance(m, InvertibleLinear) for m in tau.layers)
+    expected = json.loads((DATA / "shipped_text2gan_samples.json").read_text())
     g = torch.Generator().manual_seed(0)
     cond = torch.randn(3, tau.cond_dim, generator=g)
     with torch.no_grad():
