@@ -47,12 +47,12 @@ RECIPES = ROOT / "src" / "net2net" / "zoo" / "translator_recipes"
 OLD_TAU: dict = {"n_blocks": 6, "hidden": 128, "depth": 2, "embed_dim": 64, "embed_hidden": 128,
                  "embed_depth": 1, "embed_norm": "none", "zero_init": True,
                  "mixing": "permute"}  # FlowConfig's defaults of the time
-#: The new τ: the same sizes with the settings this benchmark found to learn faster, and
-#: (issue 25) a learned LU mixing after every coupling.
+#: The new τ: the same sizes with the settings this benchmark found to learn faster
+#: (FlowConfig's defaults: fixed permutations).
 NEW_TAU: dict = {**OLD_TAU, "depth": 1, "hidden": 384, "embed_depth": 3, "embed_norm": "layer",
-                 "zero_init": False, "mixing": "lu"}
-#: τ as the recipes shipped it before the LU mixing (fixed permutations).
-PERMUTE_TAU: dict = {**NEW_TAU, "mixing": "permute"}
+                 "zero_init": False}
+#: The new τ with a learned LU mixing after every coupling (issue 25; what three recipes ship).
+LU_TAU: dict = {**NEW_TAU, "mixing": "lu"}
 #: The paper's code at the same sizes: its hidden_depth=1 is our depth 2; its default
 #: conditioning depth (2, i.e. three hidden layers) with batch norm; activation "none".
 REFERENCE: dict = {"n_flows": 6, "hidden": 128, "hidden_depth": 1, "embed_dim": 64, "cond_hidden": 128,
@@ -220,10 +220,9 @@ ABLATIONS: dict[str, dict] = {
     "tau-slope": {**OLD_TAU, "slope": 0.01},
     "tau-split": {**OLD_TAU, "split_nets": True},
     "new-tau": NEW_TAU,
-    "tau-permute": PERMUTE_TAU,
     # the text translators' τ (issue 23): auxiliary regression of z from the condition embedding, condition noise
-    "tau-text": {**PERMUTE_TAU, "cond_regress": 1.0, "cond_noise": 0.01},
-    "tau-text-lu": {**NEW_TAU, "cond_regress": 1.0, "cond_noise": 0.01},
+    "tau-text": {**NEW_TAU, "cond_regress": 1.0, "cond_noise": 0.01},
+    "tau-text-lu": {**LU_TAU, "cond_regress": 1.0, "cond_noise": 0.01},
     "ref-layernorm": {**REFERENCE, "cond_norm": "layer", "reference": True},
     "ref-zero-last": {**REFERENCE, "zero_last": True, "reference": True},
     "ref-fused": {**REFERENCE, "fused": True, "reference": True},
@@ -253,15 +252,14 @@ ABLATIONS.update({
     "B-d1-h256-lr2": {**_BASE, "depth": 1, "hidden": 256, "lr_scale": 2.0},
     "H-d1-h384-lr2": {**_BASE, "depth": 1, "hidden": 384, "lr_scale": 2.0},
     "old-tau-lr2": {**OLD_TAU, "lr_scale": 2.0},
-    # measured against τ with fixed permutations (the τ shipped before the LU mixing)
-    "tau-std": {**PERMUTE_TAU, "standardize": True},
-    "tau-condbase": {**PERMUTE_TAU, "cond_base": True},
-    "tau-std-condbase": {**PERMUTE_TAU, "standardize": True, "cond_base": True},
-    "tau-h256": {**PERMUTE_TAU, "hidden": 256},
-    "tau-4b-h512": {**PERMUTE_TAU, "n_blocks": 4, "hidden": 512},
-    "tau-emb32": {**PERMUTE_TAU, "embed_dim": 32},
+    "tau-std": {**NEW_TAU, "standardize": True},
+    "tau-condbase": {**NEW_TAU, "cond_base": True},
+    "tau-std-condbase": {**NEW_TAU, "standardize": True, "cond_base": True},
+    "tau-h256": {**NEW_TAU, "hidden": 256},
+    "tau-4b-h512": {**NEW_TAU, "n_blocks": 4, "hidden": 512},
+    "tau-emb32": {**NEW_TAU, "embed_dim": 32},
     # a learned invertible linear map (LU form) in place of each fixed permutation
-    "tau-lu": NEW_TAU,
+    "tau-lu": LU_TAU,
 })
 
 
@@ -289,7 +287,11 @@ def main(argv: list[str] | None = None) -> None:
         merged = {**runs[0], "tasks": {}, "wall_minutes": sum(part["wall_minutes"] for part in runs)}
         merged["command"] = " && ".join([*(part["command"] for part in parts), command])
         for part in runs:
-            merged["tasks"].update(part["tasks"])
+            for task, t in part["tasks"].items():
+                if part["models"] != runs[0]["models"]:  # a run of other models: its tasks say which
+                    t = {**t, "models": part["models"]}
+                    task = f"{task}, {part.get('label', 'second run')}"
+                merged["tasks"][task] = t
         merged["ablations"] = [part for part in parts if "ablation" in part]
         merged["step_costs"] = [part for part in parts if "step_cost" in part]
         write_report(merged, Path(args.out))

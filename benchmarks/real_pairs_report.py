@@ -128,6 +128,9 @@ def write_report(report: dict, out: Path) -> None:
                   f"{t['train_pairs']:,} training pairs, {t['val_pairs']:,} validation pairs, dim {t['dim']}, "
                   f"condition {t['cond_dim']}; {p['seeds']} seeds. Best rate on seed 0: "
                   + ", ".join(f"{n} {lr:g}" for n, lr in t["best_lr"].items()) + ".", "",
+                  *(["A run of its own, with these models: " + "; ".join(f"{n}: {_fields(m)}" for n, m in
+                                                                         t["models"].items()) + ".", ""]
+                    if "models" in t else []),
                   "| setting | model | lr | steps | ms per step | CPU s (vs reference) | held-out NLL at the end "
                   "(per seed) | NLL at the reference's CPU time (mean) | time to the reference's NLL (fraction of its "
                   "CPU time) |", "|---|---|---|---|---|---|---|---|---|"]

@@ -107,8 +107,8 @@ class FlowConfig:
             linear map in LU form (:class:`~net2net.flow.layers.InvertibleLinear`).
 
     The defaults are the τ every zoo translator ships (6 blocks, one hidden layer of 384,
-    a three-layer LayerNorm condition embedder, no zero initialisation, a learned LU
-    mixing after every coupling: issue 25, docs/benchmarks-real.md), trained at
+    a three-layer LayerNorm condition embedder, no zero initialisation, fixed permutations;
+    ``shapes-text2img``, ``fmnist-text2img`` and ``shapes-style`` ship ``mixing="lu"``), trained at
     :attr:`LR`; ``FlowConfig(dim, cond_dim)`` and a recipe's bare ``{"kind": "cinn"}``
     build it. A config *loaded from a file* that lacks a field gets :attr:`LEGACY` (see
     :func:`net2net.models.config_from_dict`): what the field's absence meant when the
@@ -135,7 +135,7 @@ class FlowConfig:
     standardize: bool = False
     cond_noise: float = 0.0
     cond_regress: float = 0.0
-    mixing: str = "lu"
+    mixing: str = "permute"
 
     #: What a saved config without a field meant: the τ of before that field existed.
     LEGACY: ClassVar[dict[str, Any]] = {"n_blocks": 8, "hidden": 256, "depth": 2, "embed_dim": 128,
