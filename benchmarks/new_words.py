@@ -131,7 +131,19 @@ def table(result: dict, command: str) -> str:
         cells = "; ".join(f"{x['word']} → {x['nearest']} ({'✓' if x['right'] else x['nearest_value']}; "
                           f"{x['similarity_nearest']:.2f}, {x['similarity_same']:.2f})" for x in r["rows"])
         lines.append(f"| {attr} | {sum(x['right'] for x in r['rows'])} of {len(r['rows'])} | {cells} |")
-    lines += ["", f"Wall time {result['wall_s'] / 60:.1f} min on one torch thread.", ""]
+    varied = result["probes"]
+    lines += ["", "**What it means for τ.** A probe fitted on `text_varied`, the captions `shapes-text2img` trains "
+              f"on, names the held-out word's value for colour in {varied['colour']['text_varied']['text_newword']:.2f}, "
+              f"position {varied['position']['text_varied']['text_newword']:.2f} and style "
+              f"{varied['style']['text_varied']['text_newword']:.2f} of test captions (chance 0.12, 0.11, 0.5), and "
+              f"size in {varied['size']['text_varied']['text_newword']:.2f}: MiniLM places \"emerald\", \"cobalt\", "
+              "\"lemon\" and \"fuchsia\" nearer the word orange than the colour they name. These are linear "
+              "read-outs: τ reads the same embedding non-linearly and can do better (the shipped τ names a held-out "
+              "position far more often than the probe, docs/results.md), but for colour, where the words themselves "
+              "land near other colours, issue 23's goal for new words (0.85 of named attributes) is probably above "
+              "what the frozen embedding carries. More words per value in training (`text_synonyms`) moves the "
+              "probes little, and τ trained on them did no better (docs/follow-words.md).",
+              "", f"Wall time {result['wall_s'] / 60:.1f} min on one torch thread.", ""]
     return "\n".join(lines)
 
 
@@ -141,13 +153,15 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--test", type=int, default=1500, help="test rows they are read on")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="docs/new-words.md")
+    p.add_argument("--render", action="store_true", help="only rewrite --out from the JSON beside it")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    result = run(args.train, args.test)
+    json_path = Path(args.out).with_suffix(".json")
+    result = json.loads(json_path.read_text()) if args.render else run(args.train, args.test)
     command = "python benchmarks/new_words.py" + ("" if (args.train, args.test) == (6000, 1500)
                                                  else f" --train {args.train} --test {args.test}") + f" --out {args.out}"
     Path(args.out).write_text(table(result, command))
-    Path(args.out).with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
+    json_path.write_text(json.dumps(result, indent=1) + "\n")
     print(table(result, command))
     return result
 

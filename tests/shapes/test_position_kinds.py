@@ -12,9 +12,10 @@ from net2net.train.fit import Pairs, TrainConfig, fit
 
 #: name -> (model kind, its config fields, peak lr, caption column of the training pairs,
 #: the least share of samples with the named position). The text recipe's τ is the shipped
-#: text translators' setting: grammar-made captions, auxiliary regression, condition noise.
+#: text translators' setting: grammar-made captions, auxiliary regression, condition noise, LU mixing.
 KINDS = {"cinn": ("cinn", {}, 2e-3, "text", 2 / 9),
-         "cinn, the text recipe": ("cinn", {"cond_regress": 1.0, "cond_noise": 0.01}, 2e-3, "text_varied", 0.45),
+         "cinn, the text recipe": ("cinn", {"cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu"}, 2e-3, "text_varied",
+                                   0.45),
          "flow-matching": ("flow-matching", {"ode_steps": 8}, 1e-3, "text", 2 / 9)}
 
 
