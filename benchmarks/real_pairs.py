@@ -271,6 +271,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, help="override the reference's step count (the ablation's with --ablate)")
     p.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
                    help='also race a τ variant: NEW_TAU updated by the JSON, e.g. \'τ, cond_base={"cond_base": true}\'')
+    p.add_argument("--mixing", choices=("permute", "lu"), default="permute",
+                   help="FlowConfig.mixing of the protocol's τ models (default: permute, FlowConfig's default)")
     p.add_argument("--root", help="feature store folder (default: $NET2NET_CACHE)")
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks-real.md"))
     p.add_argument("--ablate", nargs="*", help="print a one-seed ablation at equal steps of these variants (all if none named)")
@@ -308,7 +310,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.ablation_json:
             Path(args.ablation_json).write_text(json.dumps(result, indent=1) + "\n")
         return
-    models = dict(MODELS)
+    models = {n: m if m.get("reference") else {**m, "mixing": args.mixing} for n, m in MODELS.items()}
     if args.step_cost:
         result = {"command": command, "step_cost": {}}
         for task in args.tasks:
@@ -335,6 +337,8 @@ def run_all(args: argparse.Namespace, size: dict, models: dict[str, dict], comma
     report: dict = {"command": command, "reference": "reference",
                     "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, torch {torch.__version__}, 1 thread",
                     "size": args.size, "models": models, "tasks": {},
+                    # the name its tasks get when merged beside a run of the default τ
+                    **({"label": "τ with LU mixing"} if args.mixing == "lu" else {}),
                     "protocol": {"ref_steps": size["ref_steps"], "evals": size["evals"], "warmup": size["warmup"],
                                  "calib_steps": size["calib_steps"], "calib_rounds": 3, "batch": BATCH,
                                  "seeds": args.seeds, "sweep": list(SWEEP), "matched": list(MATCHED)}}
