@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--n", type=int, default=16)
     p.add_argument("--repeats", type=int, default=30)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--compare", metavar="FOLDER",
+                   help="another translator (e.g. an earlier commit's folder): both are called in turn, and the "
+                        "median ratio of the whole call is reported")
     p.add_argument("--out", default="docs/latency.md")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -53,16 +56,28 @@ def main(argv: list[str] | None = None) -> dict:
             f"decode {args.n} images (AE)": median_ms(lambda: t.decode(z), args.repeats),
         }
         total = median_ms(lambda: t.sample([args.prompt], n=args.n), args.repeats)
+        if args.compare:
+            other = load(args.compare)
+            other.sample([args.prompt], n=args.n)
+            pairs = [(median_ms(lambda: t.sample([args.prompt], n=args.n), 1),
+                      median_ms(lambda: other.sample([args.prompt], n=args.n), 1)) for _ in range(args.repeats)]
+            ratio = statistics.median(a / b for a, b in pairs)
     result = {"translator": args.translator, "n": args.n, "threads": args.threads, "total_ms": total, "parts_ms": parts,
               "load_seconds": load_s, "torch": torch.__version__, "python": platform.python_version(),
               "load_average": list(__import__("os").getloadavg())}
+    command = f"python benchmarks/latency.py --out {args.out}" + (
+        f" --translator {args.translator} --compare {args.compare}" if args.compare else "")
     lines = [f"# Latency: text prompt → {args.n} images", "", "Written by `benchmarks/latency.py`:", "",
-             f"    python benchmarks/latency.py --out {args.out}", "",
+             f"    {command}", "",
              f"- translator `{args.translator}`, prompt “{args.prompt}”, {args.threads} torch thread(s), torch {torch.__version__}",
              f"- machine: the project's 2-core CPU (shared; load average at the end {result['load_average'][0]:.1f})",
              f"- **total: {total:.1f} ms** for `sample([prompt], n={args.n})` after loading (goal < 300 ms); "
              f"loading took {load_s:.1f} s", "", "| part | ms |", "|---|---|"]
     lines += [f"| {k} | {v:.1f} |" for k, v in parts.items()]
+    if args.compare:
+        result["compare"] = {"other": args.compare, "ratio_median": ratio}
+        lines += ["", f"Against `{args.compare}`, called in turn {args.repeats} times: this translator's whole call "
+                  f"takes **{ratio:.2f}×** the other's (median of the per-turn ratios)."]
     out = Path(args.out)
     out.write_text("\n".join(lines) + "\n")
     out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")

@@ -256,11 +256,13 @@ class InvertibleLinear(InvertibleLayer):
     fixed permutation, ``L`` unit lower triangular and ``U`` strictly upper triangular.
 
     ``y = x Wᵀ``, log-scale ``log_s`` (shared by every row), so the log-det is exact and
-    costs nothing; the inverse is two triangular solves and a permutation. It starts as a
-    random rotation drawn from a local ``torch.Generator`` seeded by ``seed`` (like
-    :class:`Permutation`, which it replaces where ``FlowConfig.mixing`` is ``"lu"``), so
-    a fresh layer mixes every dimension into both halves of the next coupling and then
-    learns which mixing helps.
+    costs nothing; the inverse is a permutation and two triangular solves. ``L`` and ``U``
+    share one square parameter (below and above its diagonal), and ``P`` is kept as indices,
+    so a layer stores little more than one ``dim × dim`` matrix. It starts as a random
+    rotation drawn from a local ``torch.Generator`` seeded by ``seed`` (like
+    :class:`Permutation`, which it replaces where ``FlowConfig.mixing`` is ``"lu"``), so a
+    fresh layer mixes every dimension into both halves of the next coupling and then learns
+    which mixing helps.
     """
 
     def __init__(self, dim: int, seed: int) -> None:
@@ -269,30 +271,31 @@ class InvertibleLinear(InvertibleLayer):
         q, _ = torch.linalg.qr(torch.randn(dim, dim, generator=g, dtype=torch.float64))
         p, lower, upper = torch.linalg.lu(q)
         diag = torch.diagonal(upper)
-        self.register_buffer("p", p.to(torch.float32))
+        perm = p.argmax(dim=1)  # P[i, perm[i]] = 1, so W = (L U)[perm] and y = (x (L U)ᵀ)[:, perm]
+        self.register_buffer("perm", perm)
+        self.register_buffer("inv_perm", torch.argsort(perm))
         self.register_buffer("sign", torch.sign(diag).to(torch.float32))
-        self.register_buffer("lower_mask", torch.tril(torch.ones(dim, dim), -1))
-        self.lower = nn.Parameter(lower.to(torch.float32))
-        self.upper = nn.Parameter(torch.triu(upper, 1).to(torch.float32))
+        self.register_buffer("lower_mask", torch.tril(torch.ones(dim, dim), -1), persistent=False)
+        self.lu = nn.Parameter((torch.tril(lower, -1) + torch.triu(upper, 1)).to(torch.float32))
         self.log_s = nn.Parameter(torch.log(diag.abs()).to(torch.float32))
 
     def _factors(self) -> tuple[Tensor, Tensor]:
-        eye = torch.eye(self.lower.shape[0], device=self.lower.device, dtype=self.lower.dtype)
-        lower = self.lower * self.lower_mask + eye
-        upper = self.upper * self.lower_mask.T + torch.diag(self.sign * torch.exp(self.log_s))
+        eye = torch.eye(self.lu.shape[0], device=self.lu.device, dtype=self.lu.dtype)
+        lower = self.lu * self.lower_mask + eye
+        upper = self.lu * self.lower_mask.T + torch.diag(self.sign * torch.exp(self.log_s))
         return lower, upper
 
     def weight(self) -> Tensor:
         """``W``, the matrix of the density direction (``y = x Wᵀ``)."""
         lower, upper = self._factors()
-        return self.p @ lower @ upper
+        return (lower @ upper).index_select(0, self.perm)
 
     def transform(self, x: Tensor, c: Tensor | None = None, reverse: bool = False) -> tuple[Tensor, Tensor]:
-        if not reverse:
-            return x @ self.weight().to(x.dtype).T, self.log_s
-        # x = W⁻¹ y, i.e. rows: xᵀ = U⁻¹ L⁻¹ Pᵀ yᵀ
         lower, upper = self._factors()
-        t = (x.to(lower.dtype) @ self.p).T  # Pᵀ yᵀ (P is a permutation: P⁻¹ = Pᵀ)
+        if not reverse:
+            return (x @ (lower @ upper).to(x.dtype).T).index_select(1, self.perm), self.log_s
+        # x = W⁻¹ y, i.e. rows: xᵀ = U⁻¹ L⁻¹ Pᵀ yᵀ, and Pᵀ yᵀ is y's columns in inv_perm order
+        t = x.index_select(1, self.inv_perm).to(lower.dtype).T
         t = torch.linalg.solve_triangular(lower, t, upper=False, unitriangular=True)
         t = torch.linalg.solve_triangular(upper, t, upper=True)
         return t.T.to(x.dtype), self.log_s
