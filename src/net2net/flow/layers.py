@@ -1,5 +1,6 @@
-"""The invertible layers of τ: ActNorm, a conditional double affine coupling and a
-fixed permutation.
+"""The invertible layers of τ: ActNorm, a conditional double affine coupling, and the
+mixing between couplings (a fixed permutation, or a learned invertible linear map in LU
+form).
 
 Every layer follows one rule (the FrEIA block rule): ``forward(x, c) -> (y, log_det)``
 and ``inverse(y, c) -> (x, log_det)``, with ``log_det`` of shape ``(B,)`` and the two
@@ -12,7 +13,8 @@ Log-dets are accumulated in float32 (or float64 when the input is float64) even 
 matmuls run in lower precision.
 
 References:
-    Kingma & Dhariwal, "Glow" (arXiv:1807.03039) for ActNorm.
+    Kingma & Dhariwal, "Glow" (arXiv:1807.03039) for ActNorm and the LU-decomposed
+    invertible linear map.
     Dinh et al., "Density estimation using Real NVP" (arXiv:1605.08803) for coupling.
     Rombach et al., "Network-to-Network Translation" (arXiv:2005.13580), Fig. 3.
 """
@@ -263,6 +265,13 @@ class InvertibleLinear(InvertibleLayer):
     :class:`Permutation`, which it replaces where ``FlowConfig.mixing`` is ``"lu"``), so a
     fresh layer mixes every dimension into both halves of the next coupling and then learns
     which mixing helps.
+
+    Example:
+        >>> mix = InvertibleLinear(4, seed=0)
+        >>> x = torch.randn(3, 4)
+        >>> y, log_det = mix(x)
+        >>> bool(torch.allclose(mix.inverse(y)[0], x, atol=1e-5)), log_det.shape
+        (True, torch.Size([3]))
     """
 
     def __init__(self, dim: int, seed: int) -> None:
