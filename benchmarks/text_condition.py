@@ -31,7 +31,8 @@ from net2net.evaluate.translators import evaluate_translator
 from net2net.train.recipe import train
 from net2net.translator import Translator
 
-#: name -> τ fields over the recipe's model (the text fields reset first).
+#: name -> τ fields over the recipe's model (the text fields and the mixing reset first: the
+#: sweep measured τ with fixed permutations, before the recipe took LU mixing).
 VARIANTS: dict[str, dict[str, Any]] = {
     "no noise, no regression (the recipe before)": {},
     "regression 1, no noise": {"cond_regress": 1.0},
@@ -42,7 +43,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "aux. regression 1 + cond. noise 0.05": {"cond_regress": 1.0, "cond_noise": 0.05},
     "aux. regression 1 + cond. noise 0.1": {"cond_regress": 1.0, "cond_noise": 0.1},
 }
-TEXT_FIELDS = ("cond_noise", "cond_regress")
+TEXT_FIELDS = ("cond_noise", "cond_regress", "mixing")
 
 
 def recipe(tau: dict[str, Any]) -> dict[str, Any]:

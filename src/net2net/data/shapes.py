@@ -22,9 +22,8 @@ colour, size, position and style. Column ``text_varied`` says all five in traini
 phrasings made by a small grammar (:func:`paraphrase`: thousands of word orders), so a
 condition embedder cannot learn six templates by heart; column ``text_varied_partial`` is
 the same grammar naming only the 1 to 5 attributes in column ``named_varied`` (caption
-dropout, a draw of its own),
-and column ``text_synonyms`` names all five with several words per value
-(:data:`SYNONYMS`, none a held-out word). A third split, ``validation``, has every pair: it trains
+dropout, a draw of its own), and column ``text_synonyms`` names all five with several
+words per value (:data:`SYNONYMS`, none a held-out word). A third split, ``validation``, has every pair: it trains
 only the attribute classifier that judges the translators, so the judge itself has seen
 green stars while the autoencoder and every τ have not.
 
@@ -341,9 +340,10 @@ def partial_caption(attrs: dict[str, str], named: Sequence[str], rng: np.random.
 
 
 #: The paraphrase grammar of columns ``text_varied``, ``text_varied_partial`` and
-#: ``text_synonyms`` (training phrasings only): openers, and the clause forms an attribute takes when it is not an
-#: adjective before the noun. It shares no opener, connector or word order with the held-out
-#: templates ("an image with", "you can see", "coloured", "that is", parentheses).
+#: ``text_synonyms`` (training phrasings only): openers, and the clause forms an attribute
+#: takes when it is not an adjective before the noun. It shares no opener, connector or word
+#: order with the held-out templates ("an image with", "you can see", "coloured", "that is",
+#: parentheses).
 _OPENERS = ("a", "there is a", "a picture of a", "one", "a drawing of a", "here is a", "the picture shows a",
             "a single", "we have a", "an illustration of a")
 _CLAUSES = {
