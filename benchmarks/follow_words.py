@@ -76,8 +76,23 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     # a learned invertible linear map (LU form) in place of each fixed permutation (FlowConfig.mixing)
     "varied + aux. 1 + cond. noise 0.01 + LU mixing": ("text_varied", {**LEGACY_TAU, "cond_regress": 1.0,
                                                                        "cond_noise": 0.01, "mixing": "lu"}),
-    "varied + aux. 1 + cond. noise 0.01 + LU mixing, 3,000 steps (the recipe as shipped)": ("text_varied", {
+    "varied + aux. 1 + cond. noise 0.01 + LU mixing, 3,000 steps (the recipe before the layer choice)": ("text_varied", {
         **LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu", "steps": 3000}),
+    # which layer of MiniLM τ reads (``layer``: the expert's option; the recipe before read the
+    # sentence embedding, i.e. the last layer mean-pooled): earlier layers keep "left" in
+    # wordings where the last one loses it (benchmarks/text_layers.py, docs/text-layers.md)
+    "MiniLM layer5, varied + aux. 1 + cond. noise 0.01 + LU mixing, 3,000 steps (the recipe as shipped)": (
+        "text_varied", {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu", "steps": 3000,
+                        "layer": "layer5"}),
+    "MiniLM embeddings+layer6, varied + aux. 1 + cond. noise 0.01 + LU mixing, 3,000 steps": (
+        "text_varied", {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu", "steps": 3000,
+                        "layer": "embeddings+layer6"}),
+    "MiniLM layer5+layer6, varied + aux. 1 + cond. noise 0.01 + LU mixing, 3,000 steps": (
+        "text_varied", {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu", "steps": 3000,
+                        "layer": "layer5+layer6"}),
+    "MiniLM layer5, varied ×3 + partial grammar ×1, aux. 1 + cond. noise 0.01 + LU mixing, 3,000 steps": (
+        "text_varied+text_varied+text_varied+text_varied_partial",
+        {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu", "steps": 3000, "layer": "layer5"}),
     "varied ×3 + partial grammar ×1, aux. 1 + cond. noise 0.01 + LU mixing": (
         "text_varied+text_varied+text_varied+text_varied_partial",
         {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu"}),
@@ -106,6 +121,15 @@ def variant_recipe(base: dict[str, Any], column: str, tau: dict[str, Any], steps
                 q["data_dir"] = data_dir
     tau = dict(tau)
     steps = tau.pop("steps", steps)  # a variant may take another number of steps (the same CPU time)
+    layer = tau.pop("layer", None)  # the MiniLM layer τ reads, for training, validation and prompts alike
+    for role in ("cond", "val_cond"):
+        for q in r["data"][role] if isinstance(r["data"][role], list) else [r["data"][role]]:
+            q.pop("options", None)
+            if layer:
+                q["options"] = {"layer": layer}
+    r["translator"]["query"].pop("options", None)
+    if layer:
+        r["translator"]["query"]["options"] = {"layer": layer}
     if "kind" in tau:  # another kind of τ: its own config in place of the recipe's
         r["model"] = dict(tau)
     else:

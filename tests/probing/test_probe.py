@@ -117,6 +117,9 @@ def test_information_diversity_and_labels() -> None:
     same = ref[:5].unsqueeze(1).repeat(1, 3, 1)
     assert M.diversity(same, ref) == 0.0  # a deterministic map
     assert M.diversity(ref[:300].reshape(100, 3, 4), ref) == pytest.approx(1.0, abs=0.1)
+    # a reference whose size is no multiple of the samples per query (500 held-out rows, 8 samples)
+    assert M.diversity(torch.randn(40, 8, 4), torch.randn(500, 4)) == pytest.approx(1.0, abs=0.1)
+    assert M.diversity(torch.randn(40, 8, 4), torch.randn(5, 4)) > 0  # fewer rows than samples: smaller groups
     x = torch.cat([torch.randn(50, 2) - 3, torch.randn(50, 2) + 3])
     probe = M.LinearProbe(x, ["a"] * 50 + ["b"] * 50)
     assert M.labels_kept(x.reshape(50, 2, 2), ["a"] * 25 + ["b"] * 25, probe.predict) == 1.0

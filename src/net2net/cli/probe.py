@@ -25,6 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target", required=True, help="the expert whose code τ draws (e.g. fmnist-ae)")
     p.add_argument("--dataset", default="fashion-mnist", help="a data set name or a folder of your images (default: fashion-mnist)")
     p.add_argument("--column", help="label column(s) to judge, comma-separated (default: every categorical column)")
+    p.add_argument("--query-column", help="the column the query expert reads, e.g. captions for a text expert "
+                                          "(default: the images)")
+    p.add_argument("--heldout-query-column", help="the held-out rows' query column, e.g. captions in wordings "
+                                                  "training never uses (default: --query-column)")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--budget-minutes", type=float, help="process CPU minutes for all τs together, split evenly (default: 10)")
     budget.add_argument("--budget-steps", type=int, help="optimiser steps for all τs together, split evenly")
@@ -56,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
                    budget_steps=args.budget_steps, columns=columns, data_dir=args.data_dir, store_root=args.root,
                    device=args.device, progress=False if args.no_progress else None, max_dim=args.max_dim,
                    limit=args.limit, heldout_limit=args.heldout_limit, queries=args.queries, samples=args.samples,
-                   judge=args.judge, seed=args.seed, batch_size=args.batch_size)
+                   judge=args.judge, seed=args.seed, batch_size=args.batch_size, query_column=args.query_column,
+                   heldout_query_column=args.heldout_query_column)
     for r in report["rows"]:
         kept = "  ".join(f"{c} {v:.2f}" for c, v in r["labels_kept"].items())
         print(f"{r['layer']:>12}  {r['pool'] or '-':>7} {r['dim']:>5}-d  NLL {r['heldout_nll_nats_per_dim']:.3f} nats/dim  "

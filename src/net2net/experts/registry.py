@@ -276,12 +276,12 @@ def check_expert(expert: Any, where: str) -> Expert:
     return expert
 
 
-def _minilm(*, device: str = "cpu", **options: Any) -> Expert:
+def _minilm(*, device: str = "cpu", layer: str | None = None, normalize: bool = True, batch_size: int = 64) -> Expert:
+    """The packaged MiniLM; ``layer`` reads one of its layers (or several joined by ``+``)
+    mean-pooled, instead of its sentence embedding."""
     from net2net.experts.text import SentenceTransformerExpert
 
-    if "layer" in options:
-        raise ValueError("the text expert 'minilm' has no layers to choose from; drop --layer")
-    return SentenceTransformerExpert(device=device, **options)
+    return SentenceTransformerExpert(device=device, layer=layer, normalize=normalize, batch_size=batch_size)
 
 
 def _onehot(*, device: str = "cpu", **options: Any) -> Expert:

@@ -6,6 +6,12 @@ known sha256 before use, so a tampered or half-installed copy is refused rather 
 silently producing different features. Any other sentence-transformers id or folder
 works when it is present on disk (nothing is downloaded at run time by net2net itself).
 
+Both read any of the encoder's layers (``layer="layer5"``, or several joined by ``+``):
+the token states of that layer, mean-pooled over real tokens and unit-normalised (the
+sentence embedding is the same pooling of the last layer). Which layer to read is a
+measurement, not a guess (``net2net probe``; issue 23 found that MiniLM's last layer
+loses "left" in some wordings that every earlier layer keeps, docs/text-layers.md).
+
 ``sentence_transformers`` and ``transformers`` are imported lazily (the first costs
 ~14 s); loaded models are cached per process because loading is slow.
 """
@@ -33,6 +39,7 @@ __all__ = [
     "SentenceTransformerExpert",
     "check_texts",
     "minilm_path",
+    "text_layers",
 ]
 
 #: the name under which the packaged default is known.
@@ -117,6 +124,45 @@ def _load_sentence_transformer(model: str, device: str) -> Any:
         return _CACHE[key]
 
 
+def text_layers(net: nn.Module) -> tuple[str, ...]:
+    """The layer names of a ``transformers`` encoder, input to output: ``embeddings``
+    (the token embeddings, no context) and ``layer1`` ... ``layerN`` (each block's output)."""
+    return ("embeddings", *(f"layer{i}" for i in range(1, int(net.config.num_hidden_layers) + 1)))
+
+
+def _parse_layers(layer: str, known: tuple[str, ...]) -> list[int]:
+    """Indices into ``hidden_states`` of ``"name"`` or ``"name+name"``; unknown names list the known ones."""
+    names = [x.strip() for x in str(layer).split("+")]
+    bad = [x for x in names if x not in known]
+    if bad or not names:
+        raise ValueError(f"no text layer {bad[0] if bad else layer!r}; choose one of {', '.join(known)}, "
+                         "or several joined by '+' (e.g. embeddings+layer6)")
+    return [known.index(x) for x in names]
+
+
+def _mean_pool(hidden: Tensor, mask: Tensor) -> Tensor:
+    """Mean over the real tokens only: padding must not dilute short texts."""
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * m).sum(1) / m.sum(1).clamp_min(1e-9)
+
+
+@torch.no_grad()
+def _encode_layers(tok: Any, net: nn.Module, texts: list[str], index: list[int], *, max_length: int,
+                   batch_size: int, device: torch.device, normalize: bool) -> Tensor:
+    """Each chosen layer mean-pooled (and unit-normalised), concatenated; with
+    ``normalize`` the whole vector has unit norm again (each part weighs the same)."""
+    out = []
+    for i in range(0, len(texts), batch_size):
+        enc = tok(texts[i:i + batch_size], padding=True, truncation=True, max_length=max_length,
+                  return_tensors="pt").to(device)
+        states = net(**enc, output_hidden_states=True).hidden_states
+        parts = [_mean_pool(states[j], enc["attention_mask"]) for j in index]
+        if normalize:
+            parts = [torch.nn.functional.normalize(p, dim=1) / len(parts) ** 0.5 for p in parts]
+        out.append(torch.cat(parts, dim=1))
+    return torch.cat(out)
+
+
 class SentenceTransformerExpert(TorchExpert):
     """A sentence-transformers model as an expert: texts to ``(B, dim)`` vectors.
 
@@ -127,15 +173,23 @@ class SentenceTransformerExpert(TorchExpert):
         normalize: unit-normalise the output (MiniLM's vectors are unit-norm anyway).
         batch_size: texts per forward pass inside one ``encode`` call.
         name: the expert's name (default: the model's last path component).
+        layer: read this layer of the encoder instead of the sentence embedding
+            (``embeddings``, ``layer1`` ... ``layer6`` for MiniLM; several joined by ``+``
+            are concatenated, ``dim`` grows by 384 for each); ``None``: the model's own
+            sentence embedding.
 
     Example:
         >>> e = SentenceTransformerExpert()          # doctest: +SKIP
         >>> e.encode(["a dark dress"]).shape          # doctest: +SKIP
         torch.Size([1, 384])
+        >>> e.layers                                  # doctest: +SKIP
+        ('embeddings', 'layer1', 'layer2', 'layer3', 'layer4', 'layer5', 'layer6')
+        >>> SentenceTransformerExpert(layer="embeddings+layer6").dim   # doctest: +SKIP
+        768
     """
 
     def __init__(self, model: str = MINILM, *, device: str | torch.device = "cpu", normalize: bool = True,
-                 batch_size: int = 64, name: str | None = None) -> None:
+                 batch_size: int = 64, name: str | None = None, layer: str | None = None) -> None:
         super().__init__()
         self.input_kind = "text"  # what the feature store feeds it
         self.model_id = str(model)
@@ -150,13 +204,25 @@ class SentenceTransformerExpert(TorchExpert):
         get_dim = getattr(self._st, "get_embedding_dimension", None) or self._st.get_sentence_embedding_dimension
         self.dim = int(get_dim())
         self._fp: str | None = None
+        self.layer = layer
+        self._layer_net: tuple[Any, nn.Module, list[int]] | None = None
+        if layer is not None:
+            tok, net = _load_hf(self.model_id, str(self._device))
+            self._layer_net = (tok, net, _parse_layers(layer, text_layers(net)))
+            self.dim = int(net.config.hidden_size) * len(self._layer_net[2])
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """The layers ``layer=`` reads (what ``net2net probe --layers`` chooses among)."""
+        return text_layers(_load_hf(self.model_id, str(self._device))[1])
 
     @property
     def device(self) -> torch.device:
         return self._device
 
     def settings(self) -> dict[str, Any]:
-        return {**super().settings(), "model": self.model_id, "normalize": self.normalize}
+        extra = {} if self.layer is None else {"layer": self.layer, "pooling": "mean"}
+        return {**super().settings(), "model": self.model_id, "normalize": self.normalize, **extra}
 
     def fingerprint(self) -> str:
         if self._fp is None:  # weights are frozen, so hashing them once is enough
@@ -167,6 +233,10 @@ class SentenceTransformerExpert(TorchExpert):
 
     def _encode(self, batch: Any) -> Tensor:
         texts = check_texts(batch)
+        if self._layer_net is not None:
+            tok, net, index = self._layer_net
+            return _encode_layers(tok, net, texts, index, max_length=int(self._st.max_seq_length),
+                                  batch_size=self.batch_size, device=self.device, normalize=self.normalize)
         z = self._st.encode(texts, batch_size=self.batch_size, convert_to_tensor=True,
                             normalize_embeddings=self.normalize, show_progress_bar=False)
         return z.to(self.device)
@@ -177,11 +247,16 @@ def _load_hf(model: str, device: str) -> tuple[Any, Any]:
     with _LOCK:
         if key not in _CACHE:
             _offline()
+            import transformers
             from transformers import AutoModel, AutoTokenizer
 
             path = str(minilm_path()) if model == MINILM else model
             tok = AutoTokenizer.from_pretrained(path)
-            net = AutoModel.from_pretrained(path).to(device).eval().requires_grad_(False)
+            transformers.utils.logging.disable_progress_bar()  # a weights bar per process is noise
+            try:
+                net = AutoModel.from_pretrained(path).to(device).eval().requires_grad_(False)
+            finally:
+                transformers.utils.logging.enable_progress_bar()
             _CACHE[key] = (tok, net)
         return _CACHE[key]
 
@@ -195,10 +270,11 @@ class HFTextExpert(TorchExpert):
         normalize: unit-normalise the pooled vectors.
         max_length: tokens kept per text.
         name: the expert's name.
+        layer: the layer to pool (see :class:`SentenceTransformerExpert`); ``None``: the last.
     """
 
     def __init__(self, model: str = MINILM, *, device: str | torch.device = "cpu", normalize: bool = True,
-                 max_length: int = 128, name: str | None = None) -> None:
+                 max_length: int = 128, name: str | None = None, layer: str | None = None) -> None:
         super().__init__()
         self.input_kind = "text"  # what the feature store feeds it
         self.model_id = str(model)
@@ -208,7 +284,10 @@ class HFTextExpert(TorchExpert):
         self.normalize = normalize
         self.max_length = max_length
         self.name = name or f"hf:{Path(self.model_id).name}"
-        self.dim = int(net.config.hidden_size)
+        self.layers = text_layers(net)
+        self.layer = layer
+        self._index = [len(self.layers) - 1] if layer is None else _parse_layers(layer, self.layers)
+        self.dim = int(net.config.hidden_size) * len(self._index)
         self._fp: str | None = None
 
     @property
@@ -217,7 +296,7 @@ class HFTextExpert(TorchExpert):
 
     def settings(self) -> dict[str, Any]:
         return {**super().settings(), "model": self.model_id, "normalize": self.normalize,
-                "max_length": self.max_length, "pooling": "mean"}
+                "max_length": self.max_length, "pooling": "mean", **({} if self.layer is None else {"layer": self.layer})}
 
     def fingerprint(self) -> str:
         if self._fp is None:
@@ -226,9 +305,5 @@ class HFTextExpert(TorchExpert):
 
     def _encode(self, batch: Sequence[str]) -> Tensor:
         texts = check_texts(batch)
-        enc = self._tok(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt").to(self.device)
-        hidden = self.net(**enc).last_hidden_state
-        # Mean over real tokens only: padding must not dilute short texts.
-        mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        z = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)
-        return torch.nn.functional.normalize(z, dim=1) if self.normalize else z
+        return _encode_layers(self._tok, self.net, texts, self._index, max_length=self.max_length,
+                              batch_size=max(len(texts), 1), device=self.device, normalize=self.normalize)

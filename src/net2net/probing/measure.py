@@ -45,9 +45,14 @@ def diversity(samples: Tensor, reference: Tensor, *, seed: int = 0) -> float:
     """Mean within-query pairwise distance of ``samples`` ``(Q, S, D)`` over that of ``reference`` codes ``(N, D)``."""
     if samples.dim() != 3 or samples.shape[1] < 2:
         raise ValueError(f"samples must be (queries, >= 2 samples, dim), got {tuple(samples.shape)}")
+    if len(reference) < 2:
+        raise ValueError(f"reference needs at least 2 codes, got {len(reference)}")
     g = torch.Generator().manual_seed(seed)
-    n = min(len(reference), 64 * samples.shape[1])
-    ref = reference[torch.randperm(len(reference), generator=g)[:n]].reshape(-1, samples.shape[1], reference.shape[1])
+    # groups of the samples' size where the reference has enough rows (the expected pairwise
+    # distance does not depend on the group's size); whole groups only
+    k = min(samples.shape[1], len(reference))
+    n = min(len(reference), 64 * k) // k * k
+    ref = reference[torch.randperm(len(reference), generator=g)[:n]].reshape(-1, k, reference.shape[1])
     base = float(_mean_pairwise(ref.float()).mean())
     return float(_mean_pairwise(samples.float()).mean()) / max(base, 1e-12)
 

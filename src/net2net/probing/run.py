@@ -70,6 +70,9 @@ class ProbeSettings:
         judge: a classifier expert that reads decoded samples (``predict``/``predict_attributes``);
             columns it cannot read are judged by a linear probe on the target's codes.
         tau: τ's architecture (:data:`TAU`).
+        query_column: the data set's column the query expert reads (e.g. captions for a
+            text expert; default: the images); heldout_query_column: the held-out rows'
+            column (default: ``query_column``), e.g. captions in wordings training never uses.
     """
 
     query: str
@@ -90,6 +93,8 @@ class ProbeSettings:
     batch_size: int = 256
     lr: float = 2e-3
     tau: dict[str, Any] = field(default_factory=lambda: dict(TAU))
+    query_column: str | None = None
+    heldout_query_column: str | None = None
 
     def __post_init__(self) -> None:
         if not self.layers:
@@ -112,7 +117,11 @@ class ProbeSettings:
                 raise ValueError(f"{name} must be an integer >= {2 if name == 'samples' else 1}, got {v!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        d = json.loads(json.dumps(dataclasses.asdict(self)))
+        for name in ("query_column", "heldout_query_column"):  # probes saved before these fields resume
+            if d[name] is None:
+                del d[name]
+        return d
 
 
 def _key(layer: str) -> str:
@@ -167,16 +176,25 @@ class _Data:
         self.columns = {c: (tcols[c][self.train_rows], v[self.held_rows]) for c, v in cols.items() if c in tcols}
 
     def extract(self, store: FeatureStore, expert: Any, progress: bool | None, s: ProbeSettings,
-                data_dir: str | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Training and held-out features of ``expert`` (from the store; extracted on a miss)."""
-        tr = store.extract(expert, dataset=self.ds, split=self.train_split, limit=s.limit, data_dir=data_dir,
-                           progress=progress)
+                data_dir: str | None, query: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training and held-out features of ``expert`` (from the store; extracted on a miss);
+        a ``query`` expert reads the settings' query columns where they are given."""
+        column = s.query_column if query else None
+        held_column = (s.heldout_query_column or s.query_column) if query else None
+        if held_column is not None and self.held_split is None and held_column != column:
+            raise ValueError(f"a held-out query column needs a held-out split; {self.ds.name!r} has only "
+                             f"{self.train_split!r}: drop --heldout-query-column")
+
+        def get(split: str, col: str | None, limit: int | None) -> Any:
+            return store.extract(expert, dataset=self.ds, split=split, limit=limit, data_dir=data_dir,
+                                 progress=progress, column=col, transform=None if col else "identity")
+
+        tr = get(self.train_split, column, s.limit)
         a = torch.from_numpy(np.asarray(tr.array()))
         if self.held_split is None:
             return a[self.train_rows], a[self.held_rows]
         whole = self.held_rows.stop >= len(self.held)  # then the entry is the plain extraction's (no limit)
-        he = store.extract(expert, dataset=self.ds, split=self.held_split, limit=None if whole else self.held_rows.stop,
-                           data_dir=data_dir, progress=progress)
+        he = get(self.held_split, held_column, None if whole else self.held_rows.stop)
         return a[self.train_rows], torch.from_numpy(np.asarray(he.array()))[self.held_rows]
 
 
@@ -328,7 +346,7 @@ def probe(query: str, target: str, layers: list[str] | tuple[str, ...], dataset:
     for layer in s.layers:
         bar.set_description(f"probe: extract {layer}")
         t = tap_layer(query, layer, max_dim=s.max_dim, device=device, known=known)
-        taps[layer] = (t, *data.extract(store, t.expert, inner, s, data_dir))
+        taps[layer] = (t, *data.extract(store, t.expert, inner, s, data_dir, query=True))
         bar.update(1)
     judges = _judges(s, data, tgt, tz, device)
     order = torch.randperm(len(hz), generator=torch.Generator().manual_seed(s.seed))
