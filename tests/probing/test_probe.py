@@ -85,6 +85,26 @@ def test_probe_end_to_end_through_the_cli(data: Path, tmp_path: Path, capsys: py
     assert "holds a probe with other settings" in capsys.readouterr().err
 
 
+def test_a_text_expert_is_probed_on_captions(data: Path, tmp_path: Path, minilm) -> None:
+    out = tmp_path / "probe"
+    args = ["--threads", "1", "probe", "--query", "minilm", "--layers", "embeddings,layer6", "--target",
+            f"{TINY}:block_ae", "--dataset", str(data), "--out", str(out), "--root", str(tmp_path / "store"),
+            "--query-column", "caption", "--heldout-query-column", "caption_heldout", "--queries", "6",
+            "--samples", "3", "--no-progress", "--budget-steps", "300", "--batch-size", "16"]
+    assert main(args) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert [(r["layer"], r["dim"]) for r in report["rows"]] == [("embeddings", 384), ("layer6", 384)]
+    assert set(report["rows"][0]["labels_kept"]) == {"colour", "side"}
+    saved = json.loads((out / "probe.json").read_text())
+    assert (saved["query_column"], saved["heldout_query_column"]) == ("caption", "caption_heldout")
+    # the captions of each split were read through the layer, under `net2net extract`'s keys
+    store = FeatureStore(tmp_path / "store")
+    for split, column in (("train", "caption"), ("test", "caption_heldout")):
+        hit = store.extract(get_expert("minilm", layer="embeddings"), dataset=str(data), split=split, column=column,
+                            transform=None)
+        assert hit.hit and hit.array().shape == (64 if split == "train" else 24, 384)
+
+
 def test_unknown_layer_is_one_line_listing_the_layers(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(_args(data, tmp_path / "p", "--budget-steps", "300", layers="0,conv9")) == 2
     err = capsys.readouterr().err

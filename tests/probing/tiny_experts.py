@@ -51,7 +51,8 @@ def block_ae(*, device: str = "cpu", **options: Any) -> BlockAutoencoder:
 
 
 def make_folder(root: Path, n_train: int = 64, n_test: int = 24, seed: int = 0) -> Path:
-    """Coloured squares left or right on a noisy background; columns ``colour`` and ``side``."""
+    """Coloured squares left or right on a noisy background; columns ``colour`` and ``side``,
+    and captions in two wordings (``caption``, ``caption_heldout``)."""
     rng = np.random.default_rng(seed)
     colours = {"red": (230, 30, 30), "green": (30, 200, 40), "blue": (40, 60, 230)}
     for split, n in (("train", n_train), ("test", n_test)):
@@ -64,6 +65,9 @@ def make_folder(root: Path, n_train: int = 64, n_test: int = 24, seed: int = 0) 
             left = 1 if side == "left" else 9
             a[4:10, left:left + 6] = colours[colour]
             Image.fromarray(a).save(folder / f"{i:03d}.png")
-            rows.append({"file_name": f"{i:03d}.png", "colour": colour, "side": side})
+            # captions name the row too, so they are not categorical columns (nothing to judge)
+            rows.append({"file_name": f"{i:03d}.png", "colour": colour, "side": side,
+                         "caption": f"picture {i}: a {colour} square on the {side}",
+                         "caption_heldout": f"you can see a {colour} block at the {side} ({i})"})
         (folder / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return root
