@@ -93,6 +93,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "MiniLM layer5, varied ×3 + partial grammar ×1, aux. 1 + cond. noise 0.01 + LU mixing, 3,000 steps": (
         "text_varied+text_varied+text_varied+text_varied_partial",
         {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu", "steps": 3000, "layer": "layer5"}),
+    "MiniLM layer5, varied ×3 + partial grammar ×1, aux. 1 + cond. noise 0.01 + LU mixing, 6,000 steps": (
+        "text_varied+text_varied+text_varied+text_varied_partial",
+        {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu", "steps": 6000, "layer": "layer5"}),
     "varied ×3 + partial grammar ×1, aux. 1 + cond. noise 0.01 + LU mixing": (
         "text_varied+text_varied+text_varied+text_varied_partial",
         {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu"}),
@@ -201,7 +204,10 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
              "the grammar with several words per value (none of them held out; data version 5). *partial grammar*: "
              "column `text_varied_partial`, the grammar naming 1 to 5 attributes, as a second caption of every "
              "image beside `text_varied` (*varied ×3 + partial ×1*: three full captions to one partial). *LU mixing*: `FlowConfig.mixing = \"lu\"`, a learned invertible linear "
-             "map after every coupling in place of the fixed permutation (issue 25).", "",
+             "map after every coupling in place of the fixed permutation (issue 25). *MiniLM layer5* (and the other "
+             "*MiniLM …* rows): τ reads that layer of the text expert, its token states mean-pooled (`minilm`'s "
+             "`layer` option), for the training captions, validation and prompts alike; every other row reads "
+             "MiniLM's sentence embedding, the same pooling of its last layer, `layer6` (docs/text-layers.md).", "",
              "| variant | steps | " + " | ".join(f"{a} seen / held-out" for a in ATTRIBUTES)
              + " | all five seen / held-out | partial named | partial unnamed entropy (min / mean) "
              "| new words (named) | new words: colour | diversity (all right) | NLL | CPU s |",

@@ -88,7 +88,26 @@ def run(n_train: int, n_test: int, c: float) -> dict[str, Any]:
                 sides[name] = per
         rows[name] = row
     return {"n_train": n_train, "n_test": n_test, "C": c, "layers": list(layers), "rows": rows,
-            "position_by_template": sides, "seconds": time.perf_counter() - t0}
+            "position_by_template": sides, "fmnist_class": fmnist_rows(layers, n_train, n_test, c),
+            "seconds": time.perf_counter() - t0}
+
+
+def fmnist_rows(layers: tuple[str, ...], n_train: int, n_test: int, c: float) -> dict[str, float]:
+    """Per layer: a probe's class accuracy on Fashion-MNIST's held-out captions (fitted on the
+    training captions of ``fmnist-text2img``: the ``captions`` domain of the train split)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from net2net.data.domains import Items, get_domain
+    from net2net.data.fashion_mnist import load_fashion_mnist, to_float
+
+    def captions(split: str, domain: str, n: int) -> tuple[list[str], np.ndarray]:
+        x, y = load_fashion_mnist(split)
+        return list(get_domain(domain)(Items(to_float(x[:n]), y[:n], {}, start=0, total=len(x)))), y[:n]
+
+    (tr, y_tr), (te, y_te) = captions("train", "captions", n_train), captions("test", "captions-heldout", n_test)
+    f_tr, f_te = encode_all(tr, layers), encode_all(te, layers)
+    return {name: float((LogisticRegression(max_iter=3000, C=c).fit(f_tr[name], y_tr).predict(f_te[name]) == y_te).mean())
+            for name in layers}
 
 
 def table(res: dict[str, Any], out: str) -> str:
@@ -117,6 +136,13 @@ def table(res: dict[str, Any], out: str) -> str:
               "|---|" + "---|" * len(next(iter(res["position_by_template"].values())))]
     for name, per in res["position_by_template"].items():
         lines.append(f"| `{name}` | " + " | ".join(f"{v:.3f}" for v in per.values()) + " |")
+    if "fmnist_class" in res:
+        lines += ["", "## Fashion-MNIST captions", "",
+                  "The same probes for `fmnist-text2img`'s captions: class accuracy on held-out captions "
+                  "(the `captions-heldout` domain of the test split), fitted on the training captions:", "",
+                  "| " + " | ".join(f"`{n}`" for n in res["fmnist_class"]) + " |",
+                  "|" + "---|" * len(res["fmnist_class"]),
+                  "| " + " | ".join(f"{v:.3f}" for v in res["fmnist_class"].values()) + " |"]
     last, rows = res["layers"][-1], res["rows"]
     best = max(res["layers"], key=lambda n: (sum(rows[n]["held_out"].values()), sum(rows[n]["new_words"].values())))
     worst = min(res["position_by_template"][last].items(), key=lambda kv: kv[1])
