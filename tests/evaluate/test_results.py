@@ -34,6 +34,10 @@ def test_results_md_holds_the_measured_figures(written) -> None:
     assert all(f"| {r['temperature']} | {r['class_accuracy']:.3f} |" in text for r in stored["temperature"])
     assert (docs / "img" / "temperature_text2img.png").is_file()
     assert (docs / "img" / "descriptors_text2img.png").is_file()
+    # τ's class accuracy stands beside the autoencoder's ceiling, both as measured
+    rec = stored["experts"]["fmnist-ae"]["classifier_on_reconstructions"]
+    assert (f"gets {rec['reconstruction_accuracy']:.3f} of that autoencoder's reconstructions" in text
+            and f"τ scores {m['class_accuracy']:.3f}" in text)
 
 
 def test_zoo_md_states_the_judge_n_it_used(written) -> None:
