@@ -113,3 +113,40 @@ def test_real_pair_benchmark_runs_at_tiny_size(tmp_path: Path) -> None:
     text = merged.read_text()
     assert "## Ablations on fmnist-text2img: 600 steps, one seed" in text and "| reference | – | 10 |" in text
     assert "| fmnist-text2img | τ, torch.compile | 17.5 | 5.2 |" in text
+
+
+def test_follow_words_variants_choose_the_text_layer_they_name() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import follow_words as fw
+
+    base = fw.shipped_recipe()
+    assert base["translator"]["query"]["options"] == {"layer": "layer5"}  # what ships
+
+    def layers(r: dict) -> list:
+        entries = [*(r["data"]["cond"] if isinstance(r["data"]["cond"], list) else [r["data"]["cond"]]),
+                   r["data"]["val_cond"], r["translator"]["query"]]
+        return [q.get("options", {}).get("layer") for q in entries]
+
+    # a row from before the layer choice reads the sentence embedding, as it was measured
+    old = fw.variant_recipe(base, "text_varied", fw.VARIANTS["varied + aux. 1 + cond. noise 0.01"][1], 1500)
+    assert layers(old) == [None, None, None]
+    # a layer row reads its layer everywhere: training captions (each column), validation, prompts
+    name = next(n for n in fw.VARIANTS if n.startswith("MiniLM layer5, varied ×3"))
+    column, tau = fw.VARIANTS[name]
+    r = fw.variant_recipe(base, column, tau, 1500)
+    assert layers(r) == ["layer5"] * 6 and "layer" not in r["model"]
+    assert base["translator"]["query"]["options"] == {"layer": "layer5"}  # the base is not changed
+
+
+def test_text_layer_probes_run_at_tiny_size(minilm) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import text_layers as tl
+
+    res = tl.run(n_train=80, n_test=40, c=1.0)
+    assert list(res["rows"]) == [*minilm.layers, *tl.COMBOS]
+    for row in res["rows"].values():
+        assert set(row["held_out"]) == set(row["new_words"]) == {"shape", "colour", "size", "position", "style"}
+        assert all(0.0 <= v <= 1.0 for v in row["held_out"].values())
+    assert set(res["fmnist_class"]) == set(minilm.layers)
+    md = tl.table(res, "docs/text-layers.md")
+    assert "| `layer5` |" in md and "you can see … coloured …: left" in md and "## Fashion-MNIST captions" in md
