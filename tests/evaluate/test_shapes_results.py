@@ -83,3 +83,42 @@ def test_merge_refuses_a_results_json_of_other_settings(tmp_path) -> None:
         run_results(tmp_path, quick=True, grids=False, translators=["shapes-text2img"], merge=True)
     with pytest.raises(ValueError, match="without --only first"):
         run_results(tmp_path / "none", quick=True, grids=False, translators=["shapes-text2img"], merge=True)
+
+
+def test_partial_prompts_are_scored_by_how_many_attributes_they_name() -> None:
+    """A stand-in τ and judge: the judge reads every named attribute right when the prompt
+    names three or more, and wrong otherwise, so the breakdown by count must say exactly that."""
+    import torch
+
+    from net2net.data.shapes import VOCAB
+    from net2net.evaluate.shapes import ShapesTest, partial_metrics
+
+    test = ShapesTest.generated(40)
+    index = {p: i for i, p in enumerate(test.text_partial_heldout)}
+
+    class Tau:
+        def encode_query(self, prompts):
+            return torch.tensor([[float(index[p])] for p in prompts])
+
+        def sample_latents(self, z, *, n, **_):
+            return z.repeat_interleave(n, dim=0)
+
+        def decode(self, z):
+            return z
+
+    class Judge:
+        heads = ATTRIBUTES
+
+        def predict_attributes(self, images):
+            rows = [int(v) for v in images[:, 0]]
+            out = {}
+            for a in ATTRIBUTES:
+                right = [test.attrs[a][i] for i in rows]
+                wrong = [next(v for v in VOCAB[a] if v != r) for r in right]
+                out[a] = [r if len(test.named[i].split(",")) >= 3 else w for r, w, i in zip(right, wrong, rows)]
+            return out
+
+    m = partial_metrics(Tau(), test, Judge(), n_samples=2, seed=0)
+    counts = {len(n.split(",")) for n in test.named if len(n.split(",")) < 5}
+    assert m["partial_named_accuracy_by_count"] == {str(k): (1.0 if k >= 3 else 0.0) for k in sorted(counts)}
+    assert m["partial_queries"] == sum(len(n.split(",")) < 5 for n in test.named)

@@ -403,6 +403,12 @@ def shapes_section(res: dict[str, Any]) -> str:
                          + " | ".join(f"{_f(ent.get(a))} / {_f(agr.get(a))}" for a in ATTRIBUTES) + " | "
                          + " | ".join(_f(nw.get(a)) for a in ATTRIBUTES) + f" | {_f(m.get('newword_accuracy_all'))} |")
             L.append("")
+            counts = [(n, tr[n]["partial_named_accuracy_by_count"]) for n in words
+                      if tr[n].get("partial_named_accuracy_by_count")]
+            if counts:
+                L += ["Named accuracy by how many attributes the partial prompt names: "
+                      + "; ".join(f"`{n}` " + ", ".join(f"{k}: {_f(v)}" for k, v in c.items()) for n, c in counts)
+                      + ".", ""]
     if "shapes-attr" in tr:
         m = tr["shapes-attr"]
         L += ["### Attribute editing (Tab. 4)", "", "![shapes editing](img/shapes-edit.png)", "",

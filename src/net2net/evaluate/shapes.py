@@ -205,6 +205,7 @@ def partial_metrics(t: Translator, test: ShapesTest, clf: Any, *, n_samples: int
     gen = _sample(t, [test.text_partial_heldout[i] for i in rows], n_samples, seed, temperature)
     pred = _predict(clf, gen)
     named_ok: dict[str, list[bool]] = {a: [] for a in ATTRIBUTES}
+    by_count: dict[int, list[bool]] = {}  # how many attributes the prompt names -> named ones right
     unnamed: dict[str, list[str]] = {a: [] for a in ATTRIBUTES}
     agree: dict[str, list[float]] = {a: [] for a in ATTRIBUTES}
     for q, i in enumerate(rows):
@@ -213,6 +214,7 @@ def partial_metrics(t: Translator, test: ShapesTest, clf: Any, *, n_samples: int
             got = pred[a][q * n_samples:(q + 1) * n_samples]
             if a in named:
                 named_ok[a] += [g == test.attrs[a][i] for g in got]
+                by_count.setdefault(len(named), []).extend(g == test.attrs[a][i] for g in got)
             else:
                 unnamed[a] += got
                 if n_samples > 1:
@@ -221,6 +223,7 @@ def partial_metrics(t: Translator, test: ShapesTest, clf: Any, *, n_samples: int
     all_ok = [ok for v in named_ok.values() for ok in v]
     return {"partial_queries": len(rows), "partial_named_accuracy": _rate(all_ok),
             "partial_named_accuracy_per_attribute": {a: _rate(v) for a, v in named_ok.items()},
+            "partial_named_accuracy_by_count": {str(k): _rate(v) for k, v in sorted(by_count.items())},
             "partial_unnamed_entropy": {a: _entropy(v, len(VOCAB[a])) for a, v in unnamed.items()},
             "partial_unnamed_agreement": {a: float(np.mean(v)) if v else float("nan") for a, v in agree.items()},
             "partial_unnamed_agreement_chance": {a: 1.0 / len(VOCAB[a]) for a in ATTRIBUTES}}
