@@ -226,6 +226,11 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         cells += [f"{r['val_nll_nats_per_dim']:.3f}", "–" if cpu != cpu else f"{cpu:.0f}"]
         steps = r.get("steps", 3000 if r["name"].startswith("shipped τ") else args.steps)
         lines.append(f"| {r['name']} | {steps:,} | " + " | ".join(cells) + " |")
+    counted = [r for r in rows if r["eval"].get("partial_named_accuracy_by_count")]
+    if counted:  # runs since the eval reported it
+        lines += ["", "Partial prompts' named accuracy by how many attributes the prompt names (1 to 4):", ""]
+        lines += [f"- {r['name']}: " + ", ".join(f"{k}: {_f(v)}" for k, v in r["eval"]["partial_named_accuracy_by_count"].items())
+                  for r in counted]
     lines += ["", f"Load average when it finished: {os.getloadavg()[0]:.1f}.", ""]
     return "\n".join(lines)
 
