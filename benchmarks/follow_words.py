@@ -93,6 +93,12 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "MiniLM layer5, varied ×3 + partial grammar ×1, aux. 1 + cond. noise 0.01 + LU mixing, 3,000 steps": (
         "text_varied+text_varied+text_varied+text_varied_partial",
         {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu", "steps": 3000, "layer": "layer5"}),
+    "MiniLM layer5, varied ×7 + partial grammar ×1, aux. 1 + cond. noise 0.01 + LU mixing, 3,000 steps": (
+        "+".join(["text_varied"] * 7 + ["text_varied_partial"]),
+        {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu", "steps": 3000, "layer": "layer5"}),
+    "MiniLM layer5, varied ×15 + partial grammar ×1, aux. 1 + cond. noise 0.01 + LU mixing, 3,000 steps": (
+        "+".join(["text_varied"] * 15 + ["text_varied_partial"]),
+        {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu", "steps": 3000, "layer": "layer5"}),
     "MiniLM layer5, varied ×3 + partial grammar ×1, aux. 1 + cond. noise 0.01 + LU mixing, 6,000 steps": (
         "text_varied+text_varied+text_varied+text_varied_partial",
         {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu", "steps": 6000, "layer": "layer5"}),
@@ -237,7 +243,7 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=800)
+    p.add_argument("--steps", type=int, default=1500, help="steps of a row that names none (default: 1500, as docs/follow-words.md)")
     p.add_argument("--queries", type=int, default=300)
     p.add_argument("--samples", type=int, default=4)
     p.add_argument("--threads", type=int, default=1)
