@@ -99,6 +99,13 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "MiniLM layer5, varied ×15 + partial grammar ×1, aux. 1 + cond. noise 0.01 + LU mixing, 3,000 steps": (
         "+".join(["text_varied"] * 15 + ["text_varied_partial"]),
         {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu", "steps": 3000, "layer": "layer5"}),
+    # a flow-matching τ (an ODE, no coupling blocks) at layer 5: does it draw the many-mode
+    # distributions of a partial prompt where the coupling flow hedges?
+    "MiniLM layer5, flow matching (8 RK4 steps), varied, 6,000 steps": (
+        "text_varied", {"kind": "flow-matching", "ode_steps": 8, "steps": 6000, "layer": "layer5"}),
+    "MiniLM layer5, flow matching (8 RK4 steps), varied ×3 + partial grammar ×1, 6,000 steps": (
+        "text_varied+text_varied+text_varied+text_varied_partial",
+        {"kind": "flow-matching", "ode_steps": 8, "steps": 6000, "layer": "layer5"}),
     "MiniLM layer5, varied ×3 + partial grammar ×1, aux. 1 + cond. noise 0.01 + LU mixing, 6,000 steps": (
         "text_varied+text_varied+text_varied+text_varied_partial",
         {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu", "steps": 6000, "layer": "layer5"}),
@@ -255,9 +262,22 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     p.add_argument("--render", action="store_true", help="only rewrite the table from the JSON beside --out")
     p.add_argument("--temperatures", help="sample the shipped shapes-text2img at these temperatures, e.g. 0.5,0.7,1 "
                                           "(alone: no variant is trained, the last run's rows are kept)")
+    p.add_argument("--merge", nargs="+", metavar="JSON",
+                   help="rows of other runs (the JSON beside their --out, e.g. --only runs side by side in two "
+                        "processes): they replace the rows of the same name beside --out, in the variants' order, "
+                        "and the table is rewritten; nothing is trained")
     args = p.parse_args(argv)
-    if args.render:
-        rows = json.loads(Path(args.out).with_suffix(".json").read_text())
+    if args.render or args.merge:
+        json_path = Path(args.out).with_suffix(".json")
+        rows = json.loads(json_path.read_text())
+        if args.merge:
+            new = {r["name"]: r for f in args.merge for r in json.loads(Path(f).read_text())}
+            names = [r["name"] for r in rows] + [n for n in new if n not in {r["name"] for r in rows}]
+            order = {n: i for i, n in enumerate(VARIANTS)}
+            names.sort(key=lambda n: order.get(n, len(order)))  # rows of no variant (temperatures) last
+            old = {r["name"]: r for r in rows}
+            rows = [new.get(n, old.get(n)) for n in names]
+            json_path.write_text(json.dumps(rows, indent=2) + "\n")
         Path(args.out).write_text(table(rows, args))
         return rows
     torch.set_num_threads(args.threads)
