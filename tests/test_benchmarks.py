@@ -150,3 +150,20 @@ def test_text_layer_probes_run_at_tiny_size(minilm) -> None:
     assert set(res["fmnist_class"]) == set(minilm.layers)
     md = tl.table(res, "docs/text-layers.md")
     assert "| `layer5` |" in md and "you can see … coloured …: left" in md and "## Fashion-MNIST captions" in md
+
+
+def test_follow_words_merge_puts_rows_of_side_by_side_runs_in_the_variants_order(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import follow_words as fw
+
+    row = json.loads((ROOT / "docs" / "follow-words.json").read_text())[0]
+    names = list(fw.VARIANTS)
+    page = tmp_path / "fw.md"
+    page.with_suffix(".json").write_text(json.dumps([{**row, "name": names[0]}, {**row, "name": names[3]}]))
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps([{**row, "name": names[2], "steps": 7}, {**row, "name": names[3], "steps": 9}]))
+    rows = fw.main(["--out", str(page), "--merge", str(other)])
+    assert [r["name"] for r in rows] == [names[0], names[2], names[3]]
+    assert [r.get("steps") for r in rows[1:]] == [7, 9]  # the merged run's rows replace those of the same name
+    assert json.loads(page.with_suffix(".json").read_text()) == rows
+    assert f"| {names[3]} | 9 |" in page.read_text()
