@@ -184,7 +184,7 @@ def temperature_rows(temperatures: list[float], test: ShapesTest, n_samples: int
 
 
 def _f(x: float) -> str:
-    return "–" if x != x else f"{x:.3f}"
+    return "–" if x != x else f"{x + 0.0:.3f}"  # + 0.0: no "-0.000" for an entropy of -0.0
 
 
 def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:

@@ -191,7 +191,7 @@ def _entropy(values: list[str], k: int) -> float:
         return float("nan")
     _, counts = np.unique(np.asarray(values), return_counts=True)
     p = counts / counts.sum()
-    return float(-(p * np.log(p)).sum() / math.log(k))
+    return float(-(p * np.log(p)).sum() / math.log(k)) + 0.0  # + 0.0: one value gives 0.0, not -0.0
 
 
 def partial_metrics(t: Translator, test: ShapesTest, clf: Any, *, n_samples: int, seed: int,
