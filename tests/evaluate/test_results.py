@@ -78,3 +78,17 @@ def test_kept_descriptors_are_one_for_an_identity_edit_and_near_zero_for_a_rando
     perm = torch.randperm(400, generator=torch.Generator().manual_seed(0))
     shuffled = kept_descriptors(images, images[perm], labels, labels[perm])
     assert abs(shuffled["brightness"]) < 0.2 and abs(shuffled["width"]) < 0.2, shuffled
+
+
+def test_quantile_ceiling_is_one_within_a_class_and_below_one_across_classes() -> None:
+    from net2net.data.fashion_mnist import load_fashion_mnist, to_float
+    from net2net.evaluate.translators import quantile_kept_brightness
+
+    x, y = load_fashion_mnist("test")
+    pool, pool_class = to_float(x[:2000]), torch.from_numpy(y[:2000].copy()).long()
+    images, labels = pool[:300], pool_class[:300]
+    # "edited" into its own class, the quantile's image has the source's own brightness rank
+    assert quantile_kept_brightness(images, labels, labels, pool, pool_class) > 0.99
+    other = (labels + 1 + torch.randint(0, 9, (300,), generator=torch.Generator().manual_seed(0))) % 10
+    r = quantile_kept_brightness(images, labels, other, pool, pool_class)
+    assert 0.3 < r < 0.99, r

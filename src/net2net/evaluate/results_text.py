@@ -178,7 +178,11 @@ def results_md(res: dict[str, Any]) -> str:
         if "edit_keeps_brightness_r" in attr:
             L.append(f"What an edit keeps of the garment, measured from pixels (`net2net.data.captions.measure`): "
                      f"Pearson r of source and edit {attr['edit_keeps_brightness_r']:.2f} for brightness and "
-                     f"{attr['edit_keeps_width_r']:.2f} for width relative to the class (issue 23's goal: 0.8 each).")
+                     f"{attr['edit_keeps_width_r']:.2f} for width relative to the class (issue 23's goal: 0.8 each)."
+                     + (" An edit that kept each garment's brightness quantile within its class exactly (the real "
+                        "target-class image at that quantile) would reach r = "
+                        f"{attr['edit_keeps_brightness_r_quantile_ceiling']:.2f} for brightness, since the classes' "
+                        "brightness differs." if "edit_keeps_brightness_r_quantile_ceiling" in attr else ""))
     L += ["", "![exemplar-guided](img/exemplar.png)", "",
           "Exemplar-guided translation (Fig. 7a): the residual `v` of the exemplar (first column) rendered with each "
           "class query.", "", "## What does a classifier layer keep? (Fig. 5)", "", "![diagnosis](img/diagnosis.png)", ""]

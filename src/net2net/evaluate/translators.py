@@ -203,6 +203,21 @@ def kept_descriptors(source: Tensor, edited: Tensor, source_class: Tensor, targe
     return {name: float(np.corrcoef(x, y)[0, 1]) for name, (x, y) in pairs.items()}
 
 
+def quantile_kept_brightness(source: Tensor, source_class: Tensor, target_class: Tensor, pool: Tensor,
+                             pool_class: Tensor) -> float:
+    """The brightness r of the best an edit can do: each source replaced by the real image of
+    the target class (from ``pool``) at the same brightness quantile within its class as the
+    source within its own. The classes' brightness differs, so even this stays below 1."""
+    b, pb = measure(source.cpu())["brightness"], measure(pool.cpu())["brightness"]
+    pc, sc, tc = pool_class.cpu().numpy(), source_class.cpu().numpy(), target_class.cpu().numpy()
+    out = np.empty(len(b))
+    for i in range(len(b)):
+        q = float((pb[pc == sc[i]] < b[i]).mean())
+        ranked = np.sort(pb[pc == tc[i]])
+        out[i] = ranked[min(int(q * len(ranked)), len(ranked) - 1)]
+    return float(np.corrcoef(b, out)[0, 1])
+
+
 def _edit_metrics(t: Translator, images: Tensor, labels: Tensor, clf: Any, seed: int) -> dict[str, float]:
     """Class editing: how often the target class is reached, and how much of the source stays.
 
@@ -228,6 +243,8 @@ def _edit_metrics(t: Translator, images: Tensor, labels: Tensor, clf: Any, seed:
         "edit_reference_psnr_reconstruction": float(psnr(recon, images).mean()),
         "edit_reference_psnr_random_target_image": float(psnr(other, images).mean()),
         **{f"edit_keeps_{k}_r": v for k, v in kept_descriptors(images, edited, labels, target).items()},
+        "edit_keeps_brightness_r_quantile_ceiling": quantile_kept_brightness(
+            images, labels, target, to_float(x), torch.from_numpy(y.copy())),
     }
 
 
