@@ -70,20 +70,21 @@ def run(n_train: int, n_test: int, c: float) -> dict[str, Any]:
     f_new = encode_all([r["text_newword"] for r in test], layers)
     rows: dict[str, Any] = {}
     sides: dict[str, Any] = {}
+    templates = [template(r["text_heldout"]) for r in test]
     for name in (*layers, *COMBOS):
-        get = (lambda f, n=name: f[n]) if name in layers else (lambda f, n=name: joined(f, n))
+        x_train, x_held, x_new = ((f[name] if name in layers else joined(f, name)) for f in (f_train, f_held, f_new))
         row: dict[str, Any] = {"held_out": {}, "new_words": {}}
         for a in ATTRIBUTES:
-            probe = LogisticRegression(max_iter=3000, C=c).fit(get(f_train), [r[a] for r in train])
+            probe = LogisticRegression(max_iter=3000, C=c).fit(x_train, [r[a] for r in train])
             want = np.array([r[a] for r in test])
-            row["held_out"][a] = float((probe.predict(get(f_held)) == want).mean())
-            row["new_words"][a] = float((probe.predict(get(f_new)) == want).mean())
+            pred = probe.predict(x_held)
+            row["held_out"][a] = float((pred == want).mean())
+            row["new_words"][a] = float((probe.predict(x_new) == want).mean())
             if a == "position":
-                pred = probe.predict(get(f_held))
                 per: dict[str, float] = {}
-                for tpl in sorted({template(r["text_heldout"]) for r in test}):
+                for tpl in sorted(set(templates)):
                     for side in ("left", "right"):
-                        sel = np.array([template(r["text_heldout"]) == tpl and side in r["position"] for r in test])
+                        sel = np.array([t == tpl and side in r["position"] for t, r in zip(templates, test, strict=True)])
                         per[f"{tpl}: {side}"] = float((pred[sel] == want[sel]).mean()) if sel.any() else float("nan")
                 sides[name] = per
         rows[name] = row

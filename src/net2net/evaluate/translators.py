@@ -209,12 +209,12 @@ def quantile_kept_brightness(source: Tensor, source_class: Tensor, target_class:
     the target class (from ``pool``) at the same brightness quantile within its class as the
     source within its own. The classes' brightness differs, so even this stays below 1."""
     b, pb = measure(source.cpu())["brightness"], measure(pool.cpu())["brightness"]
-    pc, sc, tc = pool_class.cpu().numpy(), source_class.cpu().numpy(), target_class.cpu().numpy()
+    pc = pool_class.cpu().numpy()
+    ranked = {c: np.sort(pb[pc == c]) for c in np.unique(pc)}  # each class's brightness, sorted once
     out = np.empty(len(b))
-    for i in range(len(b)):
-        q = float((pb[pc == sc[i]] < b[i]).mean())
-        ranked = np.sort(pb[pc == tc[i]])
-        out[i] = ranked[min(int(q * len(ranked)), len(ranked) - 1)]
+    for i, (s, t) in enumerate(zip(source_class.tolist(), target_class.tolist(), strict=True)):
+        q = np.searchsorted(ranked[s], b[i]) / len(ranked[s])  # the share of the source's class below it
+        out[i] = ranked[t][min(int(q * len(ranked[t])), len(ranked[t]) - 1)]
     return float(np.corrcoef(b, out)[0, 1])
 
 

@@ -134,8 +134,8 @@ def _parse_layers(layer: str, known: tuple[str, ...]) -> list[int]:
     """Indices into ``hidden_states`` of ``"name"`` or ``"name+name"``; unknown names list the known ones."""
     names = [x.strip() for x in str(layer).split("+")]
     bad = [x for x in names if x not in known]
-    if bad or not names:
-        raise ValueError(f"no text layer {bad[0] if bad else layer!r}; choose one of {', '.join(known)}, "
+    if bad:
+        raise ValueError(f"no text layer {bad[0]!r}; choose one of {', '.join(known)}, "
                          "or several joined by '+' (e.g. embeddings+layer6)")
     return [known.index(x) for x in names]
 
@@ -205,16 +205,15 @@ class SentenceTransformerExpert(TorchExpert):
         self.dim = int(get_dim())
         self._fp: str | None = None
         self.layer = layer
-        self._layer_net: tuple[Any, nn.Module, list[int]] | None = None
-        if layer is not None:
-            tok, net = _load_hf(self.model_id, str(self._device))
-            self._layer_net = (tok, net, _parse_layers(layer, text_layers(net)))
-            self.dim = int(net.config.hidden_size) * len(self._layer_net[2])
+        # the layers are read from the sentence model's own transformer: no second copy is loaded
+        self._index = None if layer is None else _parse_layers(layer, self.layers)
+        if self._index is not None:
+            self.dim = int(self._st[0].auto_model.config.hidden_size) * len(self._index)
 
     @property
     def layers(self) -> tuple[str, ...]:
         """The layers ``layer=`` reads (what ``net2net probe --layers`` chooses among)."""
-        return text_layers(_load_hf(self.model_id, str(self._device))[1])
+        return text_layers(self._st[0].auto_model)
 
     @property
     def device(self) -> torch.device:
@@ -233,10 +232,10 @@ class SentenceTransformerExpert(TorchExpert):
 
     def _encode(self, batch: Any) -> Tensor:
         texts = check_texts(batch)
-        if self._layer_net is not None:
-            tok, net, index = self._layer_net
-            return _encode_layers(tok, net, texts, index, max_length=int(self._st.max_seq_length),
-                                  batch_size=self.batch_size, device=self.device, normalize=self.normalize)
+        if self._index is not None:
+            return _encode_layers(self._st.tokenizer, self._st[0].auto_model, texts, self._index,
+                                  max_length=int(self._st.max_seq_length), batch_size=self.batch_size,
+                                  device=self.device, normalize=self.normalize)
         z = self._st.encode(texts, batch_size=self.batch_size, convert_to_tensor=True,
                             normalize_embeddings=self.normalize, show_progress_bar=False)
         return z.to(self.device)
