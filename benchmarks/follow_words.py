@@ -109,6 +109,12 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "MiniLM layer5, varied ×3 + partial grammar ×1, aux. 1 + cond. noise 0.01 + LU mixing, 6,000 steps": (
         "text_varied+text_varied+text_varied+text_varied_partial",
         {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu", "steps": 6000, "layer": "layer5"}),
+    # the couplings draw a partial prompt's samples from a few modes whatever it names (samples of one
+    # residual look alike across one-word prompts): does a learned conditional mean carry the named words?
+    "MiniLM layer5, varied ×3 + partial grammar ×1, cond. base, aux. 1 + cond. noise 0.01 + LU mixing, 3,000 steps": (
+        "text_varied+text_varied+text_varied+text_varied_partial",
+        {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu", "steps": 3000, "layer": "layer5",
+         "cond_base": True}),
     "varied ×3 + partial grammar ×1, aux. 1 + cond. noise 0.01 + LU mixing": (
         "text_varied+text_varied+text_varied+text_varied_partial",
         {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu"}),

@@ -98,3 +98,6 @@ def test_shipped_shapes_translators_do_their_task(name) -> None:
     assert m["feature_space"].startswith("shapes-classifier")
     for key, floor in SHAPES_FLOORS[m["task"]].items():
         assert m[key] >= floor, f"{name}: {key} {m[key]:.2f} < {floor}"
+    if m["task"] == "style":  # the ceiling: the judge on the autoencoder's reconstructions of the same images
+        assert m["style_reconstruction_accuracy"] >= 0.8
+        assert set(m["style_reconstruction_accuracy_per_size"]) == set(m["style_hit_per_size"]) == {"small", "medium", "large"}

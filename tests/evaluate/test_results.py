@@ -92,3 +92,20 @@ def test_quantile_ceiling_is_one_within_a_class_and_below_one_across_classes() -
     other = (labels + 1 + torch.randint(0, 9, (300,), generator=torch.Generator().manual_seed(0))) % 10
     r = quantile_kept_brightness(images, labels, other, pool, pool_class)
     assert 0.3 < r < 0.99, r
+
+
+def test_a_merge_keeps_the_full_runs_time_and_lists_what_it_remeasured(written, tmp_path) -> None:
+    import shutil
+
+    docs, res = written
+    shutil.copytree(docs, tmp_path / "docs")
+    first = run_results(tmp_path / "docs", quick=True, grids=False, translators=["fmnist-inpaint"], merge=True)
+    assert first["seconds"] == res["seconds"]
+    assert [r["names"] for r in first["remeasured"]] == [["fmnist-inpaint"]]
+    again = run_results(tmp_path / "docs", quick=True, grids=False,
+                        translators=["fmnist-inpaint", "fmnist-text2img-mlp"], merge=True)
+    assert [r["names"] for r in again["remeasured"]] == [["fmnist-inpaint", "fmnist-text2img-mlp"]]
+    text = (tmp_path / "docs" / "results.md").read_text()
+    assert text.count("re-measured since") == 1
+    assert (f"Written by `make results` in {res['seconds']:.0f} s; `fmnist-inpaint`, `fmnist-text2img-mlp` "
+            f"re-measured since by `scripts/results.py --only` in {again['remeasured'][0]['seconds']:.0f} s") in text

@@ -53,6 +53,14 @@ def test_edit_and_style_verdicts() -> None:
     assert "(0.810, goal 0.9: **missed by 0.090**)" in text
     assert "**Style hit** 0.990 (goal 0.9: met)" in text
     assert "kept** (shape, colour, size and position all as before) 0.920 (goal 0.9: met)" in text
+    assert "shapes-ae" not in text.split("Unpaired style transfer")[1], "no ceiling sentence without its figures"
+    style.update(style_reconstruction_accuracy=0.96,
+                 style_reconstruction_accuracy_per_size={"small": 0.88, "medium": 1.0, "large": 0.999},
+                 style_hit_per_size={"small": 0.826, "medium": 0.988, "large": 0.975})
+    text = shapes_section(_res(**{"shapes-style": style}))
+    assert "reconstructions of the same test images in 0.960 of them (by size: small 0.880, medium 1.000, " \
+           "large 0.999)" in text
+    assert "τ's style hit by size: small 0.826, medium 0.988, large 0.975." in text
 
 
 def test_no_shapes_translator_says_how_to_get_one() -> None:
