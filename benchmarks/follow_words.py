@@ -115,6 +115,14 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         "text_varied+text_varied+text_varied+text_varied_partial",
         {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu", "steps": 3000, "layer": "layer5",
          "cond_base": True}),
+    # ... or more couplings (12 blocks: twice the CPU per step), or a longer-trained ODE?
+    "MiniLM layer5, varied ×3 + partial grammar ×1, 12 blocks, aux. 1 + cond. noise 0.01 + LU mixing, 3,000 steps": (
+        "text_varied+text_varied+text_varied+text_varied_partial",
+        {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu", "steps": 3000, "layer": "layer5",
+         "n_blocks": 12}),
+    "MiniLM layer5, flow matching (8 RK4 steps), varied ×3 + partial grammar ×1, 12,000 steps": (
+        "text_varied+text_varied+text_varied+text_varied_partial",
+        {"kind": "flow-matching", "ode_steps": 8, "steps": 12000, "layer": "layer5"}),
     "varied ×3 + partial grammar ×1, aux. 1 + cond. noise 0.01 + LU mixing": (
         "text_varied+text_varied+text_varied+text_varied_partial",
         {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu"}),

@@ -1,6 +1,7 @@
 """Measure the installed zoo and write docs/results.md, docs/zoo.md, docs/results.json and plots.
 
     python scripts/results.py [--quick] [--docs docs] [--threads 1] [--only NAME ...]
+    python scripts/results.py --render    # rewrite the pages from docs/results.json, measuring nothing
 """
 
 from __future__ import annotations
@@ -20,9 +21,16 @@ def main() -> int:
     p.add_argument("--no-grids", action="store_true", help="keep the sample grids already in docs/img")
     p.add_argument("--only", action="append", metavar="NAME",
                    help="re-measure only this translator (repeatable) and keep every other figure of docs/results.json")
+    p.add_argument("--render", action="store_true",
+                   help="only rewrite results.md and zoo.md from the results.json in --docs (measures nothing)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    from net2net.evaluate.results import run_results
+    from net2net.evaluate.results import render_results, run_results
+
+    if args.render:
+        render_results(args.docs)
+        print(f"wrote {args.docs}/results.md, {args.docs}/zoo.md from {args.docs}/results.json")
+        return 0
 
     t0 = time.perf_counter()
     run_results(args.docs, quick=args.quick, seed=args.seed, grids=not args.no_grids, translators=args.only,

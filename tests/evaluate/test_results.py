@@ -109,3 +109,19 @@ def test_a_merge_keeps_the_full_runs_time_and_lists_what_it_remeasured(written, 
     assert text.count("re-measured since") == 1
     assert (f"Written by `make results` in {res['seconds']:.0f} s; `fmnist-inpaint`, `fmnist-text2img-mlp` "
             f"re-measured since by `scripts/results.py --only` in {again['remeasured'][0]['seconds']:.0f} s") in text
+
+
+def test_render_rewrites_the_pages_from_the_json_alone(written, tmp_path) -> None:
+    import shutil
+
+    from net2net.evaluate.results import render_results
+
+    docs, _ = written
+    shutil.copytree(docs, tmp_path / "docs")
+    before = {n: (tmp_path / "docs" / n).read_text() for n in ("results.md", "zoo.md")}
+    for n in before:
+        (tmp_path / "docs" / n).unlink()
+    render_results(tmp_path / "docs")
+    assert {n: (tmp_path / "docs" / n).read_text() for n in before} == before
+    with pytest.raises(ValueError, match="run scripts/results.py first"):
+        render_results(tmp_path / "nothing")

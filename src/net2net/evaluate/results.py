@@ -25,7 +25,7 @@ from net2net.data.fashion_mnist import CLASS_NAMES, load_fashion_mnist
 from net2net.evaluate.results_text import BASELINES, TEXT, eval_command, results_md, zoo_md
 from net2net.evaluate.translators import FEATURE_SPACE, evaluate_translator
 
-__all__ = ["run_results", "descriptor_effects", "temperature_sweep", "eval_command", "TEXT", "BASELINES"]
+__all__ = ["run_results", "render_results", "descriptor_effects", "temperature_sweep", "eval_command", "TEXT", "BASELINES"]
 
 #: held-out template used for descriptor prompts (never seen in training)
 DESCRIPTOR_TEMPLATE = "this is {}"
@@ -198,6 +198,18 @@ def _previous(docs: Path, res: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"{path} was made with other {key} ({old.get(key)!r}); rerun scripts/results.py "
                              "without --only")
     return old
+
+
+def render_results(docs: str | Path = "docs") -> dict[str, Any]:
+    """Rewrites ``docs/results.md`` and ``docs/zoo.md`` from ``docs/results.json`` without
+    measuring anything (e.g. after the methods text, ``zoo_methods.md``, changed)."""
+    path = Path(docs) / "results.json"
+    if not path.is_file():
+        raise ValueError(f"{path} does not exist: run scripts/results.py first")
+    res = json.loads(path.read_text(encoding="utf-8"))
+    (Path(docs) / "results.md").write_text(results_md(res), encoding="utf-8")
+    (Path(docs) / "zoo.md").write_text(zoo_md(res), encoding="utf-8")
+    return res
 
 
 def run_results(docs: str | Path = "docs", *, quick: bool = False, seed: int = 0, grids: bool = True,
