@@ -36,6 +36,9 @@ def test_eval_runs_on_every_shipped_translator(name, tmp_path, capsys) -> None:
     assert _png_is_not_blank(tmp_path / "p" / "per_class_accuracy.png")
     table = capsys.readouterr().out
     assert "class_accuracy" in table and f"{m['class_accuracy']:.4f}" in table
+    if "class_accuracy_per_class" in m:  # a breakdown is printed line by line
+        first, acc = next(iter(m["class_accuracy_per_class"].items()))
+        assert any(line.split() == [f"class_accuracy_per_class.{first}", f"{acc:.4f}"] for line in table.splitlines())
 
 
 def test_eval_is_deterministic_for_a_seed(tmp_path) -> None:
@@ -101,3 +104,11 @@ def test_shipped_shapes_translators_do_their_task(name) -> None:
     if m["task"] == "style":  # the ceiling: the judge on the autoencoder's reconstructions of the same images
         assert m["style_reconstruction_accuracy"] >= 0.8
         assert set(m["style_reconstruction_accuracy_per_size"]) == set(m["style_hit_per_size"]) == {"small", "medium", "large"}
+
+
+def test_eval_table_prints_breakdowns_and_skips_lists() -> None:
+    from net2net.cli.eval import format_table
+
+    table = format_table({"translator": "x", "style_hit": 0.5, "ok": True, "per_size": {"small": 0.25, "note": [1]},
+                          "curve": [0.1, 0.2]}).splitlines()
+    assert [line.split() for line in table] == [["translator", "x"], ["style_hit", "0.5000"], ["per_size.small", "0.2500"]]

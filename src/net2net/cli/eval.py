@@ -25,8 +25,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _scalar(v: object) -> bool:
+    return isinstance(v, (int, float, str)) and not isinstance(v, bool)
+
+
 def format_table(metrics: dict) -> str:
-    rows = [(k, v) for k, v in metrics.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)]
+    """One metric per line; a breakdown (a dict of figures, e.g. per attribute) as ``name.key``
+    lines, so every figure docs/results.md cites can be read here. Lists stay in the JSON."""
+    rows: list[tuple[str, object]] = []
+    for k, v in metrics.items():
+        if _scalar(v):
+            rows.append((k, v))
+        elif isinstance(v, dict):
+            rows += [(f"{k}.{sub}", x) for sub, x in v.items() if _scalar(x)]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}" for k, v in rows)
 
