@@ -130,3 +130,27 @@ def test_partial_prompts_are_scored_by_how_many_attributes_they_name() -> None:
     counts = {len(n.split(",")) for n in test.named if len(n.split(",")) < 5}
     assert m["partial_named_accuracy_by_count"] == {str(k): (1.0 if k >= 3 else 0.0) for k in sorted(counts)}
     assert m["partial_queries"] == sum(len(n.split(",")) < 5 for n in test.named)
+
+
+def test_issue_23_goals_table_gives_each_verdict_and_limit_from_the_figures() -> None:
+    from net2net.evaluate.results_text import goals_section
+
+    m = _text2img(0.97, 0.93)
+    m["accuracy_size_heldout"] = 0.85
+    m.update(accuracy_all_seen=0.9, partial_named_accuracy=0.96, newword_accuracy_named=0.6,
+             partial_unnamed_entropy={a: 0.9 for a in ATTRIBUTES} | {"position": 0.25})
+    res = _res(**{"shapes-text2img": m, "fmnist-text2img": {"class_accuracy": 0.866, "diversity": 0.83},
+                  "fmnist-text2img-mlp": {"class_accuracy": 0.886},
+                  "fmnist-attr": {"edit_keeps_brightness_r": 0.45, "edit_keeps_width_r": 0.3,
+                                  "edit_keeps_brightness_r_quantile_ceiling": 0.82},
+                  "shapes-style": {"style_hit": 0.929, "style_content_kept": 0.952, "style_reconstruction_accuracy": 0.959}})
+    res["experts"]["fmnist-ae"] = {"classifier_on_reconstructions": {"reconstruction_accuracy": 0.871}}
+    text = goals_section(res)
+    assert "| `shapes-text2img`: every attribute ≥ 0.95 on seen pairs | weakest: shape 0.970 | met | – |" in text
+    assert "every attribute ≥ 0.90 on held-out pairs | weakest: size 0.850 | **missed by 0.050** |" in text
+    assert "| lowest: position 0.250 | **missed by 0.550** |" in text
+    assert ("| `fmnist-text2img`: class accuracy ≥ the MLP's (0.886) | 0.866 | **missed by 0.020** | the classifier on "
+            "`fmnist-ae`'s reconstructions: 0.871 |") in text
+    assert "r = 0.82 |" in text and "the judge on `shapes-ae`'s reconstructions: 0.959 |" in text
+    assert "| `shapes-attr`: hit ≥ 0.95 | – | not measured | – |" in text
+    assert text.rstrip().endswith("Met: 5 of 14.")
