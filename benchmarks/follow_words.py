@@ -179,7 +179,8 @@ def run_variant(name: str, recipe: dict[str, Any], test: ShapesTest, out: Path, 
     cond = recipe["data"]["cond"]
     return {"name": name, "steps": recipe["train"]["steps"], "column": "+".join(q["column"] for q in cond) if isinstance(cond, list) else cond["column"],
             "model": recipe["model"],
-            "val_nll_nats_per_dim": m["val_nll_nats_per_dim"], "train_cpu_s": cpu, "train_wall_s": wall, "eval": ev}
+            "val_nll_nats_per_dim": m["val_nll_nats_per_dim"], "train_cpu_s": cpu, "train_wall_s": wall, "eval": ev,
+            "load_average": os.getloadavg()[0]}
 
 
 def temperature_rows(temperatures: list[float], test: ShapesTest, n_samples: int) -> list[dict[str, Any]]:
@@ -213,6 +214,8 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
                 "shipped translator (trained 3,000 steps) at lower temperatures (the second): if accuracy rises as "
                 "T falls, τ knows the words but spreads its samples too wide.", ""]
                if any(r["name"].startswith("shipped τ") for r in rows) else []),
+             "One row alone: `--only NAME --out /tmp/x.md`; rows run apart (in parallel processes) join this page "
+             "with `--merge /tmp/x.json ...`.", "",
              f"Each variant: the `shapes-text2img` recipe for **{args.steps} steps** unless its row says otherwise (seed 0, same batch and lr), one "
              f"torch thread, then {args.queries} test queries × {args.samples} samples judged by `shapes-classifier`. "
              "*seen* / *held-out*: colour-shape pairs the training split has / never has. *partial*: held-out "
@@ -258,8 +261,11 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         lines += ["", "Partial prompts' named accuracy by how many attributes the prompt names (1 to 4):", ""]
         lines += [f"- {r['name']}: " + ", ".join(f"{k}: {_f(v)}" for k, v in r["eval"]["partial_named_accuracy_by_count"].items())
                   for r in counted]
-    lines += ["", f"Load average when it finished: {os.getloadavg()[0]:.1f}.", ""]
-    return "\n".join(lines)
+    loads = [r["load_average"] for r in rows if "load_average" in r]  # when each row finished (older rows: none)
+    if loads:
+        lines += ["", f"Load average (1 min) when a row finished: {min(loads):.1f} to {max(loads):.1f} "
+                      f"({len(loads)} of {len(rows)} rows recorded it)."]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
