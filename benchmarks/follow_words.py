@@ -123,6 +123,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "MiniLM layer5, flow matching (8 RK4 steps), varied ×3 + partial grammar ×1, 12,000 steps": (
         "text_varied+text_varied+text_varied+text_varied_partial",
         {"kind": "flow-matching", "ode_steps": 8, "steps": 12000, "layer": "layer5"}),
+    "MiniLM layer5, flow matching (8 RK4 steps), varied ×3 + partial grammar ×1, 24,000 steps": (
+        "text_varied+text_varied+text_varied+text_varied_partial",
+        {"kind": "flow-matching", "ode_steps": 8, "steps": 24000, "layer": "layer5"}),
     "varied ×3 + partial grammar ×1, aux. 1 + cond. noise 0.01 + LU mixing": (
         "text_varied+text_varied+text_varied+text_varied_partial",
         {**LEGACY_TAU, "cond_regress": 1.0, "cond_noise": 0.01, "mixing": "lu"}),
