@@ -293,14 +293,20 @@ def style_metrics(t: Translator, test: ShapesTest, clf: Any) -> dict[str, Any]:
             "style_reconstruction_accuracy_per_size": {v: _rate(ceiling[sizes == v]) for v in VOCAB["size"]}}
 
 
-def reconstruction_style_accuracy(t: Translator, test: ShapesTest, clf: Any, batch: int = 500) -> np.ndarray:
+def reconstruction_style_accuracy(t: Translator, test: ShapesTest, clf: Any) -> np.ndarray:
     """Per test image: does the judge read the right style from the target expert's
     reconstruction of it? A style transfer decodes through that expert, so the share of
     right readings is about the most its hit rate can reach (the other style's images
     are the test split's own, by symmetry of the split)."""
-    rec = torch.cat([t.decode(t.encode_target(test.images[i:i + batch])).cpu()
-                     for i in range(0, len(test), batch)])
-    return np.asarray(_predict(clf, rec)["style"]) == np.asarray(test.attrs["style"])
+    return reconstruction_readings(lambda x: t.decode(t.encode_target(x)), test, clf)["style"]
+
+
+def reconstruction_readings(reconstruct: Any, test: ShapesTest, clf: Any, batch: int = 500) -> dict[str, np.ndarray]:
+    """Per attribute and test image: does the judge read the true value from
+    ``reconstruct(images)`` (an autoencoder's round trip), run in batches of ``batch``?"""
+    rec = torch.cat([reconstruct(test.images[i:i + batch]).cpu() for i in range(0, len(test), batch)])
+    pred = _predict(clf, rec)
+    return {a: np.asarray(pred[a]) == np.asarray(test.attrs[a]) for a in pred}
 
 
 @torch.no_grad()
