@@ -183,7 +183,7 @@ def run_variant(name: str, recipe: dict[str, Any], test: ShapesTest, out: Path, 
     return {"name": name, "steps": recipe["train"]["steps"], "column": "+".join(q["column"] for q in cond) if isinstance(cond, list) else cond["column"],
             "model": recipe["model"],
             "val_nll_nats_per_dim": m["val_nll_nats_per_dim"], "train_cpu_s": cpu, "train_wall_s": wall, "eval": ev,
-            "load_average": os.getloadavg()[0]}
+            "load_average": os.getloadavg()[0], "target_fingerprint": t.target.fingerprint()}
 
 
 def temperature_rows(temperatures: list[float], test: ShapesTest, n_samples: int) -> list[dict[str, Any]]:
@@ -203,6 +203,23 @@ def temperature_rows(temperatures: list[float], test: ShapesTest, n_samples: int
 
 def _f(x: float) -> str:
     return "–" if x != x else f"{x + 0.0:.3f}"  # + 0.0: no "-0.000" for an entropy of -0.0
+
+
+#: The ``shapes-ae`` every row read before rows recorded their target expert: 16 epochs, shipped
+#: until the 32-epoch one replaced it (docs/zoo.md, methods).
+_FIRST_AE = "the 16-epoch `shapes-ae` that shipped until 2026-12-06"
+
+
+def _target_provenance(rows: list[dict[str, Any]]) -> str:
+    """Which image codes the rows read: rows on different autoencoders compare only in part."""
+    prints: dict[str, int] = {}
+    for r in rows:
+        key = r.get("target_fingerprint", "")
+        prints[key] = prints.get(key, 0) + 1
+    parts = [f"{n} on {_FIRST_AE} (recorded before rows kept the fingerprint)" if not fp else
+             f"{n} on the `shapes-ae` of fingerprint {fp[:12]}" for fp, n in prints.items()]
+    note = "" if len(prints) == 1 else " Rows on different autoencoders compare only in part: their codes differ."
+    return f"Target codes the rows read: {'; '.join(parts)}.{note}"
 
 
 def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
@@ -264,6 +281,7 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         lines += ["", "Partial prompts' named accuracy by how many attributes the prompt names (1 to 4):", ""]
         lines += [f"- {r['name']}: " + ", ".join(f"{k}: {_f(v)}" for k, v in r["eval"]["partial_named_accuracy_by_count"].items())
                   for r in counted]
+    lines += ["", _target_provenance(rows)]
     loads = [r["load_average"] for r in rows if "load_average" in r]  # when each row finished (older rows: none)
     if loads:
         lines += ["", f"Load average (1 min) when a row finished: {min(loads):.1f} to {max(loads):.1f} "

@@ -167,3 +167,19 @@ def test_follow_words_merge_puts_rows_of_side_by_side_runs_in_the_variants_order
     assert [r.get("steps") for r in rows[1:]] == [7, 9]  # the merged run's rows replace those of the same name
     assert json.loads(page.with_suffix(".json").read_text()) == rows
     assert f"| {names[3]} | 9 |" in page.read_text()
+
+
+def test_follow_words_page_says_which_autoencoder_codes_its_rows_read(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import follow_words as fw
+
+    row = json.loads((ROOT / "docs" / "follow-words.json").read_text())[0]
+    old = {k: v for k, v in row.items() if k != "target_fingerprint"}
+    assert fw._target_provenance([old, old]) == f"Target codes the rows read: 2 on {fw._FIRST_AE} " \
+                                                "(recorded before rows kept the fingerprint)."
+    mixed = fw._target_provenance([old, {**old, "target_fingerprint": "ab" * 32}])
+    assert "1 on the `shapes-ae` of fingerprint abababababab" in mixed and "compare only in part" in mixed
+    page = tmp_path / "fw.md"
+    page.with_suffix(".json").write_text(json.dumps([{**old, "name": next(iter(fw.VARIANTS))}]))
+    fw.main(["--out", str(page), "--render"])
+    assert f"Target codes the rows read: 1 on {fw._FIRST_AE}" in page.read_text()
