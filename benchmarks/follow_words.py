@@ -24,6 +24,7 @@ import json
 import os
 import tempfile
 import time
+from collections import Counter
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -196,7 +197,8 @@ def temperature_rows(temperatures: list[float], test: ShapesTest, n_samples: int
     for temp in temperatures:
         ev = evaluate_shapes(t, n_queries=len(test), n_samples=n_samples, seed=0, test=test, temperature=temp)
         rows.append({"name": f"shipped τ (3,000 steps), T = {temp:g}", "column": "text", "model": t.tau.config.to_dict(),
-                     "val_nll_nats_per_dim": ev["nll_nats_per_dim"], "train_cpu_s": float("nan"), "eval": ev})
+                     "val_nll_nats_per_dim": ev["nll_nats_per_dim"], "train_cpu_s": float("nan"), "eval": ev,
+                     "target_fingerprint": t.target.fingerprint()})
         print(json.dumps({"name": rows[-1]["name"], "all_seen": ev["accuracy_all_seen"]}), flush=True)
     return rows
 
@@ -212,10 +214,7 @@ _FIRST_AE = "the 16-epoch `shapes-ae` that shipped until 2026-12-06"
 
 def _target_provenance(rows: list[dict[str, Any]]) -> str:
     """Which image codes the rows read: rows on different autoencoders compare only in part."""
-    prints: dict[str, int] = {}
-    for r in rows:
-        key = r.get("target_fingerprint", "")
-        prints[key] = prints.get(key, 0) + 1
+    prints = Counter(r.get("target_fingerprint", "") for r in rows)
     parts = [f"{n} on {_FIRST_AE} (recorded before rows kept the fingerprint)" if not fp else
              f"{n} on the `shapes-ae` of fingerprint {fp[:12]}" for fp, n in prints.items()]
     note = "" if len(prints) == 1 else " Rows on different autoencoders compare only in part: their codes differ."
