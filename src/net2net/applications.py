@@ -132,15 +132,23 @@ def parse_values(t: Translator, text: Any, *, flag: str, every: bool = False) ->
     between), or a bare ``VALUE`` for a translator of one column; ``every`` requires all columns."""
     columns = _columns_or_refuse(t)
     items = text.replace(",", " ").split() if isinstance(text, str) else [str(x) for x in text]
-    if len(columns) == 1 and len(items) >= 1 and all("=" not in x for x in items):
+    if (len(columns) == 1 or _completes(t)) and len(items) >= 1 and all("=" not in x for x in items):
         items = [f"{next(iter(columns))}={' '.join(items)}"]  # a bare class name, spaces and all
     sets = parse_assignments(items, flag=flag)
     out = {k: _value(t, columns, k, v, flag) for k, v in sets.items()}
     missing = [c for c in columns if c not in out]
+    if every and missing and _completes(t):
+        return t.query.complete(out)
     if every and missing:
         example = ", ".join(f"{c}={vs[0]}" for c, vs in columns.items())
         raise ValueError(f"{t.name} needs every column; {flag} misses {', '.join(missing)} (e.g. '{example}')")
     return out
+
+
+def _completes(t: Translator) -> bool:
+    """Whether ``t``'s query expert fills the columns a query leaves out (``fmnist-attr``'s
+    garment expert: a class alone stands for a typical garment of that class)."""
+    return callable(getattr(t.query, "complete", None))
 
 
 @lru_cache(maxsize=4)
@@ -150,13 +158,32 @@ def _judge(name: str, device: str) -> Any:
     return get_expert(name, device=device)
 
 
-def read_attributes(t: Translator, images: Tensor) -> dict[str, list[str]]:
+def read_attributes(t: Translator, images: Tensor, classes: list[int] | None = None) -> dict[str, list[str]]:
     """column -> the value the classifier ``t`` names (``info["judge"]``) sees in each image.
 
     A classifier with one head per column answers by name; a plain classifier answers the
-    one column of a class translator by index.
+    one column of a class translator by index. A translator that reads a garment's
+    descriptor levels beside its class (query transform ``descriptors``: ``fmnist-attr``)
+    gets them measured from the pixels (:func:`net2net.data.captions.levels`), within the
+    class the classifier sees, or within ``classes`` (class indices, e.g. the data set's
+    truth) where given, which then also answer the class column.
     """
     columns = _columns_or_refuse(t)
+    if t.info.get("query_transform") == "descriptors":
+        from net2net.data.captions import levels
+
+        grey = convert_images(images.float().cpu(), image_spec(t.target))[0]  # the garment as fmnist-ae sees it
+        if classes is None:
+            classes = [columns["class"].index(v) for v in _read_judge(t, grey, {"class": columns["class"]})["class"]]
+        read = levels(grey, classes)
+        return {"class": [columns["class"][c] for c in classes], **{c: [r[c] for r in read] for c in columns if c != "class"}}
+    if classes is not None:
+        col, values = next(iter(columns.items()))
+        return {col: [values[int(c)] for c in classes]}
+    return _read_judge(t, images, columns)
+
+
+def _read_judge(t: Translator, images: Tensor, columns: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
     name = t.info.get("judge")
     if not name:
         raise ValueError(f"{t.name} names no classifier to read an image's {', '.join(columns)}; "

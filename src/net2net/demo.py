@@ -175,6 +175,22 @@ def section_silhouette(r: Report) -> None:
     _image_section(r, "fmnist-silhouette2img", "Silhouette → image", "A garment/background mask as the query.", "silhouette")
 
 
+def _into_every_class(t: Any, r: Report, start: int, stop: int) -> list[tuple[torch.Tensor, list[Any]]]:
+    """For each test image ``start..stop-1``: its residual ``v`` (ten copies) and the queries of
+    the ten classes with everything else the image's own (its brightness and width levels,
+    where the translator reads them)."""
+    from net2net.applications import attribute_columns, attribute_query, read_attributes
+
+    names = attribute_columns(t)["class"]
+    out = []
+    for i in range(start, stop):
+        own = read_attributes(t, r.images[i : i + 1], classes=[int(r.labels[i])])
+        v = t.invert(r.images[i : i + 1], attribute_query(t, own))
+        targets = attribute_query(t, {**{c: own[c] * len(names) for c in own}, "class": list(names)})
+        out.append((v.expand(len(names), -1), targets))
+    return out
+
+
 def section_attr(r: Report) -> None:
     r.heading("Class editing and unpaired class-to-class translation",
               "y* = Λ(τ(τ⁻¹(Θ(y)|c)|c*)): each row is one test image (first column), then its edit into every "
@@ -182,20 +198,11 @@ def section_attr(r: Report) -> None:
     t = r.translator("fmnist-attr")
     if t is None:
         return
-    src = r.images[:4]
-    labels = [int(v) for v in r.labels[:4]]
-    rows = []
-    for i in range(len(src)):
-        edits = t.edit(src[i : i + 1].expand(10, -1, -1, -1), [labels[i]] * 10, list(range(10)))
-        rows.append(torch.cat([src[i : i + 1], edits]))
+    rows = [torch.cat([r.images[i : i + 1], t.render(v, targets, 1)]) for i, (v, targets) in enumerate(_into_every_class(t, r, 0, 4))]
     r.figure("edit", torch.cat(rows), 11, "columns after the first: " + ", ".join(CLASS_NAMES))
     r.heading("Exemplar-guided translation (Fig. 7a)",
               "The residual v of the exemplar (first column) rendered with each class query.")
-    ex = r.images[4:7]
-    v = t.invert(ex, [int(c) for c in r.labels[4:7]])
-    out = []
-    for i in range(len(ex)):
-        out.append(torch.cat([ex[i : i + 1], t.render(v[i : i + 1].expand(10, -1), list(range(10)), 1)]))
+    out = [torch.cat([r.images[4 + i : 5 + i], t.render(v, targets, 1)]) for i, (v, targets) in enumerate(_into_every_class(t, r, 4, 7))]
     r.figure("exemplar", torch.cat(out), 11, "first column: exemplar; then its style in every class")
 
 

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from net2net.applications import check_prompt, make_query, query_of, read_image_for
+from net2net.applications import check_prompt, edit_attributes, make_query, read_attributes, read_image_for
 from net2net.data.fashion_mnist import CLASS_NAMES, class_index
 from net2net.data.shapes import ATTRIBUTES
 from net2net.imageio import image_from_pil, to_pil
@@ -212,9 +212,12 @@ def edit_image(translators: Mapping[str, Translator], path: str | None, target: 
         raise ValueError(f"choose the target class: one of {', '.join(CLASS_NAMES)}")
     target = class_index(target)
     image = read_upload(path)
-    src = [class_index(q) for q in query_of(t, image)] if source in (None, "", AUTO) else [class_index(source)]
+    # the image's class (the classifier's reading, or the one given) and, where fmnist-attr reads
+    # them, its brightness and width levels: the edit changes the class and keeps the rest
+    current = read_attributes(t, image, classes=None if source in (None, "", AUTO) else [class_index(source)])
     recon = t.decode(t.encode_target(image))
-    edits = t.edit(image, src, [target], n=n, temperature=temperature, seed=seed)
+    edits = edit_attributes(t, image, current, [{"class": CLASS_NAMES[target]}], n=n, temperature=temperature, seed=seed)
+    src = [class_index(current["class"][0])]
     return (_items(image, [f"input ({CLASS_NAMES[src[0]]})"]) + _items(recon, ["reconstruction"])
             + _items(edits, [f"→ {CLASS_NAMES[target]} #{i + 1}" for i in range(n)]))
 

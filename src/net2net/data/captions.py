@@ -24,12 +24,15 @@ from net2net.data.fashion_mnist import CLASS_NAMES
 
 __all__ = [
     "DESCRIPTORS",
+    "LEVELS",
     "NOUNS",
     "TEMPLATES",
     "caption",
     "describe",
+    "levels",
     "measure",
     "render",
+    "typical_levels",
 ]
 
 #: Words for each descriptor bucket (low, high); the middle third gets no word.
@@ -50,6 +53,26 @@ _TERTILES: dict[str, np.ndarray] = {
     "size": np.array([[0.529, 0.575], [0.311, 0.339], [0.592, 0.654], [0.362, 0.436], [0.552, 0.611],
                       [0.222, 0.300], [0.570, 0.635], [0.281, 0.320], [0.497, 0.592], [0.408, 0.476]]),
 }
+
+#: Five levels of each descriptor that ``fmnist-attr`` reads beside the class (lowest first).
+#: Brightness levels are over all garments (a "very-dark" coat is as dark as a "very-dark"
+#: sandal), so a class edit that keeps the level keeps the garment's brightness; width
+#: levels are within the class (a "wide" trouser is wide for a trouser).
+LEVELS: dict[str, tuple[str, ...]] = {
+    "brightness": ("very-dark", "dark", "mid", "light", "very-light"),
+    "width": ("very-narrow", "narrow", "mid", "wide", "very-wide"),
+}
+
+# Brightness level edges: the quintiles of `measure`'s brightness over the 60,000 training
+# images; width levels: the class's z-score of `measure`'s width (class mean and standard
+# deviation on the training images) cut at the standard normal's quintiles. Fixed here, like
+# _TERTILES, so a query never depends on which data are at hand (a test recomputes them).
+_BRIGHTNESS_EDGES = np.array([0.4587, 0.5847, 0.6821, 0.762])
+_WIDTH_STATS = np.array([[0.7849, 0.1282], [0.419, 0.0753], [0.7636, 0.084], [0.5269, 0.1224], [0.7232, 0.094],
+                         [2.0214, 0.8662], [0.7777, 0.1259], [2.1333, 0.3692], [1.1745, 0.4087], [1.3576, 0.2662]])
+_Z_EDGES = np.array([-0.8416, -0.2533, 0.2533, 0.8416])
+# The brightness level of each class's median garment on the training images (rows follow CLASS_NAMES).
+_TYPICAL_BRIGHTNESS = (2, 3, 2, 2, 3, 1, 1, 1, 2, 3)
 
 #: Ways to name each class (shared by both template sets: the split is in the phrasing).
 NOUNS: dict[str, tuple[str, ...]] = {
@@ -157,6 +180,31 @@ def _labels(labels: Sequence[int] | np.ndarray | torch.Tensor) -> np.ndarray:
     if len(y) and (y.min() < 0 or y.max() >= len(CLASS_NAMES)):
         raise ValueError(f"labels must be in 0-{len(CLASS_NAMES) - 1}")
     return y.astype(np.int64)
+
+
+def levels(images: np.ndarray | torch.Tensor, labels: Sequence[int] | np.ndarray | torch.Tensor) -> list[dict[str, str]]:
+    """Per image, its level of each descriptor of :data:`LEVELS`, e.g.
+    ``{"brightness": "dark", "width": "mid"}``: brightness among all garments, width within
+    the image's class (``labels``, class indices).
+
+    Example:
+        >>> import numpy as np
+        >>> levels(np.full((1, 28, 28), 255, np.uint8), [3])
+        [{'brightness': 'very-light', 'width': 'very-wide'}]
+    """
+    y = _labels(labels)
+    meas = measure(images)
+    if len(y) != len(meas["size"]):
+        raise ValueError(f"{len(meas['size'])} images but {len(y)} labels; pass one label per image")
+    bright = np.digitize(meas["brightness"], _BRIGHTNESS_EDGES)
+    width = np.digitize((meas["width"] - _WIDTH_STATS[y, 0]) / _WIDTH_STATS[y, 1], _Z_EDGES)
+    return [{"brightness": LEVELS["brightness"][b], "width": LEVELS["width"][w]} for b, w in zip(bright, width, strict=True)]
+
+
+def typical_levels(label: int) -> dict[str, str]:
+    """The levels of a typical garment of class ``label`` (its class's median brightness, the
+    class's middle width): what a query that names only the class stands for."""
+    return {"brightness": LEVELS["brightness"][_TYPICAL_BRIGHTNESS[int(label)]], "width": LEVELS["width"][2]}
 
 
 def render(label: int, words: dict[str, str], template: str, noun: str) -> str:

@@ -141,6 +141,17 @@ def _labels(items: Items) -> list[int]:
     return [int(v) for v in items.labels]
 
 
+def _descriptors(items: Items) -> list[list[str]]:
+    from net2net.data.captions import levels
+    from net2net.data.fashion_mnist import CLASS_NAMES
+
+    if items.labels is None:
+        raise ValueError("the descriptor levels need Fashion-MNIST class labels (width is measured within the class)")
+    x = items.need_images("descriptors")
+    return [[f"class={CLASS_NAMES[int(y)]}", *(f"{k}={v}" for k, v in lv.items())]
+            for y, lv in zip(items.labels, levels(x, items.labels), strict=True)]
+
+
 def _column(items: Items, *, column: str) -> list[Any]:
     if column not in items.columns:
         raise ValueError(f"no column {column!r}; the columns are {', '.join(items.columns) or '(none)'}")
@@ -183,6 +194,9 @@ DOMAINS: dict[str, Domain] = {
         Domain("captions-heldout", "text", _captions, {"templates": "heldout", "seed": 0},
                "generated Fashion-MNIST captions, held-out phrasings (evaluation only)"),
         Domain("labels", "label", _labels, {}, "the class indices", reads_images=False),
+        Domain("descriptors", "label", _descriptors, {},
+               "the class and the garment's brightness and width levels, measured from pixels (class=dress, "
+               "brightness=dark, width=mid)"),
     )
 }
 

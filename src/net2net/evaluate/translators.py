@@ -229,7 +229,13 @@ def _edit_metrics(t: Translator, images: Tensor, labels: Tensor, clf: Any, seed:
     g = torch.Generator().manual_seed(seed)
     shift = torch.randint(1, len(CLASS_NAMES), (len(labels),), generator=g)
     target = (labels + shift) % len(CLASS_NAMES)
-    edited = t.edit(images, [int(v) for v in labels], [int(v) for v in target]).cpu()
+    from net2net.applications import attribute_columns, edit_attributes, read_attributes
+
+    # the source's own columns (class, and where the translator reads them its brightness and
+    # width levels, measured from pixels) with the class changed: what `net2net edit` does
+    source = read_attributes(t, images, classes=[int(v) for v in labels])
+    names = attribute_columns(t)["class"]
+    edited = edit_attributes(t, images, source, [{"class": names[int(c)]} for c in target]).cpu()
     success = float((clf.predict(edited).cpu() == target).float().mean())
     recon = t.decode(t.encode_target(images)).cpu()
     x, y = load_fashion_mnist("test")

@@ -17,7 +17,7 @@ from torch import Tensor
 from net2net.data.fashion_mnist import CLASS_NAMES, class_index
 from net2net.experts.base import TorchExpert
 
-__all__ = ["MultiHotExpert", "OneHotExpert", "label_columns"]
+__all__ = ["GarmentExpert", "MultiHotExpert", "OneHotExpert", "label_columns"]
 
 
 class OneHotExpert(TorchExpert):
@@ -111,6 +111,56 @@ class MultiHotExpert(TorchExpert):
                     raise ValueError(f"unknown attribute {a!r}; choose from {', '.join(self.attributes)}")
                 out[i, self.attributes.index(a)] = 1.0
         return out.to(self.device)
+
+
+class GarmentExpert(MultiHotExpert):
+    """A Fashion-MNIST garment as multi-hot flags: its class and its descriptor levels
+    (:data:`net2net.data.captions.LEVELS`): ``class=dress``, ``brightness=dark``, ``width=mid``.
+
+    An item names every column (``["class=dress", "brightness=dark", "width=mid"]``), only
+    some of them, or is a bare class (an index or a name, as :class:`OneHotExpert` reads
+    it); a column it leaves out takes the level of a typical garment of its class
+    (:meth:`complete`), so a class alone still means that class.
+
+    Example:
+        >>> GarmentExpert().encode(["dress"]).nonzero()[:, 1].tolist()  # class=dress, brightness=mid, width=mid
+        [3, 12, 17]
+    """
+
+    COLUMNS = ("class", "brightness", "width")
+
+    def __init__(self, *, name: str = "fmnist-garment", device: str | torch.device = "cpu") -> None:
+        from net2net.data.captions import LEVELS
+
+        super().__init__([f"class={c}" for c in CLASS_NAMES] + [f"{k}={v}" for k in LEVELS for v in LEVELS[k]],
+                         name=name, device=device)
+
+    def complete(self, values: dict[str, str]) -> dict[str, str]:
+        """``values`` (column -> value, the class among them) with every column it leaves out set
+        to a typical garment's level of that class."""
+        from net2net.data.captions import typical_levels
+
+        if "class" not in values:
+            raise ValueError("name the class (class=dress); brightness and width alone do not make a garment")
+        return {**typical_levels(class_index(values["class"])), **values}
+
+    def _item(self, item: Any) -> list[str]:
+        if isinstance(item, (np.integer, Tensor)):
+            item = int(item)
+        if isinstance(item, (int, str)) and not isinstance(item, bool):
+            if isinstance(item, str) and "=" in item:
+                raise ValueError("each item must be a list of NAME=VALUE names or a bare class, not one string: "
+                                 f"wrap it: [{item!r}]")
+            item = [f"class={CLASS_NAMES[class_index(item)]}"]
+        named = dict(str(a).split("=", 1) for a in item if "=" in str(a))
+        if len(named) != len(list(item)):
+            raise ValueError(f"each name must be NAME=VALUE, got {list(item)}")
+        return [f"{k}={v}" for k, v in self.complete(named).items()]
+
+    def _encode(self, batch: Any) -> Tensor:
+        if isinstance(batch, Tensor) and batch.dim() == 2:
+            return super()._encode(batch)
+        return super()._encode([self._item(item) for item in batch])
 
 
 def label_columns(expert: Any, column: str | None = None) -> dict[str, tuple[str, ...]]:

@@ -15,6 +15,7 @@ fmnist-lowres-ae           16    VAE of 7x7 images (``downsample(x, 7)``)
 fmnist-gan                 48    generator, latent ``[z̃ (32), W·onehot(c) (16)]``
 shapes-classifier          128   RGB 32x32 attribute classifier: heads shape, colour, size, position, style
 shapes-ae                  64    RGB VAE g of the shapes data set, decode -> (B, 3, 32, 32)
+fmnist-garment             20    label expert: ``class=dress``, ``brightness=dark``, ``width=mid`` flags (no weights)
 shapes-multihot            27    label expert: ``shape=star``, ``colour=red``, ... flags (no weights)
 shapes-style-onehot        2     label expert: ``filled`` / ``outlined`` (no weights)
 =========================  ====  ==========================================================
@@ -86,9 +87,17 @@ def register_experts(register: Callable[[str, Callable[..., TorchExpert]], Any])
     register(FOLDER_EXPERT, load_expert_folder)
     for kind in EXPERT_KINDS:
         register_expert_trainer(kind, functools.partial(train_own_expert, kind), overwrite=True)
+    register("fmnist-garment", _fmnist_garment)
     register("shapes-multihot", _shapes_multihot)
     register("shapes-style-onehot", _shapes_style)
-    return [*names, "fmnist-gan-dequant", "shapes-multihot", "shapes-style-onehot"]
+    return [*names, "fmnist-gan-dequant", "fmnist-garment", "shapes-multihot", "shapes-style-onehot"]
+
+
+def _fmnist_garment(*, device: str | torch.device = "cpu") -> TorchExpert:
+    """A Fashion-MNIST garment's class and brightness and width levels as multi-hot flags."""
+    from net2net.experts.labels import GarmentExpert
+
+    return GarmentExpert(device=device)
 
 
 def _shapes_multihot(*, device: str | torch.device = "cpu") -> TorchExpert:
