@@ -110,6 +110,13 @@ def _value(t: Translator, columns: dict[str, tuple[str, ...]], key: str, value: 
     values = columns[key]
     if str(value) in values:
         return str(value)
+    if key == "class" and _completes(t):  # the garment expert's class column: Fashion-MNIST's spellings too
+        from net2net.data.fashion_mnist import class_index
+
+        try:
+            return values[class_index(value)]
+        except ValueError as e:
+            raise ValueError(f"{flag} {key}={value}: {e}") from None
     if len(columns) == 1 and getattr(t.query, "class_names", None) is not None:
         # a one-hot expert knows its own spellings ("Ankle-Boot", "9"); its error lists the classes
         try:

@@ -60,3 +60,30 @@ def test_caption_errors():
         caption(_images(), [0, 1])
     with pytest.raises(ValueError, match="labels must be in 0-9"):
         caption(_images(), [0, 1, 10])
+
+
+def test_descriptor_levels_are_the_training_splits_quintiles_and_class_z_scores() -> None:
+    """The fixed level edges of captions.levels are what they say: brightness quintiles over
+    all 60,000 training garments; width z-scores within the class (its training mean and std)."""
+    from net2net.data import captions
+    from net2net.data.fashion_mnist import load_fashion_mnist
+
+    x, y = load_fashion_mnist("train")
+    m = captions.measure(x)
+    np.testing.assert_allclose(captions._BRIGHTNESS_EDGES, np.quantile(m["brightness"], [0.2, 0.4, 0.6, 0.8]), atol=1e-4)
+    stats = [[m["width"][y == c].mean(), m["width"][y == c].std()] for c in range(10)]
+    np.testing.assert_allclose(captions._WIDTH_STATS, stats, atol=1e-4)
+    read = captions.levels(x[:5000], y[:5000])
+    share = {lv: np.mean([r["brightness"] == lv for r in read]) for lv in captions.LEVELS["brightness"]}
+    assert all(0.15 < v < 0.25 for v in share.values()), share  # about a fifth each
+    for c in range(10):
+        median = np.median(m["brightness"][y == c])
+        assert captions.typical_levels(c)["brightness"] == captions.LEVELS["brightness"][
+            int(np.digitize(median, captions._BRIGHTNESS_EDGES))]
+
+
+def test_levels_refuse_a_label_count_that_disagrees() -> None:
+    from net2net.data.captions import levels
+
+    with pytest.raises(ValueError, match="2 images but 1 labels"):
+        levels(np.zeros((2, 28, 28), np.uint8), [0])

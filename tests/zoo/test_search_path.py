@@ -47,7 +47,7 @@ def test_zoo_list_and_load_find_translators_in_net2net_zoo(tmp_path, monkeypatch
     listed = json.loads(capsys.readouterr().out)
     assert listed["translators"]["my-attr"]["installed"] and listed["translators"]["fmnist-attr"]["installed"]
     assert "fmnist-ae" in listed["experts"]  # the package's experts stay on the path
-    assert net2net.load("my-attr").query_ref.name == "onehot"
+    assert net2net.load("my-attr").query_ref.name == "fmnist-garment"
     monkeypatch.delenv("NET2NET_ZOO")
     with pytest.raises(ValueError, match="no translator 'my-attr'"):
         net2net.load("my-attr")
