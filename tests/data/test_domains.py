@@ -30,6 +30,13 @@ def test_domains_make_their_kind(name):
         assert out.dim() == 4 and out.shape[0] == 6 and out.dtype == torch.float32 and 0 <= out.min() and out.max() <= 1
     elif d.kind == "text":
         assert len(out) == 6 and all(isinstance(s, str) and s for s in out)
+    elif name == "descriptors":  # the class and the garment's levels, as multi-hot names
+        from net2net.data.captions import levels
+        from net2net.data.fashion_mnist import CLASS_NAMES
+
+        want = [[f"class={CLASS_NAMES[i]}", f"brightness={lv['brightness']}", f"width={lv['width']}"]
+                for i, lv in enumerate(levels(x, y))]
+        assert out == want
     else:
         assert out == list(range(6))
 
