@@ -154,6 +154,13 @@ def test_a_class_alone_stands_for_a_typical_garment_of_it(tmp_path, capsys) -> N
                  "--out", str(out)]) == 0
     said = json.loads(capsys.readouterr().out)
     assert said["to"] == {"brightness": "very-light"} and said["from"]["brightness"] != "very-light"
+    # a class given with --from is the class the width level is measured within
+    from net2net.applications import read_attributes
+    from net2net.data.captions import levels
+
+    image = to_float(load_fashion_mnist("test")[0][:1])
+    assert read_attributes(t, image, classes=[1])["width"] == [levels(image, [1])[0]["width"]]
+    assert read_attributes(t, image, classes=[1])["class"] == ["trouser"]
 
 
 def _photo(tmp_path):

@@ -256,7 +256,9 @@ def edit(t: Translator, image: Tensor, assignments: str | list[str], *, source: 
     given = parse_values(t, source, flag="--from") if source is not None else {}
     current: dict[str, list[str]] = {c: [v] for c, v in given.items()}
     if any(c not in current for c in columns):
-        current = {**read_attributes(t, image), **current}
+        # a class given with --from is the one the garment's width level is measured within
+        classes = [columns["class"].index(given["class"])] if "class" in given and "class" in columns else None
+        current = {**read_attributes(t, image, classes=classes), **current}
     images = edit_attributes(t, image, current, [sets], n=n, temperature=temperature, seed=seed)
     return images, {"from": {k: current[k][0] for k in sets}, "to": sets}
 
