@@ -78,6 +78,23 @@ def test_edit_shows_input_reconstruction_and_edits(tiny_translators) -> None:
     assert torch.allclose(pixels(same[2]), pixels(same[1]), atol=2 / 255)
 
 
+def test_edit_sets_the_brightness_where_fmnist_attr_reads_it(tiny_translators) -> None:
+    from net2net.data.captions import measure
+
+    path = str(h.EXAMPLES_DIR / "dress.png")
+    shipped = {"fmnist-attr": net2net.load("fmnist-attr")}
+    dark, light = (h.edit_image(shipped, path, "coat", h.AUTO, 2, 1.0, 0, level) for level in ("very-dark", "very-light"))
+    assert [c for _, c in light][2:] == ["→ coat, very-light #1", "→ coat, very-light #2"]
+    assert (measure(torch.stack([pixels(i) for i in light[2:]]))["brightness"].min()
+            > measure(torch.stack([pixels(i) for i in dark[2:]]))["brightness"].max())
+    kept = h.edit_image(shipped, path, "coat", h.AUTO, 1, 1.0, 0)
+    assert [c for _, c in kept][2:] == ["→ coat #1"]
+    with pytest.raises(ValueError, match="choose the brightness: keep the image's or one of very-dark"):
+        h.edit_image(shipped, path, "coat", h.AUTO, 1, 1.0, 0, "grey")
+    with pytest.raises(ValueError, match="reads only the class; it cannot set the brightness"):
+        h.edit_image(tiny_translators, path, "coat", "dress", 1, 1.0, 0, "dark")
+
+
 def test_bad_uploads_get_the_imageio_message_without_the_temp_path(tiny_translators, tmp_path, monkeypatch) -> None:
     note = tmp_path / "notes.txt"
     note.write_text("not a picture")

@@ -20,7 +20,14 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from net2net.applications import check_prompt, edit_attributes, make_query, read_attributes, read_image_for
+from net2net.applications import (
+    attribute_columns,
+    check_prompt,
+    edit_attributes,
+    make_query,
+    read_attributes,
+    read_image_for,
+)
 from net2net.data.fashion_mnist import CLASS_NAMES, class_index
 from net2net.data.shapes import ATTRIBUTES
 from net2net.imageio import image_from_pil, to_pil
@@ -30,6 +37,7 @@ __all__ = [
     "ALL_LAYERS",
     "APP_TRANSLATORS",
     "AUTO",
+    "KEEP",
     "DIAGNOSE_PREFIX",
     "EXAMPLES_DIR",
     "MAX_SAMPLES",
@@ -74,6 +82,7 @@ APP_TRANSLATORS: tuple[str, ...] = (TEXT2IMG, ATTR, *TASKS.values(), SHAPES_TEXT
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 #: the classifier's verdict as the source class of an edit.
 AUTO = "auto (ask the classifier)"
+KEEP = "keep the image's"
 MAX_SAMPLES = 16
 MAX_TEMPERATURE = 2.0
 #: 28 px -> 168 px in the gallery (nearest neighbour: the pixels stay visible).
@@ -204,22 +213,32 @@ def own_sample(translators: Mapping[str, Translator], name: Any, query: Any, n: 
 
 
 def edit_image(translators: Mapping[str, Translator], path: str | None, target: Any, source: Any = AUTO,
-               n: Any = 3, temperature: Any = 1.0, seed: Any = 0) -> list[Item]:
-    """The input, its reconstruction ``Λ(Θ(y))`` and ``n`` edits to the target class."""
+               n: Any = 3, temperature: Any = 1.0, seed: Any = 0, brightness: Any = KEEP) -> list[Item]:
+    """The input, its reconstruction ``Λ(Θ(y))`` and ``n`` edits to the target class (and, where
+    ``fmnist-attr`` reads it, to another ``brightness`` level; :data:`KEEP` keeps the image's)."""
     t = _require(translators, ATTR)
     n, temperature, seed = _settings(n, temperature, seed)
     if target is None:
         raise ValueError(f"choose the target class: one of {', '.join(CLASS_NAMES)}")
     target = class_index(target)
+    change = {"class": CLASS_NAMES[target]}
+    if brightness not in (None, "", KEEP):
+        levels = attribute_columns(t).get("brightness")
+        if not levels:
+            raise ValueError(f"this {ATTR} reads only the class; it cannot set the brightness (keep it)")
+        if brightness not in levels:
+            raise ValueError(f"choose the brightness: {KEEP} or one of {', '.join(levels)}")
+        change["brightness"] = str(brightness)
     image = read_upload(path)
     # the image's class (the classifier's reading, or the one given) and, where fmnist-attr reads
-    # them, its brightness and width levels: the edit changes the class and keeps the rest
+    # them, its brightness and width levels: the edit changes what `change` says and keeps the rest
     current = read_attributes(t, image, classes=None if source in (None, "", AUTO) else [class_index(source)])
     recon = t.decode(t.encode_target(image))
-    edits = edit_attributes(t, image, current, [{"class": CLASS_NAMES[target]}], n=n, temperature=temperature, seed=seed)
+    edits = edit_attributes(t, image, current, [change], n=n, temperature=temperature, seed=seed)
     src = [class_index(current["class"][0])]
+    to = ", ".join(change.values())
     return (_items(image, [f"input ({CLASS_NAMES[src[0]]})"]) + _items(recon, ["reconstruction"])
-            + _items(edits, [f"→ {CLASS_NAMES[target]} #{i + 1}" for i in range(n)]))
+            + _items(edits, [f"→ {to} #{i + 1}" for i in range(n)]))
 
 
 # --- Shapes (colour) ----------------------------------------------------------------------

@@ -38,6 +38,7 @@ import gradio as gr
 from PIL import Image
 
 from net2net.app import handlers as h
+from net2net.data.captions import LEVELS
 from net2net.data.fashion_mnist import CLASS_NAMES
 from net2net.imageio import MAX_BYTES
 from net2net.translator import Translator
@@ -167,19 +168,21 @@ def build_app(translators: Mapping[str, Translator] | None = None, *, device: st
 
         with gr.Tab("Edit", id="edit"):
             _notice(translators, h.ATTR)
-            gr.Markdown("Change an image's class and keep the rest: the residual *v* of the image under its "
-                        "class is rendered with the new class.")
+            gr.Markdown("Change an image's class (and, if you like, its brightness) and keep the rest: the "
+                        "residual *v* of the image under its class, brightness and width is rendered with the new "
+                        "ones.")
             with gr.Row():
                 with gr.Column():
                     upload = _upload("edit-upload")
                 with gr.Column():
                     target = gr.Dropdown(list(CLASS_NAMES), value="coat", label="target class")
                     source = gr.Dropdown([h.AUTO, *CLASS_NAMES], value=h.AUTO, label="the image's class")
+                    brightness = gr.Dropdown([h.KEEP, *LEVELS["brightness"]], value=h.KEEP, label="brightness")
                     count, temperature, seed = _settings(3)
                     go = gr.Button("Edit", variant="primary", elem_id="edit-run")
             edits = _gallery("input, reconstruction, edits", "edits")
-            go.click(_wrap(h.edit_image, translators), [upload, target, source, count, temperature, seed], edits,
-                     api_name="edit")
+            go.click(_wrap(h.edit_image, translators), [upload, target, source, count, temperature, seed, brightness],
+                     edits, api_name="edit")
 
         with gr.Tab("Shapes (colour)", id="shapes"):
             _notice(translators, h.SHAPES_TEXT2IMG, h.SHAPES_ATTR, h.SHAPES_STYLE)
