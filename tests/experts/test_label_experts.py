@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from net2net.data.fashion_mnist import CLASS_NAMES
 from net2net.experts.labels import MultiHotExpert, OneHotExpert
 
 
@@ -31,3 +32,29 @@ def test_multihot():
         e.encode([{"big"}])
     with pytest.raises(ValueError, match="wrap it"):
         e.encode(["dark"])
+
+
+def test_garment_expert_fills_the_levels_a_query_leaves_out() -> None:
+    from net2net.data.captions import LEVELS, typical_levels
+    from net2net.experts.labels import GarmentExpert, label_columns
+
+    g = GarmentExpert()
+    assert label_columns(g) == {"class": tuple(CLASS_NAMES), **LEVELS}
+    names = list(g.attributes)
+
+    def flags(*on: str) -> list[float]:
+        return [1.0 if a in on else 0.0 for a in names]
+
+    typical = typical_levels(9)
+    want = flags("class=ankle-boot", f"brightness={typical['brightness']}", "width=wide")
+    assert g.encode([["class=Ankle-Boot", "width=wide"]]).tolist() == [want]  # spellings of a class, levels filled in
+    assert g.encode([9, "ankle-boot"]).tolist() == [flags("class=ankle-boot", f"brightness={typical['brightness']}",
+                                                           "width=mid")] * 2
+    full = ["class=coat", "brightness=very-dark", "width=narrow"]
+    assert g.encode([full]).tolist() == [flags(*full)]
+    with pytest.raises(ValueError, match="name the class"):
+        g.encode([["brightness=dark"]])
+    with pytest.raises(ValueError, match="unknown attribute 'brightness=grey'"):
+        g.encode([["class=coat", "brightness=grey"]])
+    with pytest.raises(ValueError, match="not one string"):
+        g.encode(["class=coat"])

@@ -127,8 +127,6 @@ class GarmentExpert(MultiHotExpert):
         [3, 12, 17]
     """
 
-    COLUMNS = ("class", "brightness", "width")
-
     def __init__(self, *, name: str = "fmnist-garment", device: str | torch.device = "cpu") -> None:
         from net2net.data.captions import LEVELS
 
@@ -142,7 +140,8 @@ class GarmentExpert(MultiHotExpert):
 
         if "class" not in values:
             raise ValueError("name the class (class=dress); brightness and width alone do not make a garment")
-        return {**typical_levels(class_index(values["class"])), **values}
+        label = class_index(values["class"])  # Fashion-MNIST's spellings too ("Ankle-Boot", "9")
+        return {**typical_levels(label), **values, "class": CLASS_NAMES[label]}
 
     def _item(self, item: Any) -> list[str]:
         if isinstance(item, (np.integer, Tensor)):
