@@ -194,7 +194,8 @@ def _into_every_class(t: Any, r: Report, start: int, stop: int) -> list[tuple[to
 def section_attr(r: Report) -> None:
     r.heading("Class editing and unpaired class-to-class translation",
               "y* = Λ(τ(τ⁻¹(Θ(y)|c)|c*)): each row is one test image (first column), then its edit into every "
-              "class. The image's brightness and width levels (read from its pixels) and what the query does not say (pose, details) are kept.")
+              "class. The image's brightness and width levels (read from its pixels) and what the query does not "
+              "say (pose, details) are kept.")
     t = r.translator("fmnist-attr")
     if t is None:
         return
