@@ -151,6 +151,7 @@ def test_issue_23_goals_table_gives_each_verdict_and_limit_from_the_figures() ->
     assert "| lowest: position 0.250 | **missed by 0.550** |" in text
     assert ("| `fmnist-text2img`: class accuracy ≥ the MLP's (0.886) | 0.866 | **missed by 0.020** | the classifier on "
             "`fmnist-ae`'s reconstructions: 0.871 |") in text
-    assert "r = 0.82 |" in text and "the judge on `shapes-ae`'s reconstructions: 0.959 |" in text
+    assert "| `fmnist-attr` edits keep brightness, r ≥ 0.8 | 0.450 | **missed by 0.350** | – |" in text
+    assert "the judge on `shapes-ae`'s reconstructions: 0.959 |" in text
     assert "| `shapes-attr`: hit ≥ 0.95 | – | not measured | – |" in text
     assert text.rstrip().endswith("Met: 5 of 14.")
