@@ -169,21 +169,18 @@ def read_attributes(t: Translator, images: Tensor, classes: list[int] | None = N
     """column -> the value the classifier ``t`` names (``info["judge"]``) sees in each image.
 
     A classifier with one head per column answers by name; a plain classifier answers the
-    one column of a class translator by index. A translator that reads a garment's
-    descriptor levels beside its class (query transform ``descriptors``: ``fmnist-attr``)
-    gets them measured from the pixels (:func:`net2net.data.captions.levels`), within the
-    class the classifier sees, or within ``classes`` (class indices, e.g. the data set's
-    truth) where given, which then also answer the class column.
+    one column of a class translator by index. A query expert that measures its other
+    columns from the pixels itself (``read``: ``fmnist-attr``'s garment expert, brightness
+    and width levels) gets them measured within the class the classifier sees, or within
+    ``classes`` (class indices, e.g. the data set's truth) where given, which then also
+    answer the class column.
     """
     columns = _columns_or_refuse(t)
-    if t.info.get("query_transform") == "descriptors":
-        from net2net.data.captions import levels
-
-        grey = convert_images(images.float().cpu(), image_spec(t.target))[0]  # the garment as fmnist-ae sees it
+    if callable(getattr(t.query, "read", None)):
+        x = convert_images(images.float().cpu(), image_spec(t.target))[0]  # the image as the target expert sees it
         if classes is None:
-            classes = [columns["class"].index(v) for v in _read_judge(t, grey, {"class": columns["class"]})["class"]]
-        read = levels(grey, classes)
-        return {"class": [columns["class"][c] for c in classes], **{c: [r[c] for r in read] for c in columns if c != "class"}}
+            classes = [columns["class"].index(v) for v in _read_judge(t, x, {"class": columns["class"]})["class"]]
+        return {"class": [columns["class"][c] for c in classes], **t.query.read(x, classes)}
     if classes is not None:
         col, values = next(iter(columns.items()))
         return {col: [values[int(c)] for c in classes]}

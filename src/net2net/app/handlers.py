@@ -235,9 +235,8 @@ def edit_image(translators: Mapping[str, Translator], path: str | None, target: 
     current = read_attributes(t, image, classes=None if source in (None, "", AUTO) else [class_index(source)])
     recon = t.decode(t.encode_target(image))
     edits = edit_attributes(t, image, current, [change], n=n, temperature=temperature, seed=seed)
-    src = [class_index(current["class"][0])]
     to = ", ".join(change.values())
-    return (_items(image, [f"input ({CLASS_NAMES[src[0]]})"]) + _items(recon, ["reconstruction"])
+    return (_items(image, [f"input ({current['class'][0]})"]) + _items(recon, ["reconstruction"])
             + _items(edits, [f"→ {to} #{i + 1}" for i in range(n)]))
 
 

@@ -143,6 +143,15 @@ class GarmentExpert(MultiHotExpert):
         label = class_index(values["class"])  # Fashion-MNIST's spellings too ("Ankle-Boot", "9")
         return {**typical_levels(label), **values, "class": CLASS_NAMES[label]}
 
+    def read(self, images: Tensor, classes: Sequence[int]) -> dict[str, list[str]]:
+        """column -> each image's level, measured from its pixels (grey 28×28 in ``[0, 1]``)
+        within its class (``classes``, indices): the columns beside the class that an image
+        answers itself (:func:`net2net.data.captions.levels`)."""
+        from net2net.data.captions import levels
+
+        read = levels(images, list(classes))
+        return {c: [r[c] for r in read] for c in read[0]} if read else {}
+
     def _item(self, item: Any) -> list[str]:
         if isinstance(item, (np.integer, Tensor)):
             item = int(item)
