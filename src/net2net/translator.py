@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from net2net.completion import PromptCompleter, load_completer, save_completer
 from net2net.data.convert import convert_images, image_spec
 from net2net.experts.base import Expert
 from net2net.flow.protocol import ConditionalDensity, describe, is_invertible, transport
@@ -123,7 +124,8 @@ class Translator(nn.Module):
     """
 
     def __init__(self, query: Expert, tau: nn.Module, target: Expert, *, query_ref: ExpertRef,
-                 target_ref: ExpertRef, info: dict[str, Any] | None = None) -> None:
+                 target_ref: ExpertRef, info: dict[str, Any] | None = None,
+                 completer: PromptCompleter | None = None) -> None:
         super().__init__()
         if not isinstance(tau, ConditionalDensity):
             raise ValueError(f"τ must meet net2net.flow.ConditionalDensity (log_prob, sample, dim, cond_dim, "
@@ -133,9 +135,14 @@ class Translator(nn.Module):
                 f"τ maps cond dim {tau.cond_dim} to dim {tau.dim}, but the experts have "
                 f"query dim {query.dim} and target dim {target.dim}"
             )
+        if completer is not None and (getattr(query, "input_kind", "image") != "text" or completer.config.cond_dim != query.dim):
+            raise ValueError(f"a prompt completer needs a text query expert of dim {completer.config.cond_dim}; "
+                             f"this one reads {getattr(query, 'input_kind', 'image')} of dim {query.dim}")
         self.query, self.tau, self.target = query, tau.eval(), target
         self.query_ref, self.target_ref = query_ref, target_ref
         self.info = dict(info or {})
+        #: completes prompts that leave attributes out before sampling (net2net.completion), or None
+        self.completer = completer
 
     @property
     def device(self) -> torch.device:
@@ -194,6 +201,33 @@ class Translator(nn.Module):
         v = torch.randn(n, self.tau.dim, generator=torch.Generator().manual_seed(seed))
         return (v * temperature).to(self.device)
 
+    def query_rows(self, queries: Sequence[Any] | Tensor, *, n: int = 1, seed: int = 0, complete: bool = True) -> Tensor:
+        """``z_Φ`` of ``n`` samples of every query, query-major (``B·n`` rows).
+
+        Where the translator has a prompt completer (:mod:`net2net.completion`) and
+        ``complete`` is on, each row is that of its own completion of the prompt: the
+        attributes the prompt leaves out get a value drawn per sample (from ``seed``);
+        a prompt that names everything keeps its own ``z_Φ``. Otherwise every row is the
+        query's.
+        """
+        z_phi = self.encode_query(queries)
+        if not complete or self.completer is None:
+            return z_phi.repeat_interleave(n, dim=0)
+        texts = self.completer.complete(list(queries), z_phi, n, seed)
+        rows = z_phi.repeat_interleave(n, dim=0)
+        changed = [i for i, text in enumerate(texts) if text != queries[i // n]]
+        if changed:
+            rows[changed] = self.encode_query([texts[i] for i in changed]).to(rows.dtype)
+        return rows
+
+    @torch.no_grad()
+    def prompt_latents(self, queries: Sequence[Any] | Tensor, *, n: int = 1, temperature: float = 1.0, seed: int = 0,
+                       shared: bool = True, complete: bool = True) -> Tensor:
+        """:meth:`sample_latents` of the queries themselves, completing prompts that leave
+        attributes out (:meth:`query_rows`) unless ``complete=False``."""
+        return self._latents(self.query_rows(queries, n=n, seed=seed, complete=complete), n,
+                             temperature=temperature, seed=seed, v=None, shared=shared)
+
     @torch.no_grad()
     def sample_latents(self, z_phi: Tensor, *, n: int = 1, temperature: float = 1.0, seed: int = 0,
                        v: Tensor | None = None, shared: bool = True) -> Tensor:
@@ -205,35 +239,43 @@ class Translator(nn.Module):
         A τ that is not invertible (the MLP and linear baselines) returns its
         regression: ``v`` is refused, ``seed`` and ``temperature`` change nothing.
         """
-        cond = z_phi.repeat_interleave(n, dim=0)
+        return self._latents(z_phi.repeat_interleave(n, dim=0), n, temperature=temperature, seed=seed, v=v,
+                             shared=shared)
+
+    def _latents(self, cond: Tensor, n: int, *, temperature: float, seed: int, v: Tensor | None,
+                 shared: bool) -> Tensor:
+        """:meth:`sample_latents` of conditions already repeated, ``n`` rows per query."""
         if not is_invertible(self.tau):
             if v is not None:
                 self.require_inverse("take residuals v")
             return self.tau.sample(cond)
         if v is None:
-            v = self.residuals(n if shared else n * len(z_phi), temperature=temperature, seed=seed)
+            v = self.residuals(n if shared else len(cond), temperature=temperature, seed=seed)
             if not shared:
                 return transport(self.tau, v, cond)
         if v.shape != (n, self.tau.dim):
             raise ValueError(f"v must have shape ({n}, {self.tau.dim}), got {tuple(v.shape)}")
-        return transport(self.tau, v.to(self.device).repeat(len(z_phi), 1), cond)
+        return transport(self.tau, v.to(self.device).repeat(len(cond) // n, 1), cond)
 
     def sample(self, queries: Sequence[Any] | Tensor, *, n: int = 1, temperature: float = 1.0, seed: int = 0,
-               rerank: int = 1, v: Tensor | None = None, scorer: Scorer | None = None) -> Tensor:
+               rerank: int = 1, v: Tensor | None = None, scorer: Scorer | None = None,
+               complete: bool = True) -> Tensor:
         """``n`` images per query, query-major. ``rerank=k`` draws ``k·n`` and keeps the ``n``
         that ``scorer`` rates best (see :meth:`agreement`); ``v`` gives the residuals
-        explicitly (e.g. kept from an earlier call)."""
-        z_phi = self.encode_query(queries)
+        explicitly (e.g. kept from an earlier call). A prompt that leaves attributes out is
+        completed per sample where the translator has a completer, unless ``complete=False``
+        (:meth:`query_rows`)."""
         if rerank < 1:
             raise ValueError(f"rerank must be >= 1, got {rerank}")
-        if rerank == 1:
-            return self.decode(self.sample_latents(z_phi, n=n, temperature=temperature, seed=seed, v=v))
-        if scorer is None and self.query_kind != "image":
-            derived_query(self, z_phi[:0])  # raises: text and label queries need the caller's scorer
         k = n * rerank
-        images = self.decode(self.sample_latents(z_phi, n=k, temperature=temperature, seed=seed))
-        scores = self.agreement(images, z_phi.repeat_interleave(k, dim=0), scorer).view(len(z_phi), k)
-        keep = scores.topk(n, dim=1).indices + torch.arange(len(z_phi), device=scores.device)[:, None] * k
+        cond = self.query_rows(queries, n=k, seed=seed, complete=complete)
+        if rerank == 1:
+            return self.decode(self._latents(cond, n, temperature=temperature, seed=seed, v=v, shared=True))
+        if scorer is None and self.query_kind != "image":
+            derived_query(self, cond[:0])  # raises: text and label queries need the caller's scorer
+        images = self.decode(self._latents(cond, k, temperature=temperature, seed=seed, v=None, shared=True))
+        scores = self.agreement(images, cond, scorer).view(len(cond) // k, k)
+        keep = scores.topk(n, dim=1).indices + torch.arange(len(cond) // k, device=scores.device)[:, None] * k
         return images[keep.flatten().to(images.device)]
 
     def agreement(self, images: Tensor, z_phi: Tensor, scorer: Scorer | None = None) -> Tensor:
@@ -303,6 +345,8 @@ class Translator(nn.Module):
         folder = Path(folder)
         with atomic_directory(folder) as tmp:
             save_model(self.tau, tmp / "tau")
+            if self.completer is not None:
+                save_completer(self.completer, tmp / "completer")
             atomic_write_json(tmp / "translator.json", {
                 "format": FORMAT, "version": 1,
                 "query": self.query_ref.to_dict(), "target": self.target_ref.to_dict(),
@@ -333,7 +377,9 @@ class Translator(nn.Module):
         tau = load_model(folder / "tau", device, upgrade_hint=str(folder))
         query = refs["query"].build(device, "query", check=check_experts, trust_code=trust_code)
         target = refs["target"].build(device, "target", check=check_experts, trust_code=trust_code)
-        return cls(query, tau, target, query_ref=refs["query"], target_ref=refs["target"], info=info)
+        completer = load_completer(folder / "completer", device) if (folder / "completer").is_dir() else None
+        return cls(query, tau, target, query_ref=refs["query"], target_ref=refs["target"], info=info,
+                   completer=completer)
 
 
 def available_translators() -> list[str]:

@@ -73,6 +73,8 @@ __all__ = [
     "ShapesSpec",
     "attribute_flags",
     "caption",
+    "completion",
+    "naming_captions",
     "paraphrase",
     "partial_caption",
     "default_folder",
@@ -385,7 +387,8 @@ _VARIED_GENERIC = ("shape", "object", "thing")
 
 
 def paraphrase(attrs: dict[str, str], rng: np.random.Generator, named: Sequence[str] = ATTRIBUTES,
-               words: dict[str, dict[str, tuple[str, ...]]] | None = None) -> str:
+               words: dict[str, dict[str, tuple[str, ...]]] | None = None,
+               generic: Sequence[str] = _VARIED_GENERIC) -> str:
     """A caption from a small grammar that names the attributes in ``named`` (default: all
     five; column ``text_varied``): size, colour and style each either an adjective before the
     noun (in a random order) or a trailing clause, the position a trailing clause or a
@@ -393,7 +396,8 @@ def paraphrase(attrs: dict[str, str], rng: np.random.Generator, named: Sequence[
     ("object"). Thousands of word orders instead of six templates, so τ's condition embedder
     cannot learn the phrasings by heart (issue 23). ``words`` is the vocabulary per attribute
     and value (default :data:`TRAIN_WORDS`; :data:`SYNONYMS` for column ``text_synonyms``);
-    nothing here is a held-out template or a held-out word."""
+    nothing here is a held-out template or a held-out word. ``generic``: the nouns of an
+    unnamed shape."""
     unknown = [a for a in named if a not in ATTRIBUTES]
     if unknown or not named:
         raise ValueError(f"named must be a non-empty subset of {', '.join(ATTRIBUTES)}, got {list(named)!r}")
@@ -408,7 +412,7 @@ def paraphrase(attrs: dict[str, str], rng: np.random.Generator, named: Sequence[
     if lead:
         after.remove("position")
     rng.shuffle(after)
-    shape = _pick(rng, _SHAPE_WORDS[attrs["shape"]]) if "shape" in named else _pick(rng, _VARIED_GENERIC)
+    shape = _pick(rng, _SHAPE_WORDS[attrs["shape"]]) if "shape" in named else _pick(rng, generic)
     noun = " ".join([*(chosen[a] for a in before), shape])
     text = f"{_pick(rng, _OPENERS)} {noun}"
     for a in after:
@@ -416,6 +420,57 @@ def paraphrase(attrs: dict[str, str], rng: np.random.Generator, named: Sequence[
     if lead:
         text = chosen["position"] + _pick(rng, (", ", ": ", " ")) + text
     return re.sub(r"\ba (?=[aeiou])", "an ", text)
+
+
+#: Nouns for a shape that a caption does not name, for the captions that teach which
+#: attributes a prompt names (:func:`naming_captions`); none is a held-out word.
+GENERIC_NOUNS: tuple[str, ...] = ("shape", "object", "thing", "item", "form", "symbol", "mark", "sign", "element",
+                                  "motif", "design", "pattern")
+
+
+def naming_captions(n: int, rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
+    """``n`` training-grammar captions that name random subsets of the attributes, and
+    which ones each names (``(n, 5)`` bool, :data:`ATTRIBUTES` order): what a prompt
+    completer learns to read (:mod:`net2net.completion`). A third each from the grammar
+    with the training words, the grammar with :data:`SYNONYMS` and the partial training
+    templates; an unnamed shape is one of :data:`GENERIC_NOUNS`. Nothing here is a
+    held-out template or a held-out word."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    captions, named_rows = [], []
+    for i in range(n):
+        attrs = {a: _pick(rng, VOCAB[a]) for a in ATTRIBUTES}
+        named = _named(rng)
+        if i % 3 == 2:
+            text = partial_caption(attrs, named, rng, "train")
+            if "shape" not in named:  # the templates' own generic nouns, widened
+                text = re.sub(r"\b(shape|object)\b", _pick(rng, GENERIC_NOUNS), text, count=1)
+                text = re.sub(r"\ba (?=[aeiou])", "an ", re.sub(r"\ban (?=[^aeiou])", "a ", text))
+        else:
+            text = paraphrase(attrs, rng, named, words=SYNONYMS if i % 3 else None, generic=GENERIC_NOUNS)
+        captions.append(text)
+        named_rows.append([a in named for a in ATTRIBUTES])
+    return captions, np.asarray(named_rows, dtype=bool)
+
+
+def completion(named: Sequence[str], rng: np.random.Generator) -> str:
+    """What a caption that names only ``named`` leaves out, said in the training grammar:
+    for every other attribute a clause with a value drawn uniformly (the training split's
+    marginal), in a random order, each led by a joiner (``""`` when all five are named).
+    Appended to a prompt, it makes the full caption τ was trained on, so the values of
+    the unnamed attributes vary from sample to sample instead of τ picking one."""
+    unknown = [a for a in named if a not in ATTRIBUTES]
+    if unknown:
+        raise ValueError(f"unknown attributes {unknown!r}; the attributes are {', '.join(ATTRIBUTES)}")
+    clauses = []
+    for a in ("size", "colour", "style", "position"):
+        if a not in named:
+            value = _pick(rng, VOCAB[a])
+            clauses.append(_pick(rng, _CLAUSES[a]).format(w=_pick(rng, TRAIN_WORDS[a][value])))
+    if "shape" not in named:
+        clauses.append("it is a " + _pick(rng, _SHAPE_WORDS[_pick(rng, SHAPES)]))
+    rng.shuffle(clauses)
+    return "".join(_pick(rng, _JOINERS) + c for c in clauses)
 
 
 def _named(rng: np.random.Generator) -> list[str]:

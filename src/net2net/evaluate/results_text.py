@@ -461,7 +461,12 @@ def shapes_section(res: dict[str, Any]) -> str:
                   "of the judge's reading over all samples (1: every value equally often; 0: always the same) and how "
                   "often two samples of one prompt agree on it (chance 1/#values). *New words*: every attribute named, "
                   "colour, size, position and style by synonyms no training caption uses (`text_newword`, e.g. "
-                  "“crimson”, “enormous”, “up and to the left”, “line-drawn”): per-attribute accuracy.", "",
+                  "“crimson”, “enormous”, “up and to the left”, “line-drawn”): per-attribute accuracy. A translator "
+                  "with a prompt completer (`shapes-text2img`, `net2net.completion`) samples every prompt as users get it: "
+                  "a linear head on the prompt's MiniLM features reads which attributes it names, and each sample appends "
+                  "a clause in the training grammar for every other attribute, its value drawn at random; the row marked "
+                  "*τ alone* samples the bare prompts (`complete=False`): what τ itself does with them. New words go "
+                  "through the completer too: where the head misses a word it does not know, a drawn value is added.", "",
                   "| translator | partial: named | " + " | ".join(f"unnamed {a}: entropy / agree" for a in ATTRIBUTES)
                   + " | new words: " + " | new words: ".join(ATTRIBUTES) + " | new words: all five |",
                   "|---" * (3 + 2 * len(ATTRIBUTES)) + "|"]
@@ -472,6 +477,11 @@ def shapes_section(res: dict[str, Any]) -> str:
                 L.append(f"| `{n}` | {_f(m.get('partial_named_accuracy'))} | "
                          + " | ".join(f"{_f(ent.get(a))} / {_f(agr.get(a))}" for a in ATTRIBUTES) + " | "
                          + " | ".join(_f(nw.get(a)) for a in ATTRIBUTES) + f" | {_f(m.get('newword_accuracy_all'))} |")
+                if "tau_alone_partial_named_accuracy" in m:
+                    ent, agr = m.get("tau_alone_partial_unnamed_entropy", {}), m.get("tau_alone_partial_unnamed_agreement", {})
+                    L.append(f"| `{n}`, τ alone (no completion) | {_f(m.get('tau_alone_partial_named_accuracy'))} | "
+                             + " | ".join(f"{_f(ent.get(a))} / {_f(agr.get(a))}" for a in ATTRIBUTES) + " | "
+                             + " | ".join("–" for _ in ATTRIBUTES) + " | – |")
             L.append("")
             counts = [(n, tr[n]["partial_named_accuracy_by_count"]) for n in words
                       if tr[n].get("partial_named_accuracy_by_count")]

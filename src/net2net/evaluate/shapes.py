@@ -145,8 +145,7 @@ def text2img_metrics(t: Translator, test: ShapesTest, clf: Any, real: Tensor, *,
                      temperature: float = 1.0) -> dict[str, Any]:
     """Per-attribute accuracy of samples (judge and pixels), seen vs held-out pairs, diversity, FID."""
     n = len(test)
-    z_phi = t.encode_query(test.text_heldout)
-    gen = t.decode(t.sample_latents(z_phi, n=n_samples, temperature=temperature, seed=seed, shared=False)).cpu()
+    gen = _sample(t, test.text_heldout, n_samples, seed, temperature)
     rep = lambda v: [x for x in v for _ in range(n_samples)]  # noqa: E731 - query-major, as the samples
     want = {a: rep(test.attrs[a]) for a in ATTRIBUTES}
     combo = np.asarray(rep(test.combo))
@@ -182,9 +181,11 @@ def text2img_metrics(t: Translator, test: ShapesTest, clf: Any, real: Tensor, *,
     return out
 
 
-def _sample(t: Translator, prompts: list[str], n_samples: int, seed: int, temperature: float) -> Tensor:
-    z_phi = t.encode_query(prompts)
-    return t.decode(t.sample_latents(z_phi, n=n_samples, temperature=temperature, seed=seed, shared=False)).cpu()
+def _sample(t: Translator, prompts: list[str], n_samples: int, seed: int, temperature: float,
+            complete: bool = True) -> Tensor:
+    """What the user gets: prompts completed where the translator has a completer, unless ``complete=False``."""
+    return t.decode(t.prompt_latents(prompts, n=n_samples, temperature=temperature, seed=seed, shared=False,
+                                     complete=complete)).cpu()
 
 
 def _entropy(values: list[str], k: int) -> float:
@@ -198,13 +199,26 @@ def _entropy(values: list[str], k: int) -> float:
 
 def partial_metrics(t: Translator, test: ShapesTest, clf: Any, *, n_samples: int, seed: int,
                     temperature: float = 1.0) -> dict[str, Any]:
-    """Prompts that name only some attributes: the named ones' accuracy, the unnamed ones' spread."""
+    """Prompts that name only some attributes: the named ones' accuracy, the unnamed ones' spread.
+
+    For a translator with a prompt completer the same figures without completion, τ's own
+    answer to the bare prompt, are given too, under keys prefixed ``tau_alone_``.
+    """
+    out = _partial_metrics(t, test, clf, n_samples=n_samples, seed=seed, temperature=temperature, complete=True)
+    if out and getattr(t, "completer", None) is not None:
+        alone = _partial_metrics(t, test, clf, n_samples=n_samples, seed=seed, temperature=temperature, complete=False)
+        out.update({f"tau_alone_{k}": v for k, v in alone.items() if k != "partial_queries"})
+    return out
+
+
+def _partial_metrics(t: Translator, test: ShapesTest, clf: Any, *, n_samples: int, seed: int,
+                     temperature: float, complete: bool) -> dict[str, Any]:
     if test.named is None or test.text_partial_heldout is None:
         return {}
     rows = [i for i, n in enumerate(test.named) if len(n.split(",")) < len(ATTRIBUTES)]
     if not rows:
         return {}
-    gen = _sample(t, [test.text_partial_heldout[i] for i in rows], n_samples, seed, temperature)
+    gen = _sample(t, [test.text_partial_heldout[i] for i in rows], n_samples, seed, temperature, complete)
     pred = _predict(clf, gen)
     named_ok: dict[str, list[bool]] = {a: [] for a in ATTRIBUTES}
     by_count: dict[int, list[bool]] = {}  # how many attributes the prompt names -> named ones right

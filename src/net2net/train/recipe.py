@@ -124,7 +124,10 @@ class Recipe:
 
 
 _EXPERT_SPEC: FieldSpec = {"name": (str, ...), "options": (dict, None)}
-_TRANSLATOR_SPEC: FieldSpec = {"query": (dict, ...), "target": (dict, ...), "info": (dict, None)}
+_TRANSLATOR_SPEC: FieldSpec = {"query": (dict, ...), "target": (dict, ...), "info": (dict, None), "complete": (dict, None)}
+#: ``translator.complete``: fit a prompt completer (net2net.completion) on the grammar's captions.
+_COMPLETE_SPEC: FieldSpec = {"grammar": (str, ...), "captions": (int, 12000), "steps": (int, 2000),
+                             "threshold": ((int, float), 0.2), "seed": (int, 0)}
 
 
 def _check_translator(obj: Any) -> dict[str, Any]:
@@ -139,6 +142,20 @@ def _check_translator(obj: Any) -> dict[str, Any]:
     _take(obj, _TRANSLATOR_SPEC, "recipe.translator")
     for role in ("query", "target"):
         _take(obj[role], _EXPERT_SPEC, f"recipe.translator.{role}")
+    if "complete" in obj:
+        from net2net.completion import CompleterConfig, grammars
+
+        c = obj["complete"] = _take(obj["complete"], _COMPLETE_SPEC, "recipe.translator.complete")
+        if c["grammar"] not in grammars():
+            raise ValueError(f"recipe.translator.complete.grammar: no caption grammar {c['grammar']!r}; "
+                             f"known: {', '.join(grammars())}")
+        for name in ("captions", "steps"):
+            if c[name] < 1:
+                raise ValueError(f"recipe.translator.complete.{name}: must be >= 1, got {c[name]}")
+        try:
+            CompleterConfig(cond_dim=1, grammar=c["grammar"], threshold=c["threshold"])
+        except ValueError as e:
+            raise ValueError(f"recipe.translator.complete: {e}") from None
     return obj
 
 
@@ -476,6 +493,13 @@ def assemble_translator(recipe: Recipe, out: Path, metrics: dict[str, Any]) -> P
     distinct = (out / other).is_dir() and not (other == "best" and metrics["best"]["step"] == metrics.get("steps"))
     if not distinct and (out / f"translator-{other}").is_dir():
         shutil.rmtree(out / f"translator-{other}")  # an earlier segment's, now stale
+    completer = None
+    if "complete" in spec:  # fitted once, on the query expert's features; every folder gets it
+        from net2net.completion import fit_completer
+
+        c = spec["complete"]
+        completer = fit_completer(experts["query"].encode, experts["query"].dim, c["grammar"], n=c["captions"],
+                                  steps=c["steps"], threshold=float(c["threshold"]), seed=c["seed"])
     made = []
     for folder, model, which in [("translator", "model", shipped)] + ([(f"translator-{other}", other, other)]
                                                                         if distinct else []):
@@ -484,7 +508,7 @@ def assemble_translator(recipe: Recipe, out: Path, metrics: dict[str, Any]) -> P
                 "metrics": {"steps": metrics.get("steps"), "train_pairs": metrics.get("train_pairs"),
                             **({} if v is None else {"val_nll_nats_per_dim": v, "val_nll_bits_per_dim": v / math.log(2)})}}
         translator = Translator(experts["query"], load_model(out / model), experts["target"],
-                                query_ref=refs["query"], target_ref=refs["target"], info=info)
+                                query_ref=refs["query"], target_ref=refs["target"], info=info, completer=completer)
         made.append(translator.save_pretrained(out / folder))
     return made[0]
 
