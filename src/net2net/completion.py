@@ -174,7 +174,7 @@ class PromptCompleter(nn.Module):
         return out
 
 
-def fit_completer(encode: Callable[[list[str]], Tensor], cond_dim: int, grammar_name: str, *, n: int = 12000,
+def fit_completer(encode: Callable[[list[str]], Tensor], cond_dim: int, grammar_name: str, *, n: int = 3000,
                   steps: int = 2000, lr: float = 3e-3, weight_decay: float = 1e-4, seed: int = 0,
                   threshold: float = 0.2, batch: int = 500, progress: bool | None = None) -> PromptCompleter:
     """Fits a completer's head on ``n`` captions of the grammar, encoded by ``encode``

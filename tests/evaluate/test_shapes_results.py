@@ -108,8 +108,8 @@ def test_partial_prompts_are_scored_by_how_many_attributes_they_name() -> None:
         def encode_query(self, prompts):
             return torch.tensor([[float(index[p])] for p in prompts])
 
-        def sample_latents(self, z, *, n, **_):
-            return z.repeat_interleave(n, dim=0)
+        def prompt_latents(self, prompts, *, n, **_):
+            return self.encode_query(prompts).repeat_interleave(n, dim=0)
 
         def decode(self, z):
             return z

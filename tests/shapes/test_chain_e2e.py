@@ -121,9 +121,14 @@ def test_sample(chain):
     r = chain.run("sample", chain.translator("shapes-text2img"), "--prompt", "a small red star in the centre", "-n", 3,
                   "--out", out)
     said = json.loads(r.stdout)
-    assert said["images"] == 3 and said["out"] == str(out)
+    assert said["images"] == 3 and said["out"] == str(out) and said["completed"] is True
     for i in range(3):
         _rgb32(out / f"{i:03d}.png")
+    # the recipe fitted a prompt completer beside τ; --no-complete samples the prompt as given
+    assert (chain.translator("shapes-text2img") / "completer" / "model.safetensors").is_file()
+    r = chain.run("sample", chain.translator("shapes-text2img"), "--prompt", "a red star", "-n", 2, "--no-complete",
+                  "--out", chain.root / "bare")
+    assert json.loads(r.stdout)["completed"] is False and (chain.root / "bare" / "001.png").is_file()
 
 
 def test_sample_attribute_and_style_translators(chain):

@@ -54,6 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rerank", type=int, default=1, metavar="K",
                    help="draw K×n candidates and keep the n the query's expert agrees with most "
                         "(K×n is at most 4096)")
+    p.add_argument("--no-complete", dest="complete", action="store_false",
+                   help="sample the prompt as given; by default a translator with a prompt completer "
+                        "(shapes-text2img) draws, per image, every attribute the prompt leaves out")
     _common(p)
     p.set_defaults(func=run_sample)
 
@@ -103,8 +106,10 @@ def run_sample(args: argparse.Namespace) -> int:
     if t.query_kind == "image":
         raise ValueError(f"{args.name} reads images: use `net2net translate {args.name} --image PATH`")
     query = make_query(t, prompt=args.prompt, label=args.label)
-    images = t.sample(query, n=args.n, temperature=args.temperature, seed=args.seed, rerank=args.rerank, scorer=scorer_for(t))
-    return _write(images, args, {"translator": args.name, "query": query[0]})
+    images = t.sample(query, n=args.n, temperature=args.temperature, seed=args.seed, rerank=args.rerank, scorer=scorer_for(t),
+                      complete=args.complete)
+    return _write(images, args, {"translator": args.name, "query": query[0],
+                                 "completed": bool(args.complete and t.completer is not None)})
 
 
 def run_translate(args: argparse.Namespace) -> int:

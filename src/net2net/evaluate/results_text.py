@@ -483,6 +483,17 @@ def shapes_section(res: dict[str, Any]) -> str:
                              + " | ".join(f"{_f(ent.get(a))} / {_f(agr.get(a))}" for a in ATTRIBUTES) + " | "
                              + " | ".join("–" for _ in ATTRIBUTES) + " | – |")
             L.append("")
+            for n in words:
+                m = tr[n]
+                if "completer_reads_partial" in m:
+                    per = m.get("completer_reads_partial_per_attribute", {})
+                    low = min(per, key=per.get) if per else None
+                    new = m.get("completer_reads_newword_per_attribute", {})
+                    L += [f"`{n}`'s completer reads which attributes a prompt names right, all five at once, for "
+                          f"{_f(m['completer_reads_partial'])} of the partial prompts (its weakest: whether {low} is "
+                          f"named, {_f(per.get(low))}) and for {_f(m.get('completer_reads_newword'))} of the new-word "
+                          "prompts, which name all five (" + ", ".join(f"{a} {_f(new.get(a))}" for a in ATTRIBUTES)
+                          + "); where it misses a new word, a drawn value is appended beside it.", ""]
             counts = [(n, tr[n]["partial_named_accuracy_by_count"]) for n in words
                       if tr[n].get("partial_named_accuracy_by_count")]
             if counts:

@@ -208,7 +208,20 @@ def partial_metrics(t: Translator, test: ShapesTest, clf: Any, *, n_samples: int
     if out and getattr(t, "completer", None) is not None:
         alone = _partial_metrics(t, test, clf, n_samples=n_samples, seed=seed, temperature=temperature, complete=False)
         out.update({f"tau_alone_{k}": v for k, v in alone.items() if k != "partial_queries"})
+        rows = [i for i, n in enumerate(test.named) if len(n.split(",")) < len(ATTRIBUTES)]
+        out.update(_completer_reading(t, [test.text_partial_heldout[i] for i in rows],
+                                      [set(test.named[i].split(",")) for i in rows], "partial"))
     return out
+
+
+def _completer_reading(t: Translator, prompts: list[str], named: list[set[str]], what: str) -> dict[str, Any]:
+    """How often the translator's completer reads which attributes the prompts name right:
+    all of them at once, and each one."""
+    got = t.completer.named(t.encode_query(prompts)).cpu().numpy()
+    want = np.asarray([[a in n for a in t.completer.attributes] for n in named])
+    ok = got == want
+    return {f"completer_reads_{what}": _rate(ok.all(axis=1)),
+            f"completer_reads_{what}_per_attribute": {a: _rate(ok[:, j]) for j, a in enumerate(t.completer.attributes)}}
 
 
 def _partial_metrics(t: Translator, test: ShapesTest, clf: Any, *, n_samples: int, seed: int,
@@ -254,9 +267,12 @@ def newword_metrics(t: Translator, test: ShapesTest, clf: Any, *, n_samples: int
     pred = _predict(clf, gen)
     want = {a: [x for x in test.attrs[a] for _ in range(n_samples)] for a in ATTRIBUTES}
     ok = {a: np.asarray(pred[a]) == np.asarray(want[a]) for a in ATTRIBUTES}
-    return {"newword_accuracy": {a: _rate(v) for a, v in ok.items()},
-            "newword_accuracy_named": _rate(np.concatenate(list(ok.values()))),
-            "newword_accuracy_all": _rate(np.all(list(ok.values()), axis=0))}
+    out = {"newword_accuracy": {a: _rate(v) for a, v in ok.items()},
+           "newword_accuracy_named": _rate(np.concatenate(list(ok.values()))),
+           "newword_accuracy_all": _rate(np.all(list(ok.values()), axis=0))}
+    if getattr(t, "completer", None) is not None:
+        out.update(_completer_reading(t, test.text_newword, [set(ATTRIBUTES)] * len(test), "newword"))
+    return out
 
 
 def _change_one(test: ShapesTest, seed: int) -> list[dict[str, str]]:

@@ -126,7 +126,7 @@ class Recipe:
 _EXPERT_SPEC: FieldSpec = {"name": (str, ...), "options": (dict, None)}
 _TRANSLATOR_SPEC: FieldSpec = {"query": (dict, ...), "target": (dict, ...), "info": (dict, None), "complete": (dict, None)}
 #: ``translator.complete``: fit a prompt completer (net2net.completion) on the grammar's captions.
-_COMPLETE_SPEC: FieldSpec = {"grammar": (str, ...), "captions": (int, 12000), "steps": (int, 2000),
+_COMPLETE_SPEC: FieldSpec = {"grammar": (str, ...), "captions": (int, 3000), "steps": (int, 2000),
                              "threshold": ((int, float), 0.2), "seed": (int, 0)}
 
 
