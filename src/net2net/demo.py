@@ -289,7 +289,7 @@ def section_metrics(r: Report, n_queries: int) -> None:
 
 
 #: the colour domain's demo prompts: wording in neither caption template set; the first two
-#: are colour-shape pairs no training image has.
+#: are colour-shape pairs no training image has; the last names only shape and colour.
 SHAPES_PROMPTS = [
     "show me a large filled green star in the middle",
     "show me a medium-sized outlined red triangle at the top",
@@ -297,6 +297,7 @@ SHAPES_PROMPTS = [
     "show me a large outlined yellow circle on the right",
     "show me a medium-sized filled magenta cross at the lower right",
     "show me a small outlined white star at the upper left",
+    "show me a red star",
 ]
 
 
@@ -309,7 +310,9 @@ def section_shapes(r: Report) -> None:
     r.heading("Colour: compositional shapes (Sec. 4.3, Tab. 4 and 5)",
               "The shapes data set knows every attribute of every image (shape, colour, size, position, style), so "
               "each word of a prompt and each single-attribute edit can be checked. Prompts are in wording no "
-              "training caption uses; the first two ask for colour-shape pairs no training image shows.")
+              "training caption uses; the first two ask for colour-shape pairs no training image shows. The last "
+              "names only shape and colour: the translator completes it for each sample with a size, style and "
+              "position drawn at random (net2net.completion), so they vary from image to image.")
     test = ShapesTest.generated(12, seed=0)
     t = r.translator("shapes-text2img")
     if t is not None:
