@@ -182,6 +182,8 @@ def test_sampling_completes_each_sample_and_complete_false_does_not(bow_translat
     assert all(not torch.equal(rows[i], bare[0]) for i in range(4))  # each sample its own completion
     assert all(torch.equal(rows[i], bare[1]) for i in range(4, 8))  # a full prompt is kept
     assert torch.equal(t.query_rows(["a red star"], n=4, seed=0, complete=False), bare[:1].repeat(4, 1))
+    texts = t.completions(["a red star"], n=4, seed=0)
+    assert torch.equal(t.encode_query(texts), rows[:4])  # the rows are those of the completions it lists
     a, b = t.sample(["a red star"], n=4, seed=0), t.sample(["a red star"], n=4, seed=0, complete=False)
     assert a.shape == b.shape == (4, 1, 28, 28) and not torch.equal(a, b)
     assert torch.equal(a, t.sample(["a red star"], n=4, seed=0))
@@ -240,3 +242,8 @@ def test_cli_sample_no_complete(tmp_path, capsys, minilm) -> None:
                      "--out", str(out), *flag]) == 0
         said = json.loads(capsys.readouterr().out)
         assert said["images"] == 2 and said["completed"] is (not flag)
+        if not flag:  # what each image was drawn from
+            assert len(said["prompts"]) == 2 and all(p.startswith("a red star") and p != "a red star"
+                                                     for p in said["prompts"])
+        else:
+            assert "prompts" not in said

@@ -213,12 +213,20 @@ class Translator(nn.Module):
         z_phi = self.encode_query(queries)
         if not complete or self.completer is None:
             return z_phi.repeat_interleave(n, dim=0)
-        texts = self.completer.complete(list(queries), z_phi, n, seed)
+        texts = self.completions(queries, n=n, seed=seed, z_phi=z_phi)
         rows = z_phi.repeat_interleave(n, dim=0)
         changed = [i for i, text in enumerate(texts) if text != queries[i // n]]
         if changed:
             rows[changed] = self.encode_query([texts[i] for i in changed]).to(rows.dtype)
         return rows
+
+    def completions(self, queries: Sequence[str], *, n: int = 1, seed: int = 0, z_phi: Tensor | None = None) -> list[str]:
+        """The prompts :meth:`query_rows` samples from, ``n`` per query, query-major: each
+        query completed by the translator's completer (the query itself without one)."""
+        if self.completer is None:
+            return [q for q in queries for _ in range(n)]
+        z_phi = self.encode_query(queries) if z_phi is None else z_phi
+        return self.completer.complete(list(queries), z_phi, n, seed)
 
     @torch.no_grad()
     def prompt_latents(self, queries: Sequence[Any] | Tensor, *, n: int = 1, temperature: float = 1.0, seed: int = 0,

@@ -108,8 +108,11 @@ def run_sample(args: argparse.Namespace) -> int:
     query = make_query(t, prompt=args.prompt, label=args.label)
     images = t.sample(query, n=args.n, temperature=args.temperature, seed=args.seed, rerank=args.rerank, scorer=scorer_for(t),
                       complete=args.complete)
-    return _write(images, args, {"translator": args.name, "query": query[0],
-                                 "completed": bool(args.complete and t.completer is not None)})
+    completed = bool(args.complete and t.completer is not None)
+    said = {"translator": args.name, "query": query[0], "completed": completed}
+    if completed and args.rerank == 1:  # what each image was drawn from, in file order
+        said["prompts"] = t.completions(query, n=args.n, seed=args.seed)
+    return _write(images, args, said)
 
 
 def run_translate(args: argparse.Namespace) -> int:
