@@ -39,8 +39,18 @@ def test_text_to_image_gives_colour_samples(shapes_translators) -> None:
     out, v = h.shapes_text_to_image(shapes_translators, "a large red square in the centre", 3, 1.0, 0)
     assert len(out) == 3 and tuple(v.shape) == (3, 64)
     assert all(img.mode == "RGB" and img.size == (32 * h.SCALE, 32 * h.SCALE) for img, _ in out)
-    again, _ = h.shapes_text_to_image(shapes_translators, "a small blue star at the top", 3, 1.0, 0, True, v)
+    again, _ = h.shapes_text_to_image(shapes_translators, "a small outlined blue star at the top", 3, 1.0, 0, True, v)
     assert [c for _, c in again] == ["#1", "#2", "#3"]
+
+
+def test_a_partial_prompt_is_completed_per_sample_and_the_caption_says_how(shapes_translators) -> None:
+    out, _ = h.shapes_text_to_image(shapes_translators, "a red star", 6, 1.0, 3)
+    captions = [c for _, c in out]
+    assert [c.split(":")[0] for c in captions] == [f"#{i}" for i in range(1, 7)] and len(set(captions)) == 6
+    got = measure(np.stack([_tensor(img) for img, _ in out]), ["star"] * 6)
+    assert got["colour"] == ["red"] * 6 and len(set(got["position"])) >= 3
+    other, _ = h.shapes_text_to_image(shapes_translators, "a red star", 6, 1.0, 4)  # the seed draws the rest
+    assert [c for _, c in other] != captions
 
 
 def test_colour_edit_shows_input_reconstruction_and_red_edits(shapes_translators, examples) -> None:

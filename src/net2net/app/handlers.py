@@ -178,8 +178,12 @@ def text_to_image(translators: Mapping[str, Translator], prompt: Any, n: Any, te
         v = last_v
     else:
         v = t.residuals(n, temperature=temperature, seed=seed)
-    images = t.sample(query, n=n, v=v)
-    return _items(images, [f"#{i + 1}" for i in range(n)]), v.cpu()
+    images = t.sample(query, n=n, v=v, seed=seed)  # the seed draws what a partial prompt leaves out
+    labels = [f"#{i + 1}" for i in range(n)]
+    if t.completer is not None:  # say what each image's completion added
+        added = [text[len(query[0]):].lstrip(",;: ") for text in t.completions(query, n=n, seed=seed)]
+        labels = [f"{label}: {extra}" if extra else label for label, extra in zip(labels, added, strict=True)]
+    return _items(images, labels), v.cpu()
 
 
 def check_own(folders: Sequence[str | os.PathLike]) -> None:
