@@ -39,10 +39,14 @@ NOTES = [
     "and cheaper couplings (`hidden=256`, or 4 blocks of 512) give cheaper steps that learn less per step. "
     "bf16 autocast of the forward pass and `torch.compile` of `log_prob` change what τ's step costs by "
     "machine (the step-cost table below: on a CPU without fast bf16 autocast makes it several times dearer; "
-    "compiling saved about a tenth to a fifth in one run and cost as much on some tasks in another), and "
+    "compiling saved from a sixth to over a quarter in the latest run, whose compiler cache already held the "
+    "graphs, and cost as much as it saved on some tasks in an earlier one), and "
     "neither is specific to τ: both are settings of the training step that the "
     "reference could be run with too (not measured here), so they were left out of the matched comparison; "
-    "and the compile itself takes up to tens of seconds, about a whole run of this protocol. None of them learns clearly more per step at a matched "
+    "and the compile itself takes up to tens of seconds, about a whole run of this protocol. In float32 about half "
+    "of τ's step is dense matrix products (the step-cost table's *matmuls* column): even free element-wise work "
+    "would leave the step at about half its cost, so a much cheaper step needs fewer matrix products, i.e. "
+    "narrower or fewer couplings, which learn less per step. None of them learns clearly more per step at a matched "
     "rate. A learned invertible linear map in LU form after every coupling in place of the fixed permutation "
     "(`FlowConfig.mixing = \"lu\"`, the *tau-lu* rows) does: at 600 equal steps it ends below the permutation τ "
     "on all three tasks, most on shapes-text2img, for 5–10 % more CPU per step. Given equal CPU time (the "
@@ -201,11 +205,19 @@ def write_report(report: dict, out: Path) -> None:
                   "first two steps (tracing and compiling, wall time; short when the compiler's cache already holds "
                   "the same graph from the task before) are what its cheaper steps must pay back. This machine is "
                   "shared, so single figures vary by tens of percent between runs; the protocol's *ms per step* "
-                  "column, measured over whole runs, is the steadier guide to τ against the reference.", "",
-                  "| task | setting | ms per step | first two steps (s) |", "|---|---|---|---|"]
+                  "column, measured over whole runs, is the steadier guide to τ against the reference."
+                  + (" *Matmuls*: the share of the float32 step's self CPU time (torch.profiler, 10 steps) spent in "
+                     "dense matrix products (`mm`, `addmm`, `bmm`), the rate they ran at, and their GFLOP per step: "
+                     "a step that spends most of its time in matrix products already running near the core's rate "
+                     "can only get cheaper by doing fewer of them."
+                     if any("matmul_share" in c for costs in sc["step_cost"].values() for c in costs.values()) else ""),
+                  "", "| task | setting | ms per step | first two steps (s) | matmuls: share / GFLOP/s / GFLOP per step |",
+                  "|---|---|---|---|---|"]
         for task, costs in sc["step_cost"].items():
             for name, c in costs.items():
-                lines.append(f"| {task} | {name} | {c['ms_per_step']:.1f} | {c['first_two_steps_s']:.1f} |")
+                mm = (f"{c['matmul_share']:.0%} / {c['matmul_gflops']:.0f} / {c['matmul_gflop_per_step']:.2f}"
+                      if "matmul_share" in c else "–")
+                lines.append(f"| {task} | {name} | {c['ms_per_step']:.1f} | {c['first_two_steps_s']:.1f} | {mm} |")
     for ab in report.get("ablations", []):
         for task, rows in ab["ablation"].items():
             first = next(iter(rows))

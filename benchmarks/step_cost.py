@@ -34,15 +34,16 @@ def _step(log_prob: Callable[[Tensor, Tensor], Tensor], model: nn.Module, opt: t
 
 
 def step_costs(make: dict[str, Callable[[int, int], nn.Module]], train: Pairs, *, tau: str, steps: int = 30,
-               rounds: int = 3) -> dict[str, dict]:
+               rounds: int = 3, variants: bool = True) -> dict[str, dict]:
     """Per setting: milliseconds per step (and for ``torch.compile`` the seconds of its
-    first two steps). Every model of ``make`` in float32; model ``tau`` also under bf16
-    autocast and compiled."""
+    first two steps). Every model of ``make`` in float32, with the share of its step spent in
+    matrix products; with ``variants``, model ``tau`` also under bf16 autocast and compiled."""
     cfg = TrainConfig(steps=10_000, batch_size=256, lr=1e-4, warmup_steps=0, device="cpu")
     batches = [batch_indices(s, len(train), cfg) for s in range(steps)]
     batches = [(train.target[i], train.cond[i]) for i in batches]
     settings: list[tuple[str, str, bool, bool]] = [(n, n, False, False) for n in make]
-    settings += [(f"{tau}, bf16 autocast", tau, True, False), (f"{tau}, torch.compile", tau, False, True)]
+    if variants:
+        settings += [(f"{tau}, bf16 autocast", tau, True, False), (f"{tau}, torch.compile", tau, False, True)]
     out: dict[str, dict] = {}
     for label, name, autocast, compiled in settings:
         torch.manual_seed(0)
@@ -62,4 +63,30 @@ def step_costs(make: dict[str, Callable[[int, int], nn.Module]], train: Pairs, *
                 _step(log_prob, model, opt, z, c, autocast)
             per_step.append((time.thread_time() - t0) / steps)
         out[label] = {"ms_per_step": statistics.median(per_step) * 1e3, "first_two_steps_s": first}
+        if not autocast and not compiled:
+            out[label].update(_matmul_share(log_prob, model, opt, batches[:10]))
     return out
+
+
+#: the profiler's names of the dense matrix products (what a step cannot do without)
+_MATMULS = ("aten::mm", "aten::addmm", "aten::bmm")
+
+
+def _matmul_share(log_prob: Callable[[Tensor, Tensor], Tensor], model: nn.Module, opt: torch.optim.Optimizer,
+                  batches: list[tuple[Tensor, Tensor]]) -> dict[str, float]:
+    """Where a step's time goes, from the profiler (self CPU time): the share in dense matrix
+    products and the rate they run at (GFLOP/s). The profiler adds a little to every other
+    op, so the share is a lower bound."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], with_flops=True) as prof:
+        for z, c in batches:
+            _step(log_prob, model, opt, z, c, False)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    mm = [e for e in events if e.key in _MATMULS]
+    mm_us = sum(e.self_cpu_time_total for e in mm)
+    flops = sum(e.flops for e in mm)
+    return {"matmul_share": mm_us / total if total else float("nan"),
+            "matmul_gflops": flops / mm_us / 1e3 if mm_us else float("nan"),
+            "matmul_gflop_per_step": flops / len(batches) / 1e9}

@@ -106,13 +106,35 @@ def test_real_pair_benchmark_runs_at_tiny_size(tmp_path: Path) -> None:
                                           "final": -0.8, "cpu_ratio": 1.0}}}}))
     cost = tmp_path / "cost.json"
     cost.write_text(json.dumps({"command": "python benchmarks/real_pairs.py --step-cost", "step_cost": {
-        "fmnist-text2img": {"τ, torch.compile": {"ms_per_step": 17.5, "first_two_steps_s": 5.25}}}}))
+        "fmnist-text2img": {"τ, torch.compile": {"ms_per_step": 17.5, "first_two_steps_s": 5.25},
+                            "τ": {"ms_per_step": 20.0, "first_two_steps_s": 0.1, "matmul_share": 0.5,
+                                  "matmul_gflops": 61.2, "matmul_gflop_per_step": 0.91}}}}))
     merged = tmp_path / "merged.md"
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "real_pairs.py"), "--merge", str(out.with_suffix(".json")),
                     str(ablation), str(cost), "--out", str(merged)], check=True, capture_output=True, text=True, timeout=60)
     text = merged.read_text()
     assert "## Ablations on fmnist-text2img: 600 steps, one seed" in text and "| reference | – | 10 |" in text
-    assert "| fmnist-text2img | τ, torch.compile | 17.5 | 5.2 |" in text
+    assert "| fmnist-text2img | τ, torch.compile | 17.5 | 5.2 | – |" in text
+    assert "| fmnist-text2img | τ | 20.0 | 0.1 | 50% / 61 / 0.91 |" in text
+
+
+def test_step_cost_says_how_much_of_a_step_is_matrix_products() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from step_cost import step_costs
+
+    from net2net.flow.cinn import ConditionalINN
+    from net2net.train.fit import Pairs
+
+    torch.manual_seed(0)
+    train = Pairs(cond=torch.randn(512, 6), target=torch.randn(512, 8))
+    small = {"n_blocks": 1, "embed_dim": 4, "embed_hidden": 8}  # the couplings' width is what differs
+    make = {"narrow": lambda d, c: ConditionalINN(d, c, hidden=16, **small),
+            "wide": lambda d, c: ConditionalINN(d, c, hidden=256, **small)}
+    out = step_costs(make, train, tau="narrow", steps=4, rounds=1, variants=False)
+    assert sorted(out) == ["narrow", "wide"]
+    for name in ("narrow", "wide"):
+        assert 0 < out[name]["matmul_share"] <= 1 and out[name]["matmul_gflops"] > 0
+    assert out["wide"]["matmul_gflop_per_step"] > 5 * out["narrow"]["matmul_gflop_per_step"]
 
 
 def test_follow_words_variants_choose_the_text_layer_they_name() -> None:

@@ -14,7 +14,6 @@ import torch
 from net2net.completion import (
     CompleterConfig,
     PromptCompleter,
-    attach_completer,
     fit_completer,
     load_completer,
     save_completer,
@@ -203,7 +202,9 @@ def test_translator_folder_keeps_its_completer(bow_translator, tmp_path) -> None
     bow_translator.completer = None
     plain = bow_translator.save_pretrained(tmp_path / "plain")
     tau = (plain / "tau" / "model.safetensors").read_bytes()
-    attach_completer(plain, "shapes", n=300, steps=50, progress=False)
+    t = Translator.from_pretrained(plain)
+    assert t.completer is None and t.add_completer("shapes", n=300, steps=50, progress=False) is t.completer
+    t.save_pretrained(plain)
     assert (plain / "completer").is_dir() and (plain / "tau" / "model.safetensors").read_bytes() == tau
 
 
@@ -213,6 +214,8 @@ def test_a_completer_needs_a_text_query(bow_completer) -> None:
     t = tiny_translator(OneHotExpert())
     with pytest.raises(ValueError, match="needs a text query expert of dim 256; this one reads label of dim 10"):
         type(t)(t.query, t.tau, t.target, query_ref=t.query_ref, target_ref=t.target_ref, completer=bow_completer)
+    with pytest.raises(ValueError, match="reads label, not text: only text prompts can be completed"):
+        t.add_completer("shapes")
 
 
 # -- the shipped translator ---------------------------------------------------------------------

@@ -39,7 +39,7 @@ RANKS: dict[int, tuple[str, ...]] = {
     3: ("net2net.translator", "net2net.rerank", "net2net.testing"),
     # the translator's parts; metrics of experts alone (no zoo) sit here so the zoo's trainer may use them
     2: ("net2net.experts", "net2net.flow", "net2net.features", "net2net.baselines", "net2net.models",
-        "net2net.search_path", "net2net.evaluate.zoo_metrics"),
+        "net2net.search_path", "net2net.evaluate.zoo_metrics", "net2net.completion"),
     1: ("net2net.data", "net2net.imageio", "net2net.io", "net2net.preflight"),
 }
 

@@ -25,7 +25,8 @@ up (0.2): a word it half-recognises, a synonym no caption uses, is better left a
 contradicted by a drawn value.
 
 A completer is saved in a translator folder (``completer/``, weights verified like τ's)
-and used by :meth:`~net2net.translator.Translator.sample` unless ``complete=False``. Only
+and used by :meth:`~net2net.translator.Translator.sample` unless ``complete=False``; a
+translator trained without one gets it from :meth:`~net2net.translator.Translator.add_completer`. Only
 sampling completes: inversion, editing and exemplars read the query as given.
 """
 
@@ -41,7 +42,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["CompleterConfig", "Grammar", "PromptCompleter", "attach_completer", "fit_completer", "grammars", "load_completer",
+__all__ = ["CompleterConfig", "Grammar", "PromptCompleter", "fit_completer", "grammars", "load_completer",
            "register_grammar", "save_completer"]
 
 KIND = "prompt-completer"
@@ -225,16 +226,3 @@ def load_completer(folder: str | os.PathLike, device: str | torch.device = "cpu"
         raise ValueError(f"{Path(folder) / CONFIG_FILE}: {e}") from None
     return load_checked(saved, lambda: PromptCompleter(cfg), device=device).eval()
 
-
-def attach_completer(folder: str | os.PathLike, grammar_name: str, *, progress: bool | None = None,
-                     **fit: Any) -> Path:
-    """Fits a completer for the text translator in ``folder`` and saves the folder with it
-    (τ and the experts unchanged): how a translator trained without one gets it.
-    ``fit``: the keyword arguments of :func:`fit_completer`."""
-    from net2net.translator import Translator
-
-    t = Translator.from_pretrained(folder)
-    if t.query_kind != "text":
-        raise ValueError(f"{folder}: its query is {t.query_kind}, not text; only text prompts can be completed")
-    t.completer = fit_completer(t.encode_query, t.query.dim, grammar_name, progress=progress, **fit)
-    return t.save_pretrained(folder)

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from net2net.completion import PromptCompleter, load_completer, save_completer
+from net2net.completion import PromptCompleter, fit_completer, load_completer, save_completer
 from net2net.data.convert import convert_images, image_spec
 from net2net.experts.base import Expert
 from net2net.flow.protocol import ConditionalDensity, describe, is_invertible, transport
@@ -227,6 +227,16 @@ class Translator(nn.Module):
             return [q for q in queries for _ in range(n)]
         z_phi = self.encode_query(queries) if z_phi is None else z_phi
         return self.completer.complete(list(queries), z_phi, n, seed)
+
+    def add_completer(self, grammar: str, *, progress: bool | None = None, **fit: Any) -> PromptCompleter:
+        """Fits a prompt completer on the caption grammar ``grammar`` (e.g. ``"shapes"``) with
+        this translator's query expert, and keeps it (τ and the experts unchanged; save the
+        translator to keep it on disk). ``fit``: the keyword arguments of
+        :func:`net2net.completion.fit_completer`."""
+        if self.query_kind != "text":
+            raise ValueError(f"{self.name} reads {self.query_kind}, not text: only text prompts can be completed")
+        self.completer = fit_completer(self.encode_query, self.query.dim, grammar, progress=progress, **fit)
+        return self.completer
 
     @torch.no_grad()
     def prompt_latents(self, queries: Sequence[Any] | Tensor, *, n: int = 1, temperature: float = 1.0, seed: int = 0,
