@@ -204,11 +204,16 @@ def partial_metrics(t: Translator, test: ShapesTest, clf: Any, *, n_samples: int
     For a translator with a prompt completer the same figures without completion, τ's own
     answer to the bare prompt, are given too, under keys prefixed ``tau_alone_``.
     """
-    out = _partial_metrics(t, test, clf, n_samples=n_samples, seed=seed, temperature=temperature, complete=True)
-    if out and getattr(t, "completer", None) is not None:
-        alone = _partial_metrics(t, test, clf, n_samples=n_samples, seed=seed, temperature=temperature, complete=False)
+    if test.named is None or test.text_partial_heldout is None:
+        return {}
+    rows = [i for i, n in enumerate(test.named) if len(n.split(",")) < len(ATTRIBUTES)]
+    if not rows:
+        return {}
+    out = _partial_metrics(t, test, rows, clf, n_samples=n_samples, seed=seed, temperature=temperature, complete=True)
+    if getattr(t, "completer", None) is not None:
+        alone = _partial_metrics(t, test, rows, clf, n_samples=n_samples, seed=seed, temperature=temperature,
+                                 complete=False)
         out.update({f"tau_alone_{k}": v for k, v in alone.items() if k != "partial_queries"})
-        rows = [i for i, n in enumerate(test.named) if len(n.split(",")) < len(ATTRIBUTES)]
         out.update(_completer_reading(t, [test.text_partial_heldout[i] for i in rows],
                                       [set(test.named[i].split(",")) for i in rows], "partial"))
     return out
@@ -224,13 +229,9 @@ def _completer_reading(t: Translator, prompts: list[str], named: list[set[str]],
             f"completer_reads_{what}_per_attribute": {a: _rate(ok[:, j]) for j, a in enumerate(t.completer.attributes)}}
 
 
-def _partial_metrics(t: Translator, test: ShapesTest, clf: Any, *, n_samples: int, seed: int,
+def _partial_metrics(t: Translator, test: ShapesTest, rows: list[int], clf: Any, *, n_samples: int, seed: int,
                      temperature: float, complete: bool) -> dict[str, Any]:
-    if test.named is None or test.text_partial_heldout is None:
-        return {}
-    rows = [i for i, n in enumerate(test.named) if len(n.split(",")) < len(ATTRIBUTES)]
-    if not rows:
-        return {}
+    """:func:`partial_metrics` of the test rows ``rows`` (those whose prompt names 1-4 attributes)."""
     gen = _sample(t, [test.text_partial_heldout[i] for i in rows], n_samples, seed, temperature, complete)
     pred = _predict(clf, gen)
     named_ok: dict[str, list[bool]] = {a: [] for a in ATTRIBUTES}
