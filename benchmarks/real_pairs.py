@@ -32,10 +32,11 @@ import torch
 from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from equal_cpu import MATCHED, SWEEP, protocol
+from equal_cpu import MATCHED, SWEEP, build_model, protocol
 from paper_reference import PaperCINN
 from real_pairs_report import write_report
 from step_cost import step_costs
+from tau_ablations import ablated_tau
 
 from net2net.flow import ConditionalINN
 from net2net.train.fit import Pairs, TrainConfig, batch_indices, evaluate_nll, lr_at, make_optimizer, train_step
@@ -137,9 +138,14 @@ def builders(variants: dict[str, dict]) -> dict[str, Builder]:
     return out
 
 
+#: ablation-only settings of τ (benchmarks/tau_ablations.py)
+_ABLATED = ("cond_whiten", "cond_scale", "shared_cond", "z_whiten")
+
+
 def _tau(dim: int, cond_dim: int, *, embedder_bn: bool = False, **kw) -> ConditionalINN:
-    """τ; ``embedder_bn`` (ablation only) swaps in the paper's batch-normalised embedder."""
-    model = ConditionalINN(dim, cond_dim, **kw)
+    """τ; ``embedder_bn`` (ablation only) swaps in the paper's batch-normalised embedder,
+    the settings of :data:`_ABLATED` build :func:`tau_ablations.ablated_tau`."""
+    model = ablated_tau(dim, cond_dim, **kw) if any(k in kw for k in _ABLATED) else ConditionalINN(dim, cond_dim, **kw)
     if embedder_bn:
         cfg = model.config
         layers: list[nn.Module] = []
@@ -159,16 +165,12 @@ def race(make: dict[str, Builder], train: Pairs, val: Pairs, *, steps: int, warm
     training thread CPU time (seconds) spent up to there, and the parameter count.
     """
     cfg = TrainConfig(steps=steps, batch_size=BATCH, lr=LR, warmup_steps=warmup, seed=seed, device="cpu")
-    dim, cond_dim = train.target.shape[1], train.cond.shape[1]
     runs: dict[str, dict] = {}
     for name, build in make.items():
-        torch.manual_seed(seed)
-        model = build(dim, cond_dim).train()
+        model, setup_cpu = build_model(build, train, seed)
         lr_scale = getattr(build, "lr_scale", 1.0)
-        if isinstance(model, ConditionalINN):
-            model.check_finite = False  # what fit() does after checking the data once
-            model.fit_standardization(train.target)  # as fit() does (a no-op unless FlowConfig.standardize)
-        runs[name] = {"model": model, "opt": make_optimizer(model, cfg), "cpu": 0.0, "steps": [], "nll": [],
+        runs[name] = {"model": model, "opt": make_optimizer(model, cfg), "cpu": setup_cpu,
+                      "steps": [], "nll": [],
                       "seconds": [], "params": sum(p.numel() for p in model.parameters()), "lr_scale": lr_scale}
     order = list(runs)
     for start in range(0, steps, turn):
@@ -267,6 +269,17 @@ ABLATIONS.update({
     "tau-emb32": {**NEW_TAU, "embed_dim": 32},
     # a learned invertible linear map (LU form) in place of each fixed permutation
     "tau-lu": LU_TAU,
+    # this session's (issue 25): a whitened or rescaled condition, one condition embedding
+    # shared by all coupling nets, whitened targets
+    "tau-lu-cwhite": {**LU_TAU, "cond_whiten": 1e-3},
+    "tau-lu-cscale": {**LU_TAU, "cond_scale": True},
+    "tau-lu-shared": {**LU_TAU, "shared_cond": True},
+    "tau-lu-shared-h512": {**LU_TAU, "shared_cond": True, "hidden": 512},
+    "tau-lu-zwhite": {**LU_TAU, "z_whiten": True},
+    # fewer, wider blocks with LU mixing
+    "tau-lu-4b": {**LU_TAU, "n_blocks": 4},
+    "tau-lu-4b-h512": {**LU_TAU, "n_blocks": 4, "hidden": 512},
+    "tau-lu-3b-h768": {**LU_TAU, "n_blocks": 3, "hidden": 768},
 })
 
 
@@ -322,7 +335,7 @@ def main(argv: list[str] | None = None) -> None:
         result = {"command": command, "step_cost": {}}
         for task in args.tasks:
             train = synthetic_pairs(size["train_rows"], 1)[0] if args.size == "tiny" else load_pairs(task, args.root)[0]
-            result["step_cost"][task] = costs = step_costs(builders(models), train, tau="τ",
+            result["step_cost"][task] = costs = step_costs(builders(models), train, tau="τ", reference="reference",
                                                            steps=size["calib_steps"])
             print(f"== {task}: " + ", ".join(f"{n} {c['ms_per_step']:.2f} ms" for n, c in costs.items()), flush=True)
         if args.ablation_json:

@@ -33,17 +33,22 @@ def _step(log_prob: Callable[[Tensor, Tensor], Tensor], model: nn.Module, opt: t
     opt.step()
 
 
-def step_costs(make: dict[str, Callable[[int, int], nn.Module]], train: Pairs, *, tau: str, steps: int = 30,
-               rounds: int = 3, variants: bool = True) -> dict[str, dict]:
+def step_costs(make: dict[str, Callable[[int, int], nn.Module]], train: Pairs, *, tau: str,
+               reference: str | None = None, steps: int = 30, rounds: int = 3,
+               variants: bool = True) -> dict[str, dict]:
     """Per setting: milliseconds per step (and for ``torch.compile`` the seconds of its
     first two steps). Every model of ``make`` in float32, with the share of its step spent in
-    matrix products; with ``variants``, model ``tau`` also under bf16 autocast and compiled."""
+    matrix products; with ``variants``, model ``tau`` also under bf16 autocast and compiled,
+    and model ``reference`` (where named) compiled too: compiling is a setting of the
+    training step that either model could be run with."""
     cfg = TrainConfig(steps=10_000, batch_size=256, lr=1e-4, warmup_steps=0, device="cpu")
     batches = [batch_indices(s, len(train), cfg) for s in range(steps)]
     batches = [(train.target[i], train.cond[i]) for i in batches]
     settings: list[tuple[str, str, bool, bool]] = [(n, n, False, False) for n in make]
     if variants:
         settings += [(f"{tau}, bf16 autocast", tau, True, False), (f"{tau}, torch.compile", tau, False, True)]
+        if reference is not None:
+            settings.append((f"{reference}, torch.compile", reference, False, True))
     out: dict[str, dict] = {}
     for label, name, autocast, compiled in settings:
         torch.manual_seed(0)

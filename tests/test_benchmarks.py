@@ -205,3 +205,33 @@ def test_follow_words_page_says_which_autoencoder_codes_its_rows_read(tmp_path: 
     page.with_suffix(".json").write_text(json.dumps([{**old, "name": next(iter(fw.VARIANTS))}]))
     fw.main(["--out", str(page), "--render"])
     assert f"Target codes the rows read: 1 on {fw._FIRST_AE}" in page.read_text()
+
+
+@pytest.mark.parametrize("settings", [{"cond_whiten": 1e-9}, {"cond_scale": True}, {"shared_cond": True},
+                                      {"z_whiten": True}, {"cond_whiten": 1e-9, "shared_cond": True, "z_whiten": True}])
+def test_ablated_tau_is_an_exact_flow_once_fitted_on_its_training_pairs(settings: dict) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from tau_ablations import ablated_tau
+
+    from net2net.train.fit import Pairs
+
+    torch.manual_seed(0)
+    mix = torch.randn(5, 5, dtype=torch.float64)
+    cond = torch.randn(400, 5, dtype=torch.float64) @ mix + 3.0  # correlated, off-centre conditions
+    z = torch.randn(400, 4, dtype=torch.float64) @ torch.randn(4, 4, dtype=torch.float64) + cond[:, :4]
+    flow = ablated_tau(4, 5, n_blocks=2, hidden=16, embed_dim=4, embed_hidden=8, mixing="lu", **settings).double()
+    flow.fit_on_train(Pairs(cond=cond, target=z))
+    flow.eval()
+    v, log_det = flow(z[:8], cond[:8])
+    back, inv_log_det = flow.inverse(v, cond[:8])
+    torch.testing.assert_close(back, z[:8])
+    torch.testing.assert_close(inv_log_det, -log_det)
+    jac = torch.autograd.functional.jacobian(lambda x: flow(x.unsqueeze(0), cond[:1])[0].squeeze(0), z[0])
+    torch.testing.assert_close(log_det[0], torch.linalg.slogdet(jac)[1])
+    if settings.get("cond_whiten"):  # the fitted map whitens the training conditions (shrinkage ~0 here)
+        white = flow.embedder[0](cond)
+        torch.testing.assert_close(torch.cov(white.T, correction=0), torch.eye(5, dtype=torch.float64),
+                                   atol=2e-3, rtol=0)
+    if settings.get("z_whiten"):  # ... and the targets' whitening is the first layer
+        white, _ = flow.layers[0].transform(z)
+        torch.testing.assert_close(torch.cov(white.T, correction=0), torch.eye(4, dtype=torch.float64))
