@@ -280,6 +280,9 @@ ABLATIONS.update({
     "tau-lu-4b": {**LU_TAU, "n_blocks": 4},
     "tau-lu-4b-h512": {**LU_TAU, "n_blocks": 4, "hidden": 512},
     "tau-lu-3b-h768": {**LU_TAU, "n_blocks": 3, "hidden": 768},
+    # above the protocol's sweep (its best rate was its highest, 0.004, for every model)
+    **{f"{name}-lr{scale}e-3": {**kw, "lr_scale": float(scale)} for scale in (4, 8, 16)
+       for name, kw in (("ref", {**REFERENCE, "reference": True}), ("tau-lu", LU_TAU))},
 })
 
 

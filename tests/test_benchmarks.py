@@ -235,3 +235,11 @@ def test_ablated_tau_is_an_exact_flow_once_fitted_on_its_training_pairs(settings
     if settings.get("z_whiten"):  # ... and the targets' whitening is the first layer
         white, _ = flow.layers[0].transform(z)
         torch.testing.assert_close(torch.cov(white.T, correction=0), torch.eye(4, dtype=torch.float64))
+
+
+def test_real_pairs_report_says_diverged_instead_of_printing_a_blown_up_nll() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from real_pairs_report import _nll
+
+    assert _nll(-0.5346) == "-0.535" and _nll(0.25) == "+0.250"
+    assert _nll(float("nan")) == _nll(float("inf")) == _nll(9.03e32) == "diverged"
