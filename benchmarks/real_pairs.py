@@ -169,8 +169,7 @@ def race(make: dict[str, Builder], train: Pairs, val: Pairs, *, steps: int, warm
     for name, build in make.items():
         model, setup_cpu = build_model(build, train, seed)
         lr_scale = getattr(build, "lr_scale", 1.0)
-        runs[name] = {"model": model, "opt": make_optimizer(model, cfg), "cpu": setup_cpu,
-                      "steps": [], "nll": [],
+        runs[name] = {"model": model, "opt": make_optimizer(model, cfg), "cpu": setup_cpu, "steps": [], "nll": [],
                       "seconds": [], "params": sum(p.numel() for p in model.parameters()), "lr_scale": lr_scale}
     order = list(runs)
     for start in range(0, steps, turn):
@@ -269,8 +268,8 @@ ABLATIONS.update({
     "tau-emb32": {**NEW_TAU, "embed_dim": 32},
     # a learned invertible linear map (LU form) in place of each fixed permutation
     "tau-lu": LU_TAU,
-    # this session's (issue 25): a whitened or rescaled condition, one condition embedding
-    # shared by all coupling nets, whitened targets
+    # issue 25's second round (benchmarks/tau_ablations.py): a whitened or rescaled condition,
+    # one condition embedding shared by all coupling nets, whitened targets
     "tau-lu-cwhite": {**LU_TAU, "cond_whiten": 1e-3},
     "tau-lu-cscale": {**LU_TAU, "cond_scale": True},
     "tau-lu-shared": {**LU_TAU, "shared_cond": True},
