@@ -41,7 +41,7 @@ BATCH = 256
 Builder = Callable[[int, int], nn.Module]
 
 
-def build_model(build: Builder, train: Pairs, seed: int) -> tuple[nn.Module, float]:
+def fresh_model(build: Builder, train: Pairs, seed: int) -> tuple[nn.Module, float]:
     """A fresh model in training mode, set up on ``train`` as the trainer would; returns it and
     the thread CPU seconds its data-dependent set-up took (an ablation's ``fit_on_train``,
     benchmarks/tau_ablations.py), which count as training time."""
@@ -61,7 +61,7 @@ def cost_per_step(make: dict[str, Builder], train: Pairs, *, steps: int = 20, ro
     """Thread CPU seconds per training step of each model: fresh models, a few steps to
     warm up, then ``rounds`` turns of ``steps`` steps each (order rotating); the median turn."""
     cfg = TrainConfig(steps=10_000, batch_size=BATCH, lr=1e-4, warmup_steps=0, seed=0, device="cpu")
-    models = {n: build_model(b, train, 0)[0] for n, b in make.items()}
+    models = {n: fresh_model(b, train, 0)[0] for n, b in make.items()}
     opts = {n: make_optimizer(m, cfg) for n, m in models.items()}
     batches = [batch_indices(s, len(train), cfg) for s in range(steps)]
     batches = [(train.target[i], train.cond[i]) for i in batches]
@@ -92,7 +92,7 @@ def race_cpu(make: dict[str, Builder], lrs: dict[str, float], steps: dict[str, i
     for name, build in make.items():
         cfg = TrainConfig(steps=steps[name], batch_size=BATCH, lr=lrs[name], seed=seed, device="cpu",
                           warmup_steps=max(1, round(warmup * steps[name])))
-        model, setup_cpu = build_model(build, train, seed)
+        model, setup_cpu = fresh_model(build, train, seed)
         runs[name] = {"model": model, "opt": make_optimizer(model, cfg), "cfg": cfg, "done": 0, "cpu": setup_cpu,
                       "lr": lrs[name], "total_steps": steps[name], "steps": [], "nll": [], "seconds": [],
                       "params": sum(p.numel() for p in model.parameters())}

@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from equal_cpu import MATCHED, SWEEP, build_model, protocol
+from equal_cpu import MATCHED, SWEEP, fresh_model, protocol
 from paper_reference import PaperCINN
 from real_pairs_report import write_report
 from step_cost import step_costs
@@ -138,14 +138,10 @@ def builders(variants: dict[str, dict]) -> dict[str, Builder]:
     return out
 
 
-#: ablation-only settings of τ (benchmarks/tau_ablations.py)
-_ABLATED = ("cond_whiten", "cond_scale", "shared_cond", "z_whiten")
-
-
 def _tau(dim: int, cond_dim: int, *, embedder_bn: bool = False, **kw) -> ConditionalINN:
-    """τ; ``embedder_bn`` (ablation only) swaps in the paper's batch-normalised embedder,
-    the settings of :data:`_ABLATED` build :func:`tau_ablations.ablated_tau`."""
-    model = ablated_tau(dim, cond_dim, **kw) if any(k in kw for k in _ABLATED) else ConditionalINN(dim, cond_dim, **kw)
+    """τ (:func:`tau_ablations.ablated_tau`: ``ConditionalINN`` itself unless an ablation-only
+    setting is named); ``embedder_bn`` (ablation only) swaps in the paper's batch-normalised embedder."""
+    model = ablated_tau(dim, cond_dim, **kw)
     if embedder_bn:
         cfg = model.config
         layers: list[nn.Module] = []
@@ -167,7 +163,7 @@ def race(make: dict[str, Builder], train: Pairs, val: Pairs, *, steps: int, warm
     cfg = TrainConfig(steps=steps, batch_size=BATCH, lr=LR, warmup_steps=warmup, seed=seed, device="cpu")
     runs: dict[str, dict] = {}
     for name, build in make.items():
-        model, setup_cpu = build_model(build, train, seed)
+        model, setup_cpu = fresh_model(build, train, seed)
         lr_scale = getattr(build, "lr_scale", 1.0)
         runs[name] = {"model": model, "opt": make_optimizer(model, cfg), "cpu": setup_cpu, "steps": [], "nll": [],
                       "seconds": [], "params": sum(p.numel() for p in model.parameters()), "lr_scale": lr_scale}

@@ -139,10 +139,6 @@ class PromptCompleter(nn.Module):
         self.register_buffer("scale", torch.ones(config.cond_dim))
         self.head = nn.Linear(config.cond_dim, len(self.grammar.attributes))
 
-    @classmethod
-    def from_config(cls, config: CompleterConfig) -> PromptCompleter:
-        return cls(config)
-
     @property
     def attributes(self) -> tuple[str, ...]:
         return self.grammar.attributes
