@@ -275,6 +275,11 @@ ABLATIONS.update({
     "tau-lu-4b": {**LU_TAU, "n_blocks": 4},
     "tau-lu-4b-h512": {**LU_TAU, "n_blocks": 4, "hidden": 512},
     "tau-lu-3b-h768": {**LU_TAU, "n_blocks": 3, "hidden": 768},
+    # rational-quadratic spline couplings (K bins) in place of affine ones, fewer blocks
+    "tau-lu-spl8-3b": {**LU_TAU, "n_blocks": 3, "spline_bins": 8},
+    "tau-lu-spl8-2b": {**LU_TAU, "n_blocks": 2, "spline_bins": 8},
+    "tau-lu-spl4-3b": {**LU_TAU, "n_blocks": 3, "spline_bins": 4},
+    "tau-lu-spl8-3b-h256": {**LU_TAU, "n_blocks": 3, "hidden": 256, "spline_bins": 8},
     # above the protocol's sweep (its best rate was its highest, 0.004, for every model)
     **{f"{name}-lr{scale}e-3": {**kw, "lr_scale": float(scale)} for scale in (4, 8, 16)
        for name, kw in (("ref", {**REFERENCE, "reference": True}), ("tau-lu", LU_TAU))},

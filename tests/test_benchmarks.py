@@ -208,7 +208,8 @@ def test_follow_words_page_says_which_autoencoder_codes_its_rows_read(tmp_path: 
 
 
 @pytest.mark.parametrize("settings", [{"cond_whiten": 1e-9}, {"cond_scale": True}, {"shared_cond": True},
-                                      {"z_whiten": True}, {"cond_whiten": 1e-9, "shared_cond": True, "z_whiten": True}])
+                                      {"z_whiten": True}, {"cond_whiten": 1e-9, "shared_cond": True, "z_whiten": True},
+                                      {"spline_bins": 4}])
 def test_ablated_tau_is_an_exact_flow_once_fitted_on_its_training_pairs(settings: dict) -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from tau_ablations import ablated_tau
@@ -235,6 +236,29 @@ def test_ablated_tau_is_an_exact_flow_once_fitted_on_its_training_pairs(settings
     if settings.get("z_whiten"):  # ... and the targets' whitening is the first layer
         white, _ = flow.layers[0].transform(z)
         torch.testing.assert_close(torch.cov(white.T, correction=0), torch.eye(4, dtype=torch.float64))
+
+
+def test_rational_quadratic_spline_inverts_exactly_and_its_log_derivative_is_autograds() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from tau_ablations import SPLINE_BOUND, rq_spline
+
+    torch.manual_seed(0)
+    x = torch.randn(64, 6, dtype=torch.float64) * 2  # about a seventh beyond the bound: identity there
+    params = torch.randn(64, 6, 3 * 5 - 1, dtype=torch.float64)
+    y, log_d = rq_spline(x, params)
+    back, log_d_back = rq_spline(y, params, reverse=True)
+    torch.testing.assert_close(back, x)
+    torch.testing.assert_close(log_d_back, log_d)  # the forward map's log-derivative, at the reverse's output
+    xg = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(rq_spline(xg, params)[0].sum(), xg)
+    torch.testing.assert_close(log_d, grad.log())
+    outside = x.abs() >= SPLINE_BOUND
+    assert outside.any() and (y[outside] == x[outside]).all() and (log_d[outside] == 0).all()
+    assert not torch.allclose(y[~outside], x[~outside])
+    # a net that puts out zeros gives equal bins and slope 1 at every knot: the identity
+    y0, log_d0 = rq_spline(x, torch.zeros_like(params))
+    torch.testing.assert_close(y0, x)
+    torch.testing.assert_close(log_d0, torch.zeros_like(log_d0))
 
 
 def test_real_pairs_report_says_diverged_instead_of_printing_a_blown_up_nll() -> None:
