@@ -93,6 +93,22 @@ NOTES = [
     "cosine decay set for that many steps. Its final NLL against the reference's answers the goal's second half "
     "directly (does τ reach the reference's final NLL in half the reference's time, with a schedule made for "
     "that time?), instead of reading it off a run whose learning rate is still high at half time.",
+    "",
+    "## The reference, and the GPU table",
+    "",
+    "The reference here is `benchmarks/paper_reference.PaperCINN`, our reading of the paper's code. "
+    "`benchmarks/paper_code.py` copies the paper's own flow modules from a checkout or mirror of CompVis/net2net "
+    "into the git-ignored `.paper-code/` (the project never ships them), and with `--check` builds both, copies "
+    "the paper's weights, ActNorm statistics and shuffles into ours and prints the largest difference of a "
+    "row's NLL and both parameter counts at the paper's size: they agree to float32 rounding, with the same "
+    "number of parameters.",
+    "",
+    "The GPU table the issue asks for (τ at the paper's size against the paper's own code at batch 16, 256, "
+    "1,024 and 4,096, float32 and bf16, τ also as one CUDA graph per step, and the latency of 16 samples) is "
+    "`benchmarks/gpu_table.py`, written to docs/benchmarks-gpu.md with the GPU named. It has not been "
+    "measured: no GPU was lent to the sessions that worked on this issue. Prepare the paper's code here, then "
+    "run it on the GPU machine with `.paper-code` carried along: `python benchmarks/paper_code.py "
+    "<CompVis/net2net checkout or mirror> && python benchmarks/gpu_table.py --device cuda`.",
 ]
 
 

@@ -43,6 +43,64 @@ def test_benchmark_script_runs_at_tiny_size(tmp_path: Path) -> None:
         assert heading in text
 
 
+def test_gpu_table_runs_on_the_cpu_at_tiny_size_and_names_its_reference(tmp_path: Path) -> None:
+    """Issue 25's GPU table: every path but the CUDA graphs runs here, so that a session
+    that is lent a GPU finds no Python error first. Without the paper's code prepared,
+    the reference is our reading of it, and the report says so."""
+    out = tmp_path / "gpu.md"
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_table.py"), "--device", "cpu", "--size", "tiny",
+         "--batches", "16", "32", "--steps", "2", "--repeats", "1", "--paper-code", str(tmp_path / "none"),
+         "--out", str(out)],
+        check=True, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert set(report["train"]) == {"fp32 16", "fp32 32", "bf16 16", "bf16 32"}
+    for key, res in report["train"].items():
+        assert set(res) == {"paper", "τ"}  # no CUDA graph on the CPU
+        batch = int(key.split()[1])
+        for r in res.values():
+            assert r["steps_per_s"] > 0 and r["samples_per_s"] == pytest.approx(r["steps_per_s"] * batch)
+    assert all(report["sample_16"][p]["τ"]["ms"] > 0 for p in ("fp32", "bf16"))
+    assert "PaperCINN" in report["reference"] and "agreement_nats" not in report
+    text = out.read_text()
+    assert "| fp32 | 16 |" in text and "| bf16 | 32 |" in text and "Goals (issue 25" in text
+    assert "16 samples in" in text
+
+
+def test_gpu_table_refuses_cuda_without_a_gpu_and_tiny_batches(tmp_path: Path) -> None:
+    script = str(ROOT / "benchmarks" / "gpu_table.py")
+    if not torch.cuda.is_available():
+        run = subprocess.run([sys.executable, script, "--device", "cuda", "--out", str(tmp_path / "x.md")],
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 2 and "torch sees no GPU here" in run.stderr
+    run = subprocess.run([sys.executable, script, "--device", "cpu", "--batches", "1", "--out", str(tmp_path / "x.md")],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "at least 2" in run.stderr
+    assert not (tmp_path / "x.md").exists()
+
+
+def test_paper_code_is_copied_with_its_package_renamed_or_not_at_all(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import paper_code
+
+    source = tmp_path / "CompVis-net2net"
+    for rel in paper_code.FILES:
+        (source / rel).parent.mkdir(parents=True, exist_ok=True)
+        (source / rel).write_text("import torch\nfrom net2net.modules.flow.base import X\nimport net2net.modules\n")
+    dest = paper_code.prepare(source, tmp_path / "copy")
+    text = (dest / "paper_net2net" / "modules" / "flow" / "flatflow.py").read_text()
+    assert text == "import torch\nfrom paper_net2net.modules.flow.base import X\nimport paper_net2net.modules\n"
+    assert paper_code.load(tmp_path / "elsewhere") is None
+    (source / paper_code.FILES[-1]).unlink()
+    with pytest.raises(FileNotFoundError, match="loss.py is not in"):
+        paper_code.prepare(source, tmp_path / "second")
+    assert not (tmp_path / "second").exists()  # all or nothing
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "paper_code.py"), str(source),
+                          "--dest", str(tmp_path / "third")], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "is it a checkout or mirror of CompVis/net2net?" in run.stderr
+
+
 @pytest.mark.slow
 def test_gpu_levers_run_on_the_cpu_at_tiny_size() -> None:
     """The CUDA run's lever variants (TF32, bf16 autocast, torch.compile) are only timed on
