@@ -141,7 +141,7 @@ def test_real_pair_benchmark_runs_at_tiny_size(tmp_path: Path) -> None:
         budget = 0.5 if n == "τ, half the time" else 1.0
         assert task["steps"][n] == max(1, round(12 * task["cost_per_step"]["reference"] / cost * budget))
     assert list(task["groups"]) == ["lr 0.001", "lr 0.002", "own best"]
-    assert set(task["sweep"]) == {"0.0005", "0.001", "0.002", "0.004"}
+    assert set(task["sweep"]) == {"0.0005", "0.001", "0.002", "0.004", "0.008"}
     for label, seeds in task["groups"].items():
         assert len(seeds) == 2 and set(seeds[0]) == names
         for run in seeds[1].values():
@@ -317,6 +317,15 @@ def test_rational_quadratic_spline_inverts_exactly_and_its_log_derivative_is_aut
     y0, log_d0 = rq_spline(x, torch.zeros_like(params))
     torch.testing.assert_close(y0, x)
     torch.testing.assert_close(log_d0, torch.zeros_like(log_d0))
+
+
+def test_the_sweep_never_picks_a_rate_at_which_a_model_diverged() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from equal_cpu import _finite_or_inf
+
+    finals = {5e-4: float("nan"), 1e-3: 0.41, 2e-3: 0.50, 4e-3: float("inf"), 8e-3: 0.45}
+    assert min(finals, key=lambda lr: _finite_or_inf(finals[lr])) == 1e-3
+    assert min(finals, key=lambda lr: finals[lr]) == 5e-4  # what a plain min does with a NaN first
 
 
 def test_real_pairs_report_says_diverged_instead_of_printing_a_blown_up_nll() -> None:
