@@ -35,7 +35,6 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -43,6 +42,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import paper_code
 from paper_reference import PaperCINN
+from run import sync, timed
 
 from net2net.flow import ConditionalINN
 from net2net.train.fit import TrainConfig, _loss, make_optimizer, train_step
@@ -64,11 +64,6 @@ GRAPHED = "τ, CUDA graph"
 #: the issue's goals on the lent GPU, relative to the paper's code there and absolute (H100 anchors)
 GOALS = {"ratio_16": 10.0, "ratio_4096": 5.0, "steps_per_s_16": 1040.0, "samples_per_s_4096": 120_000.0,
          "sample_16_ms": 5.0}
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _autocast(device: torch.device, bf16: bool, cache: bool = True):
@@ -201,14 +196,6 @@ def _batches(batch: int, count: int, dim: int, cond_dim: int, device: torch.devi
     return out
 
 
-def _timed(device: torch.device, fn: Callable[[], object]) -> float:
-    _sync(device)
-    t = time.perf_counter()
-    fn()
-    _sync(device)
-    return time.perf_counter() - t
-
-
 def bench_training(models: dict, batch: int, bf16: bool, data: list, *, warmup: int, repeats: int,
                    device: torch.device) -> dict[str, dict]:
     """Steps per second of every model on the same batches, the models taking turns each repeat."""
@@ -218,14 +205,14 @@ def bench_training(models: dict, batch: int, bf16: bool, data: list, *, warmup: 
         try:
             for i in range(warmup):
                 m.step(*data[i % len(data)], bf16)
-            _sync(device)
+            sync(device)
             live[name] = m
         except Exception as e:  # noqa: BLE001  (a path that fails here is reported, not fatal)
             out[name] = {"error": f"{type(e).__name__}: {e}"[:300]}
     times: dict[str, list[float]] = {name: [] for name in live}
     for _ in range(repeats):
         for name, m in live.items():
-            times[name].append(_timed(device, lambda m=m: [m.step(z, c, bf16) for z, c in data]))
+            times[name].append(timed(device, lambda m=m: [m.step(z, c, bf16) for z, c in data]))
     for name, ts in times.items():
         s = statistics.median(ts) / len(data)
         out[name] = {"steps_per_s": 1.0 / s, "samples_per_s": batch / s, "ms_per_step": 1e3 * s}
@@ -239,7 +226,7 @@ def bench_sampling(models: dict, cond: torch.Tensor, bf16: bool, *, repeats: int
         try:
             for _ in range(3):
                 m.sample(cond, bf16)
-            out[name] = {"ms": 1e3 * statistics.median(_timed(device, lambda m=m: m.sample(cond, bf16))
+            out[name] = {"ms": 1e3 * statistics.median(timed(device, lambda m=m: m.sample(cond, bf16))
                                                        for _ in range(repeats))}
         except Exception as e:  # noqa: BLE001
             out[name] = {"error": f"{type(e).__name__}: {e}"[:300]}
