@@ -128,12 +128,14 @@ def builders(variants: dict[str, dict]) -> dict[str, Builder]:
     for name, kw in variants.items():
         kw = dict(kw)
         lr_scale = kw.pop("lr_scale", 1.0)
+        batch_scale = kw.pop("batch_scale", 1)
         budget = kw.pop("budget", 1.0)
         if kw.pop("reference", False):
             out[name] = functools.partial(PaperCINN, **kw)
         else:
             out[name] = functools.partial(_tau, **kw)
         out[name].lr_scale = lr_scale  # type: ignore[attr-defined] - ablation of the peak learning rate
+        out[name].batch_scale = batch_scale  # type: ignore[attr-defined] - ablation: that many batches per step
         out[name].budget = budget  # type: ignore[attr-defined] - fraction of the reference's CPU time (protocol)
     return out
 
@@ -158,7 +160,9 @@ def race(make: dict[str, Builder], train: Pairs, val: Pairs, *, steps: int, warm
     """Trains every model on the same batches, taking turns of ``turn`` steps.
 
     Returns per model the evaluated steps, the held-out NLL (nats/dim) there and the
-    training thread CPU time (seconds) spent up to there, and the parameter count.
+    training thread CPU time (seconds) spent up to there, and the parameter count. A builder
+    with a ``batch_scale`` of k trains on k of the shared order's batches at once per step
+    (step s: batches s·k … s·k+k-1), so it sees k times the pairs in the same steps.
     """
     cfg = TrainConfig(steps=steps, batch_size=BATCH, lr=LR, warmup_steps=warmup, seed=seed, device="cpu")
     runs: dict[str, dict] = {}
@@ -166,18 +170,21 @@ def race(make: dict[str, Builder], train: Pairs, val: Pairs, *, steps: int, warm
         model, setup_cpu = fresh_model(build, train, seed)
         lr_scale = getattr(build, "lr_scale", 1.0)
         runs[name] = {"model": model, "opt": make_optimizer(model, cfg), "cpu": setup_cpu, "steps": [], "nll": [],
-                      "seconds": [], "params": sum(p.numel() for p in model.parameters()), "lr_scale": lr_scale}
+                      "seconds": [], "params": sum(p.numel() for p in model.parameters()), "lr_scale": lr_scale,
+                      "batch_scale": getattr(build, "batch_scale", 1)}
     order = list(runs)
     for start in range(0, steps, turn):
-        batches = []
-        for step in range(start, min(steps, start + turn)):
-            idx = batch_indices(step, len(train.target), cfg)
-            batches.append((step, train.target[idx], train.cond[idx]))
+        batches: dict[int, list] = {}
+        for k in {r["batch_scale"] for r in runs.values()}:
+            batches[k] = []
+            for step in range(start, min(steps, start + turn)):
+                idx = torch.cat([batch_indices(step * k + j, len(train.target), cfg) for j in range(k)])
+                batches[k].append((step, train.target[idx], train.cond[idx]))
         order = order[1:] + order[:1]  # who goes first rotates
         for name in order:
             r = runs[name]
             t0 = time.thread_time()
-            for step, z, c in batches:
+            for step, z, c in batches[r["batch_scale"]]:
                 for group in r["opt"].param_groups:
                     group["lr"] = lr_at(step, cfg) * r["lr_scale"]
                 train_step(r["model"], r["opt"], z, c, cfg.grad_clip)
@@ -280,6 +287,12 @@ ABLATIONS.update({
     "tau-lu-spl8-2b": {**LU_TAU, "n_blocks": 2, "spline_bins": 8},
     "tau-lu-spl4-3b": {**LU_TAU, "n_blocks": 3, "spline_bins": 4},
     "tau-lu-spl8-3b-h256": {**LU_TAU, "n_blocks": 3, "hidden": 256, "spline_bins": 8},
+    # the issue's last ideas: a wider first coupling; larger batches at a scaled rate (both models)
+    "tau-lu-wide1": {**LU_TAU, "first_hidden": 1024},
+    "ref-b512-lr1.4": {**REFERENCE, "reference": True, "batch_scale": 2, "lr_scale": 2 ** 0.5},
+    "tau-lu-b512-lr1.4": {**LU_TAU, "batch_scale": 2, "lr_scale": 2 ** 0.5},
+    "ref-b512-lr2": {**REFERENCE, "reference": True, "batch_scale": 2, "lr_scale": 2.0},
+    "tau-lu-b512-lr2": {**LU_TAU, "batch_scale": 2, "lr_scale": 2.0},
     # above the protocol's sweep (its best rate was its highest, 0.004, for every model)
     **{f"{name}-lr{scale}e-3": {**kw, "lr_scale": float(scale)} for scale in (4, 8, 16)
        for name, kw in (("ref", {**REFERENCE, "reference": True}), ("tau-lu", LU_TAU))},

@@ -10,6 +10,7 @@ for learning more, or spending less, per step that the library does not ship.
   are those projections.
 - ``z_whiten``: the targets are first whitened by a fixed linear map (Cholesky of their
   training covariance), a constant log-det.
+- ``first_hidden``: the first coupling's nets are that wide (the others keep ``hidden``).
 - ``spline_bins``: every coupling is a monotone rational-quadratic spline of each
   dimension on ``[-SPLINE_BOUND, SPLINE_BOUND]`` (identity outside) with that many bins,
   its knots from the coupling net (Durkan et al., "Neural Spline Flows", arXiv:1906.04032),
@@ -178,7 +179,8 @@ class _SplineCoupling(InvertibleLayer):
 
 
 def ablated_tau(dim: int, cond_dim: int, *, cond_whiten: float = 0.0, cond_scale: bool = False,
-                shared_cond: bool = False, z_whiten: bool = False, spline_bins: int = 0, **kw) -> ConditionalINN:
+                shared_cond: bool = False, z_whiten: bool = False, spline_bins: int = 0, first_hidden: int = 0,
+                **kw) -> ConditionalINN:
     """τ (``ConditionalINN(dim, cond_dim, **kw)``) with the ablations named; ``cond_whiten``
     is the eigenvalue shrinkage (0: off)."""
     if shared_cond:
@@ -194,6 +196,11 @@ def ablated_tau(dim: int, cond_dim: int, *, cond_whiten: float = 0.0, cond_scale
         for i, layer in enumerate(model.layers):
             if isinstance(layer, ConditionalAffineCoupling):
                 model.layers[i] = _SharedCondCoupling(dim, cfg.hidden, cfg.clamp, cfg.slope)
+    if first_hidden:
+        i = next(i for i, layer in enumerate(model.layers) if isinstance(layer, ConditionalAffineCoupling))
+        model.layers[i] = ConditionalAffineCoupling(
+            dim, cfg.embed_dim, lambda i, o: mlp(i, o, first_hidden, cfg.depth, slope=cfg.slope, zero_init=cfg.zero_init),
+            cfg.clamp, cfg.split_nets)
     if spline_bins:
         for i, layer in enumerate(model.layers):
             if isinstance(layer, ConditionalAffineCoupling):

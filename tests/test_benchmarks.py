@@ -267,7 +267,7 @@ def test_follow_words_page_says_which_autoencoder_codes_its_rows_read(tmp_path: 
 
 @pytest.mark.parametrize("settings", [{"cond_whiten": 1e-9}, {"cond_scale": True}, {"shared_cond": True},
                                       {"z_whiten": True}, {"cond_whiten": 1e-9, "shared_cond": True, "z_whiten": True},
-                                      {"spline_bins": 4}])
+                                      {"spline_bins": 4}, {"first_hidden": 24}])
 def test_ablated_tau_is_an_exact_flow_once_fitted_on_its_training_pairs(settings: dict) -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from tau_ablations import ablated_tau
@@ -291,6 +291,9 @@ def test_ablated_tau_is_an_exact_flow_once_fitted_on_its_training_pairs(settings
         white = flow.embedder[0](cond)
         torch.testing.assert_close(torch.cov(white.T, correction=0), torch.eye(5, dtype=torch.float64),
                                    atol=2e-3, rtol=0)
+    if settings.get("first_hidden"):  # only the first coupling is wider
+        widths = [layer.net_b[0].out_features for layer in flow.layers if hasattr(layer, "net_b")]
+        assert widths == [24, 16]
     if settings.get("z_whiten"):  # ... and the targets' whitening is the first layer
         white, _ = flow.layers[0].transform(z)
         torch.testing.assert_close(torch.cov(white.T, correction=0), torch.eye(4, dtype=torch.float64))
@@ -317,6 +320,31 @@ def test_rational_quadratic_spline_inverts_exactly_and_its_log_derivative_is_aut
     y0, log_d0 = rq_spline(x, torch.zeros_like(params))
     torch.testing.assert_close(y0, x)
     torch.testing.assert_close(log_d0, torch.zeros_like(log_d0))
+
+
+def test_the_ablation_race_gives_a_batch_scaled_variant_that_many_batches_per_step() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from real_pairs import builders, race, synthetic_pairs
+
+    from net2net.flow import ConditionalINN
+
+    seen: dict[str, list[int]] = {"one": [], "two": []}
+
+    def recording(name: str, build):
+        def make(dim: int, cond_dim: int) -> ConditionalINN:
+            model = build(dim, cond_dim)
+            loss = model.training_loss
+            model.training_loss = lambda z, c: (seen[name].append(len(z)), loss(z, c))[1]
+            return model
+        make.lr_scale, make.batch_scale = build.lr_scale, build.batch_scale
+        return make
+
+    made = builders({"one": {"n_blocks": 1, "hidden": 8}, "two": {"n_blocks": 1, "hidden": 8, "batch_scale": 2}})
+    train, val = synthetic_pairs(2048, 256)
+    runs = race({n: recording(n, b) for n, b in made.items()}, train, val, steps=4, warmup=1, eval_every=2, turn=2,
+                seed=0)
+    assert seen["one"] == [256] * 4 and seen["two"] == [512] * 4
+    assert runs["two"]["batch_scale"] == 2 and runs["one"]["steps"] == runs["two"]["steps"] == [2, 4]
 
 
 def test_the_sweep_never_picks_a_rate_at_which_a_model_diverged() -> None:
