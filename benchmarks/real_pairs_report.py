@@ -81,7 +81,7 @@ NOTES = [
     "all three tasks, most on fmnist-edge2img, for about a tenth more CPU per step. Larger batches at a scaled "
     "rate (*-b512-lr1.4*: 512 pairs per step at √2 times the rate, *-b512-lr2*: at twice it) learn more per "
     "step at about 1.5 times the cost of a step, for the reference and τ alike: they leave τ's standing against "
-    "the reference where it was, except on shapes-text2img, where τ gains more from them. None moves τ's held-out NLL at equal CPU time by the "
+    "the reference where it was. None moves τ's held-out NLL at equal CPU time by the "
     "factor the goal needs on every task: those that learn more per step do so on one or two tasks and "
     "cost on the others.",
     "",
