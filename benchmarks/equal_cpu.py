@@ -30,7 +30,7 @@ from torch import nn
 from net2net.flow import ConditionalINN
 from net2net.train.fit import Pairs, TrainConfig, batch_indices, evaluate_nll, lr_at, make_optimizer, train_step
 
-__all__ = ["MATCHED", "SWEEP", "cost_per_step", "protocol", "race_cpu", "time_to"]
+__all__ = ["MATCHED", "SWEEP", "best_rate", "cost_per_step", "protocol", "race_cpu", "time_to"]
 
 #: The learning rates every model is swept over (seed 0 only).
 SWEEP: tuple[float, ...] = (5e-4, 1e-3, 2e-3, 4e-3, 8e-3)
@@ -41,8 +41,10 @@ BATCH = 256
 Builder = Callable[[int, int], nn.Module]
 
 
-def _finite_or_inf(x: float) -> float:
-    return x if math.isfinite(x) else math.inf
+def best_rate(finals: dict[float, float]) -> float:
+    """The rate with the lowest final held-out NLL; one at which the model diverged (NaN or
+    inf at the end) is never the best."""
+    return min(finals, key=lambda lr: finals[lr] if math.isfinite(finals[lr]) else math.inf)
 
 
 def fresh_model(build: Builder, train: Pairs, seed: int) -> tuple[nn.Module, float]:
@@ -166,8 +168,7 @@ def protocol(make: dict[str, Builder], train: Pairs, val: Pairs, *, reference: s
 
     names = list(make)
     sweep = {lr: run(names, dict.fromkeys(names, lr), 0) for lr in SWEEP}
-    # a rate at which a model diverged (NaN or inf at the end) is never its best
-    best = {n: min(SWEEP, key=lambda lr, n=n: _finite_or_inf(sweep[lr][n]["nll"][-1])) for n in names}
+    best = {n: best_rate({lr: sweep[lr][n]["nll"][-1] for lr in SWEEP}) for n in names}
     groups: dict[str, list[dict[str, dict]]] = {}
     for lr in MATCHED:
         groups[f"lr {lr:g}"] = [{n: dict(r) for n, r in sweep[lr].items()}]

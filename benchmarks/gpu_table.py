@@ -41,7 +41,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import paper_code
-from paper_reference import PaperCINN
 from run import sync, timed
 
 from net2net.flow import ConditionalINN
@@ -82,11 +81,7 @@ class Paper:
             self.opt = self.model.optimizer(LR)
             self._loss, self._sample = self.model.loss, self.model.sample
         else:
-            p = params
-            self.model = PaperCINN(p["in_channels"], p["conditioning_dim"], n_flows=p["n_flows"], hidden=p["hidden_dim"],
-                                   hidden_depth=p["hidden_depth"], embed_dim=p["embedding_dim"],
-                                   cond_hidden=p["conditioning_hidden_dim"], cond_depth=p["conditioning_depth"],
-                                   cond_bn=p["conditioner_use_bn"]).to(device)
+            self.model = paper_code.reimplementation(params).to(device)
             self.opt = torch.optim.Adam(self.model.parameters(), lr=LR, **paper_code.PAPER_ADAM)
             self._loss = lambda z, c: -self.model.log_prob(z, c).mean()
             self._sample = lambda c: self.model.inverse(torch.randn(c.shape[0], self.model.dim, device=c.device), c)[0]
@@ -114,12 +109,10 @@ class Tau:
         torch.manual_seed(0)
         self.model = ConditionalINN(**config).to(device)
         self.model.check_finite = False  # what fit() does after checking the data once
-        cfg = TrainConfig(lr=LR)
-        if graphed:
-            self.opt = torch.optim.AdamW(self.model.parameters(), lr=LR, betas=cfg.betas,
-                                         weight_decay=cfg.weight_decay, fused=True, capturable=True)
-        else:
-            self.opt = make_optimizer(self.model, cfg)
+        self.opt = make_optimizer(self.model, TrainConfig(lr=LR))
+        if graphed:  # the trainer's fused AdamW keeps its step counts on the GPU; capture needs the flag too
+            for group in self.opt.param_groups:
+                group["capturable"] = True
         self.device, self.graphed = device, graphed
         self._graphs: dict = {}
 

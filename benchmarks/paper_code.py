@@ -21,12 +21,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import torch
+from paper_reference import PaperCINN
 from torch import Tensor, nn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,22 +115,27 @@ class PaperCodeFlow(nn.Module):
         return torch.optim.Adam(self.flow.parameters(), lr=lr, **PAPER_ADAM)
 
 
+def reimplementation(params: dict) -> PaperCINN:
+    """:class:`paper_reference.PaperCINN` (our reading of the paper's code) built from the
+    paper's own parameter names, e.g. :data:`PAPER_FLOW`."""
+    return PaperCINN(params["in_channels"], params["conditioning_dim"], n_flows=params["n_flows"],
+                     hidden=params["hidden_dim"], hidden_depth=params["hidden_depth"],
+                     embed_dim=params["embedding_dim"], cond_hidden=params["conditioning_hidden_dim"],
+                     cond_depth=params["conditioning_depth"], cond_bn=params["conditioner_use_bn"])
+
+
 def agreement(modules, seed: int = 0) -> float:
     """How far :class:`paper_reference.PaperCINN` (our reading of the paper's code, the
     reference of benchmarks/real_pairs.py) is from the paper's code itself: both built
     small, the paper's weights, ActNorm statistics and shuffles copied into ours, the
     largest difference of a row's NLL (nats, without the Gaussian constant) in training
     mode on one batch."""
-    import re
-
-    from paper_reference import PaperCINN
-
     torch.manual_seed(seed)
     small = {"in_channels": 16, "conditioning_dim": 24, "embedding_dim": 8, "n_flows": 3, "hidden_dim": 32,
              "hidden_depth": 1, "conditioning_depth": 2, "conditioning_hidden_dim": 20, "activation": "none",
              "conditioner_use_bn": True}
     theirs = PaperCodeFlow(modules, **small).train()
-    ours = PaperCINN(16, 24, n_flows=3, hidden=32, hidden_depth=1, embed_dim=8, cond_hidden=20, cond_depth=2).train()
+    ours = reimplementation(small).train()
     z, c = torch.randn(64, 16) * 2 + 1, torch.randn(64, 24)
     with torch.no_grad():
         theirs.loss(z, c)  # initialises the paper's ActNorms on this batch
@@ -165,14 +172,8 @@ def main(argv: list[str] | None = None) -> None:
         p.error(str(e))
     print(f"the paper's flow modules are in {dest / PACKAGE}")
     if args.check:
-        from paper_reference import PaperCINN
-
         modules = load(dest)
-        f = PAPER_FLOW
-        ours = PaperCINN(f["in_channels"], f["conditioning_dim"], n_flows=f["n_flows"], hidden=f["hidden_dim"],
-                         hidden_depth=f["hidden_depth"], embed_dim=f["embedding_dim"],
-                         cond_hidden=f["conditioning_hidden_dim"], cond_depth=f["conditioning_depth"])
-        count = {"the paper's code": PaperCodeFlow(modules, **f), "PaperCINN": ours}
+        count = {"the paper's code": PaperCodeFlow(modules, **PAPER_FLOW), "PaperCINN": reimplementation(PAPER_FLOW)}
         print("parameters at the paper's size: " +
               ", ".join(f"{n} {sum(p.numel() for p in m.parameters()):,}" for n, m in count.items()))
         print(f"largest difference of a row's NLL, same weights: {agreement(modules):.1e} nats")

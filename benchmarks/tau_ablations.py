@@ -167,7 +167,8 @@ class _SplineCoupling(InvertibleLayer):
         return net(torch.cat([x, c], dim=1)).view(x.shape[0], d, 3 * self.bins - 1)
 
     def transform(self, x: Tensor, c: Tensor | None, reverse: bool = False) -> tuple[Tensor, Tensor]:
-        assert c is not None
+        if c is None:
+            raise ValueError("the spline coupling needs its condition embedding c, got None")
         a, b = x.split([self.dim_a, self.dim_b], dim=1)
         if not reverse:
             b, s1 = rq_spline(b, self._params(self.net_b, a, c, self.dim_b))
