@@ -53,6 +53,24 @@ def test_a_partial_prompt_is_completed_per_sample_and_the_caption_says_how(shape
     assert [c for _, c in other] != captions
 
 
+def test_completion_can_be_turned_off_and_then_tau_samples_the_prompt_as_written(shapes_translators) -> None:
+    t = shapes_translators["shapes-text2img"]
+    out, v = h.shapes_text_to_image(shapes_translators, "a red star", 4, 1.0, 3, False, None, False)
+    assert [c for _, c in out] == ["#1", "#2", "#3", "#4"]  # nothing was added to the prompt
+    bare = t.decode(t.sample_latents(t.encode_query(["a red star"]), n=4, seed=3, v=v))
+    assert np.array_equal(np.stack([_tensor(img) for img, _ in out]),
+                          np.stack([_tensor(img) for img, _ in h._items(bare, ["#1", "#2", "#3", "#4"])]))
+
+
+def test_the_completion_box_shows_only_on_a_tab_whose_translator_completes(shapes_translators) -> None:
+    pytest.importorskip("gradio", reason="the web app needs gradio (pip install 'gradio>=5')")
+    from net2net.app.server import build_app
+
+    ids = {getattr(b, "elem_id", None) for b in build_app(shapes_translators).blocks.values()}
+    assert shapes_translators["shapes-text2img"].completer is not None
+    assert "shapes-complete" in ids and "complete" not in ids  # the Fashion-MNIST tab has no completer here
+
+
 def test_colour_edit_shows_input_reconstruction_and_red_edits(shapes_translators, examples) -> None:
     path = next(p for p in examples if "-red-" not in p.name)
     out = h.shapes_edit(shapes_translators, str(path), "colour", "red", 2, 1.0, 0)

@@ -162,13 +162,15 @@ def read_upload(path: str | Path | None, translator: Translator | None = None) -
 
 
 def text_to_image(translators: Mapping[str, Translator], prompt: Any, n: Any, temperature: Any, seed: Any,
-                  keep_residual: bool = False, last_v: Tensor | None = None, *,
+                  keep_residual: bool = False, last_v: Tensor | None = None, complete: bool = True, *,
                   name: str = TEXT2IMG) -> tuple[list[Item], Tensor]:
     """``n`` samples for a prompt and the residuals ``v`` used (keep them in the session).
 
     With ``keep_residual`` the previous call's ``v`` is reused (when it has ``n`` rows),
     so a new prompt is drawn in the same "style": the paper's residual is what the text
-    does not say. ``name`` is the text translator (the colour tab passes ``shapes-text2img``).
+    does not say. Where the translator has a prompt completer, each sample's prompt is
+    completed (its caption says with what) unless ``complete`` is off (the CLI's
+    ``--no-complete``). ``name`` is the text translator (the colour tab passes ``shapes-text2img``).
     """
     t = _require(translators, name)
     prompt = check_prompt(prompt)
@@ -178,9 +180,9 @@ def text_to_image(translators: Mapping[str, Translator], prompt: Any, n: Any, te
         v = last_v
     else:
         v = t.residuals(n, temperature=temperature, seed=seed)
-    images = t.sample(query, n=n, v=v, seed=seed)  # the seed draws what a partial prompt leaves out
+    images = t.sample(query, n=n, v=v, seed=seed, complete=complete)  # the seed draws what a prompt leaves out
     labels = [f"#{i + 1}" for i in range(n)]
-    if t.completer is not None:  # say what each image's completion added
+    if complete and t.completer is not None:  # say what each image's completion added
         added = [text[len(query[0]):].lstrip(",;: ") for text in t.completions(query, n=n, seed=seed)]
         labels = [f"{label}: {extra}" if extra else label for label, extra in zip(labels, added, strict=True)]
     return _items(images, labels), v.cpu()
@@ -248,9 +250,11 @@ def edit_image(translators: Mapping[str, Translator], path: str | None, target: 
 
 
 def shapes_text_to_image(translators: Mapping[str, Translator], prompt: Any, n: Any, temperature: Any, seed: Any,
-                         keep_residual: bool = False, last_v: Tensor | None = None) -> tuple[list[Item], Tensor]:
+                         keep_residual: bool = False, last_v: Tensor | None = None,
+                         complete: bool = True) -> tuple[list[Item], Tensor]:
     """:func:`text_to_image` with the colour domain's ``shapes-text2img``."""
-    return text_to_image(translators, prompt, n, temperature, seed, keep_residual, last_v, name=SHAPES_TEXT2IMG)
+    return text_to_image(translators, prompt, n, temperature, seed, keep_residual, last_v, complete,
+                         name=SHAPES_TEXT2IMG)
 
 
 def shapes_values(attribute: Any) -> list[str]:

@@ -136,17 +136,22 @@ def _shapes_examples_dir() -> Path:
 
 
 def _text_to_image(translators: Mapping[str, Translator], fn: Callable[..., Any], placeholder: str, prefix: str,
-                   api_name: str) -> None:
-    """A prompt, the sample settings, a "same residual" box and a gallery, wired to ``fn``."""
+                   api_name: str, name: str) -> None:
+    """A prompt, the sample settings, a "same residual" box and a gallery, wired to ``fn``;
+    a "complete the prompt" box too where the translator ``name`` has a prompt completer."""
     prompt = gr.Textbox(label="prompt", placeholder=placeholder, max_lines=3, max_length=2000,
                         elem_id=f"{prefix}prompt")
     count, temperature, seed = _settings(8)
     keep = gr.Checkbox(label="same residual, new prompt",
                        info="keep the last samples' residuals v (their style) and change only the text")
+    t = translators.get(name)
+    complete = [gr.Checkbox(value=True, label="complete the prompt", elem_id=f"{prefix}complete",
+                            info="give what the prompt leaves out (size, position, ...) a drawn value per sample; "
+                                 "off: τ samples the prompt as written")] if getattr(t, "completer", None) else []
     go = gr.Button("Generate", variant="primary", elem_id=f"{prefix}generate")
     samples = _gallery("samples", f"{prefix}samples")
     last_v = gr.State(None)
-    inputs, outputs = [prompt, count, temperature, seed, keep, last_v], [samples, last_v]
+    inputs, outputs = [prompt, count, temperature, seed, keep, last_v, *complete], [samples, last_v]
     go.click(_wrap(fn, translators), inputs, outputs, api_name=api_name)
     prompt.submit(_wrap(fn, translators), inputs, outputs, api_name=False)
 
@@ -164,7 +169,8 @@ def build_app(translators: Mapping[str, Translator] | None = None, *, device: st
 
         with gr.Tab("Text → image", id="text"):
             _notice(translators, h.TEXT2IMG)
-            _text_to_image(translators, h.text_to_image, "e.g. a dark pair of trousers", "", "text_to_image")
+            _text_to_image(translators, h.text_to_image, "e.g. a dark pair of trousers", "", "text_to_image",
+                           h.TEXT2IMG)
 
         with gr.Tab("Edit", id="edit"):
             _notice(translators, h.ATTR)
@@ -189,7 +195,7 @@ def build_app(translators: Mapping[str, Translator] | None = None, *, device: st
             gr.Markdown("The colour domain: generated shapes whose every attribute is known (shape, colour, size, "
                         "position, style). Describe one, or change one attribute of an image and keep the rest.")
             _text_to_image(translators, h.shapes_text_to_image, "e.g. a large red star in the centre", "shapes-",
-                           "shapes_text_to_image")
+                           "shapes_text_to_image", h.SHAPES_TEXT2IMG)
             gr.Markdown("**Edit**: the attribute classifier reads the image; `shapes-attr` changes shape, colour, "
                         "size or position, `shapes-style` the style.")
             with gr.Row():
