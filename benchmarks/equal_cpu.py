@@ -152,9 +152,11 @@ def _versus_reference(group: dict[str, dict], reference: str) -> None:
 
 
 def protocol(make: dict[str, Builder], train: Pairs, val: Pairs, *, reference: str, ref_steps: int, seeds: int,
-             evals: int, warmup: float, calib_steps: int = 20, log: Callable[[str], None] = print) -> dict:
+             evals: int, warmup: float, calib_steps: int = 20, matched_only: bool = False,
+             log: Callable[[str], None] = print) -> dict:
     """The whole protocol on one task; see the module docstring. ``reference`` names the
-    model whose step count and CPU time set everyone's budget."""
+    model whose step count and CPU time set everyone's budget. ``matched_only`` runs only
+    the matched rates (no sweep, no own-best rows): what a longer budget can afford."""
     cost = cost_per_step(make, train, steps=calib_steps)
     # a builder's ``budget`` (default 1) is its fraction of the reference's CPU time
     steps = {n: max(1, round(ref_steps * cost[reference] / c * getattr(make[n], "budget", 1.0))) for n, c in cost.items()}
@@ -167,18 +169,19 @@ def protocol(make: dict[str, Builder], train: Pairs, val: Pairs, *, reference: s
         return runs
 
     names = list(make)
-    sweep = {lr: run(names, dict.fromkeys(names, lr), 0) for lr in SWEEP}
-    best = {n: best_rate({lr: sweep[lr][n]["nll"][-1] for lr in SWEEP}) for n in names}
+    sweep = {} if matched_only else {lr: run(names, dict.fromkeys(names, lr), 0) for lr in SWEEP}
+    best = {n: best_rate({lr: sweep[lr][n]["nll"][-1] for lr in SWEEP}) for n in names} if sweep else {}
     groups: dict[str, list[dict[str, dict]]] = {}
     for lr in MATCHED:
-        groups[f"lr {lr:g}"] = [{n: dict(r) for n, r in sweep[lr].items()}]
-        groups[f"lr {lr:g}"] += [run(names, dict.fromkeys(names, lr), s) for s in range(1, seeds)]
-    own = [{n: dict(sweep[best[n]][n]) for n in names}]
-    for s in range(1, seeds):
-        fresh = [n for n in names if best[n] not in MATCHED]
-        got = run(fresh, {n: best[n] for n in fresh}, s) if fresh else {}
-        own.append({n: dict(got[n] if n in got else groups[f"lr {best[n]:g}"][s][n]) for n in names})
-    groups["own best"] = own
+        groups[f"lr {lr:g}"] = [{n: dict(r) for n, r in sweep[lr].items()}] if sweep else []
+        groups[f"lr {lr:g}"] += [run(names, dict.fromkeys(names, lr), s) for s in range(1 if sweep else 0, seeds)]
+    if sweep:
+        own = [{n: dict(sweep[best[n]][n]) for n in names}]
+        for s in range(1, seeds):
+            fresh = [n for n in names if best[n] not in MATCHED]
+            got = run(fresh, {n: best[n] for n in fresh}, s) if fresh else {}
+            own.append({n: dict(got[n] if n in got else groups[f"lr {best[n]:g}"][s][n]) for n in names})
+        groups["own best"] = own
     for seeds_runs in groups.values():
         for group in seeds_runs:
             _versus_reference(group, reference)

@@ -289,6 +289,12 @@ ABLATIONS.update({
     "tau-lu-spl8-3b-h256": {**LU_TAU, "n_blocks": 3, "hidden": 256, "spline_bins": 8},
     # the issue's last ideas: a wider first coupling; larger batches at a scaled rate (both models)
     "tau-lu-wide1": {**LU_TAU, "first_hidden": 1024},
+    # the text recipes' auxiliary regression of z from the condition embedding, without their condition noise
+    "tau-lu-reg0.3": {**LU_TAU, "cond_regress": 0.3},
+    "tau-lu-reg1": {**LU_TAU, "cond_regress": 1.0},
+    # the protocol's matched rate, ablated: τ's linear layers stored at half scale (w = 2u) train as at twice the rate
+    "tau-lu-w2": {**LU_TAU, "weight_scale": 2.0},
+    "tau-lu-lr2x": {**LU_TAU, "lr_scale": 2.0},
     "ref-b512-lr1.4": {**REFERENCE, "reference": True, "batch_scale": 2, "lr_scale": 2 ** 0.5},
     "tau-lu-b512-lr1.4": {**LU_TAU, "batch_scale": 2, "lr_scale": 2 ** 0.5},
     "ref-b512-lr2": {**REFERENCE, "reference": True, "batch_scale": 2, "lr_scale": 2.0},
@@ -309,6 +315,8 @@ def main(argv: list[str] | None = None) -> None:
                    help='also race a τ variant: NEW_TAU updated by the JSON, e.g. \'τ, cond_base={"cond_base": true}\'')
     p.add_argument("--mixing", choices=("permute", "lu"), default="permute",
                    help="FlowConfig.mixing of the protocol's τ models (default: permute, FlowConfig's default)")
+    p.add_argument("--matched-only", action="store_true",
+                   help="only the matched rates, no sweep and no own-best rows (for a longer --steps)")
     p.add_argument("--root", help="feature store folder (default: $NET2NET_CACHE)")
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks-real.md"))
     p.add_argument("--ablate", nargs="*", help="print a one-seed ablation at equal steps of these variants (all if none named)")
@@ -328,7 +336,10 @@ def main(argv: list[str] | None = None) -> None:
             for task, t in part["tasks"].items():
                 if part["models"] != runs[0]["models"]:  # a run of other models: its tasks say which
                     t = {**t, "models": part["models"]}
-                    task = f"{task}, {part.get('label', 'second run')}"
+                if part["protocol"] != runs[0]["protocol"]:  # ... or of another budget, seeds or sweep
+                    t = {**t, "protocol": part["protocol"]}
+                if part is not runs[0] and ("models" in t or "protocol" in t):
+                    task = f"{task}, {part.get('label') or 'second run'}"
                 merged["tasks"][task] = t
         merged["ablations"] = [part for part in parts if "ablation" in part]
         merged["step_costs"] = [part for part in parts if "step_cost" in part]
@@ -367,17 +378,26 @@ def main(argv: list[str] | None = None) -> None:
     write_report(run_all(args, size, models, command), Path(args.out))
 
 
+def run_label(mixing: str, ref_steps: int) -> str:
+    """What a run's tasks are called beside the default run's: its mixing and, if not the
+    default, its budget ("" for the default run)."""
+    parts = (["τ with LU mixing"] if mixing == "lu" else []) + (
+        [f"{ref_steps:,} reference steps"] if ref_steps != SIZES["default"]["ref_steps"] else [])
+    return ", ".join(parts)
+
+
 def run_all(args: argparse.Namespace, size: dict, models: dict[str, dict], command: str) -> dict:
     """The protocol (benchmarks/equal_cpu.py) on every task of ``args``."""
     t0 = time.perf_counter()
     report: dict = {"command": command, "reference": "reference",
                     "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, torch {torch.__version__}, 1 thread",
                     "size": args.size, "models": models, "tasks": {},
-                    # the name its tasks get when merged beside a run of the default τ
-                    **({"label": "τ with LU mixing"} if args.mixing == "lu" else {}),
+                    # the name its tasks get when merged beside a run of the default τ at the default budget
+                    **({"label": label} if (label := run_label(args.mixing, size["ref_steps"])) else {}),
                     "protocol": {"ref_steps": size["ref_steps"], "evals": size["evals"], "warmup": size["warmup"],
                                  "calib_steps": size["calib_steps"], "calib_rounds": 3, "batch": BATCH,
-                                 "seeds": args.seeds, "sweep": list(SWEEP), "matched": list(MATCHED)}}
+                                 "seeds": args.seeds, "sweep": [] if args.matched_only else list(SWEEP),
+                                 "matched": list(MATCHED)}}
     for task in args.tasks:
         if args.size == "tiny":
             train, val = synthetic_pairs(size["train_rows"], size["val_rows"])
@@ -387,7 +407,7 @@ def run_all(args: argparse.Namespace, size: dict, models: dict[str, dict], comma
         report["tasks"][task] = protocol(builders(models), train, val, reference="reference",
                                          ref_steps=size["ref_steps"], seeds=args.seeds, evals=size["evals"],
                                          warmup=size["warmup"], calib_steps=size["calib_steps"],
-                                         log=lambda line: print(line, flush=True))
+                                         matched_only=args.matched_only, log=lambda line: print(line, flush=True))
     report["wall_minutes"] = (time.perf_counter() - t0) / 60
     return report
 

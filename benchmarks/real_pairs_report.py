@@ -209,13 +209,19 @@ def write_report(report: dict, out: Path) -> None:
     ]
     verdicts = []
     for task, t in report["tasks"].items():
+        tp = t.get("protocol", p)  # a merged run of another budget, seeds or sweep carries its own
+        own_run = []
+        if "protocol" in t:
+            own_run.append(f"the reference's CPU time for {tp['ref_steps']:,} steps, {tp['evals']} turns each"
+                           + ("" if tp["sweep"] else ", the matched rates only (no sweep, no own-best rows)"))
+        if "models" in t:
+            own_run.append("these models: " + "; ".join(f"{n}: {_fields(m)}" for n, m in t["models"].items()))
         lines += [f"## {task}", "",
                   f"{t['train_pairs']:,} training pairs, {t['val_pairs']:,} validation pairs, dim {t['dim']}, "
-                  f"condition {t['cond_dim']}; {p['seeds']} seeds. Best rate on seed 0: "
-                  + ", ".join(f"{n} {lr:g}" for n, lr in t["best_lr"].items()) + ".", "",
-                  *(["A run of its own, with these models: " + "; ".join(f"{n}: {_fields(m)}" for n, m in
-                                                                         t["models"].items()) + ".", ""]
-                    if "models" in t else []),
+                  f"condition {t['cond_dim']}; {tp['seeds']} seed{'s' if tp['seeds'] != 1 else ''}."
+                  + (" Best rate on seed 0: " + ", ".join(f"{n} {lr:g}" for n, lr in t["best_lr"].items()) + "."
+                     if t["best_lr"] else ""), "",
+                  *(["A run of its own, with " + "; and ".join(own_run) + ".", ""] if own_run else []),
                   "| setting | model | lr | steps | ms per step | CPU s (vs reference) | held-out NLL at the end "
                   "(per seed) | NLL at the reference's CPU time (mean) | time to the reference's NLL (fraction of its "
                   "CPU time) |", "|---|---|---|---|---|---|---|---|---|"]
@@ -223,10 +229,11 @@ def write_report(report: dict, out: Path) -> None:
         for label, seeds in t["groups"].items():
             rows, summaries[label] = _group_rows(label if label == "own best" else f"matched {label}", seeds, ref)
             lines += rows
-        lines += ["", "The sweep (seed 0), held-out NLL at the end:", "",
-                  "| lr | " + " | ".join(t["best_lr"]) + " |", "|---" * (len(t["best_lr"]) + 1) + "|"]
-        for lr, finals in t["sweep"].items():
-            lines.append(f"| {lr} | " + " | ".join(f"{finals[n]:+.3f}" for n in t["best_lr"]) + " |")
+        if t["sweep"]:
+            lines += ["", "The sweep (seed 0), held-out NLL at the end:", "",
+                      "| lr | " + " | ".join(t["best_lr"]) + " |", "|---" * (len(t["best_lr"]) + 1) + "|"]
+            for lr, finals in t["sweep"].items():
+                lines.append(f"| {lr} | " + " | ".join(f"{finals[n]:+.3f}" for n in t["best_lr"]) + " |")
         lines.append("")
         for label, s in summaries.items():
             if label == "own best":
@@ -251,7 +258,8 @@ def write_report(report: dict, out: Path) -> None:
               f"{sum(g for _, _, _, g, _, _, _ in verdicts)} of {len(verdicts)} end at least as well as the reference "
               f"at equal CPU time; {sum(f for _, _, _, _, f, _, _ in verdicts)} of {len(verdicts)} reach its final NLL "
               "in half its CPU time."]
-    edge = sorted({task for task, t in report["tasks"].items() if max(t["best_lr"].values()) == max(p["sweep"])})
+    edge = sorted({task for task, t in report["tasks"].items()
+                   if t["best_lr"] and max(t["best_lr"].values()) == max(t.get("protocol", p)["sweep"])})
     if edge:
         lines += ["", f"On {', '.join(edge)} the best rate of some model is the sweep's highest "
                   f"({max(p['sweep']):g}): a higher one may be better still. The matched rows do not depend on it."]

@@ -16,6 +16,14 @@ for learning more, or spending less, per step that the library does not ship.
   its knots from the coupling net (Durkan et al., "Neural Spline Flows", arXiv:1906.04032),
   in place of the affine map: more expressive per coupling, so fewer blocks may do.
 
+- ``weight_scale``: every ``nn.Linear``'s weight and bias is stored as ``u = w / k`` and
+  used as ``w = k · u`` (``torch.nn.utils.parametrize``): the same function, initialisation
+  and parameter count. Adam's step is nearly blind to a gradient's scale, so ``w`` moves
+  about ``k`` times as far per step as before: at learning rate ``η`` this τ trains its
+  linear layers as the plain τ would at ``k·η``. A figure "at a matched learning rate"
+  moves with ``k`` although nothing about the model changed; it is an ablation of the
+  protocol, not of τ.
+
 The data-dependent ones are fitted by ``model.fit_on_train(pairs)``, which
 :func:`real_pairs.race` calls and charges to the model's CPU time.
 """
@@ -57,6 +65,31 @@ class _CondMap(nn.Module):
 
     def forward(self, c: Tensor) -> Tensor:
         return (c - self.mean) @ self.proj
+
+
+class _Scaled(nn.Module):
+    """The parametrisation ``w = k · u`` (``right_inverse``: ``u = w / k``)."""
+
+    def __init__(self, k: float) -> None:
+        super().__init__()
+        self.k = k
+
+    def forward(self, u: Tensor) -> Tensor:
+        return u * self.k
+
+    def right_inverse(self, w: Tensor) -> Tensor:
+        return w / self.k
+
+
+def store_scaled(model: nn.Module, k: float) -> None:
+    """Stores every ``nn.Linear`` weight and bias of ``model`` as ``1/k`` of itself, used times ``k``."""
+    from torch.nn.utils import parametrize
+
+    for module in list(model.modules()):
+        if isinstance(module, nn.Linear):
+            for name in ("weight", "bias"):
+                if getattr(module, name) is not None:
+                    parametrize.register_parametrization(module, name, _Scaled(k))
 
 
 class _TargetWhitening(InvertibleLayer):
@@ -181,7 +214,7 @@ class _SplineCoupling(InvertibleLayer):
 
 def ablated_tau(dim: int, cond_dim: int, *, cond_whiten: float = 0.0, cond_scale: bool = False,
                 shared_cond: bool = False, z_whiten: bool = False, spline_bins: int = 0, first_hidden: int = 0,
-                **kw) -> ConditionalINN:
+                weight_scale: float = 1.0, **kw) -> ConditionalINN:
     """τ (``ConditionalINN(dim, cond_dim, **kw)``) with the ablations named; ``cond_whiten``
     is the eigenvalue shrinkage (0: off)."""
     if shared_cond:
@@ -206,6 +239,8 @@ def ablated_tau(dim: int, cond_dim: int, *, cond_whiten: float = 0.0, cond_scale
         for i, layer in enumerate(model.layers):
             if isinstance(layer, ConditionalAffineCoupling):
                 model.layers[i] = _SplineCoupling(dim, cfg.embed_dim, cfg.hidden, cfg.depth, spline_bins, cfg.slope)
+    if weight_scale != 1.0:
+        store_scaled(model, weight_scale)
     if z_whiten:
         white = _TargetWhitening(dim)
         model.layers = nn.ModuleList([white, *model.layers])

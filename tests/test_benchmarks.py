@@ -167,10 +167,25 @@ def test_real_pair_benchmark_runs_at_tiny_size(tmp_path: Path) -> None:
         "fmnist-text2img": {"τ, torch.compile": {"ms_per_step": 17.5, "first_two_steps_s": 5.25},
                             "τ": {"ms_per_step": 20.0, "first_two_steps_s": 0.1, "matmul_share": 0.5,
                                   "matmul_gflops": 61.2, "matmul_gflop_per_step": 0.91}}}}))
+    # a longer budget, matched rates only, LU mixing, one seed: beside the default run, under a label of its own
+    longer = tmp_path / "longer.md"
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "real_pairs.py"), "--size", "tiny", "--seeds", "1", "--steps", "20",
+         "--matched-only", "--mixing", "lu", "--tasks", "fmnist-text2img", "--out", str(longer)],
+        check=True, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    long_task = json.loads(longer.with_suffix(".json").read_text())["tasks"]["fmnist-text2img"]
+    assert list(long_task["groups"]) == ["lr 0.001", "lr 0.002"] and not long_task["sweep"] and not long_task["best_lr"]
+    assert all(len(seeds) == 1 for seeds in long_task["groups"].values()) and long_task["steps"]["reference"] == 20
     merged = tmp_path / "merged.md"
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "real_pairs.py"), "--merge", str(out.with_suffix(".json")),
-                    str(ablation), str(cost), "--out", str(merged)], check=True, capture_output=True, text=True, timeout=60)
+                    str(longer.with_suffix(".json")), str(ablation), str(cost), "--out", str(merged)],
+                   check=True, capture_output=True, text=True, timeout=60)
     text = merged.read_text()
+    label = "fmnist-text2img, τ with LU mixing, 20 reference steps"
+    assert f"## {label}\n" in text and "the reference's CPU time for 20 steps" in text
+    assert "the matched rates only (no sweep, no own-best rows)" in text and f"| {label} | lr 0.002 | τ |" in text
+    assert "## fmnist-text2img\n" in text and text.count("The sweep (seed 0)") == 1
     assert "## Ablations on fmnist-text2img: 600 steps, one seed" in text and "| reference | – | 10 |" in text
     assert "| fmnist-text2img | τ, torch.compile | 17.5 | 5.2 | – |" in text
     assert "| fmnist-text2img | τ | 20.0 | 0.1 | 50% / 61 / 0.91 |" in text
@@ -297,6 +312,34 @@ def test_ablated_tau_is_an_exact_flow_once_fitted_on_its_training_pairs(settings
     if settings.get("z_whiten"):  # ... and the targets' whitening is the first layer
         white, _ = flow.layers[0].transform(z)
         torch.testing.assert_close(torch.cov(white.T, correction=0), torch.eye(4, dtype=torch.float64))
+
+
+def test_linear_layers_stored_at_half_scale_are_the_same_flow_and_train_as_at_twice_the_rate() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from tau_ablations import ablated_tau
+
+    def build(**kw):
+        torch.manual_seed(0)
+        return ablated_tau(4, 5, n_blocks=2, hidden=16, embed_dim=4, embed_hidden=8, **kw).double()
+
+    plain, stored = build(), build(weight_scale=2.0)
+    z, cond = torch.randn(64, 4, dtype=torch.float64), torch.randn(64, 5, dtype=torch.float64)
+    for flow in (plain, stored):  # ActNorm's data-dependent start, then only the linear layers train
+        flow(z, cond)
+        linear = {id(p) for m in flow.modules() if isinstance(m, torch.nn.Linear) for p in m.parameters()}
+        for p in flow.parameters():
+            p.requires_grad_(id(p) in linear)
+    torch.testing.assert_close(stored.log_prob(z, cond), plain.log_prob(z, cond))  # the same function
+    linear = lambda m: [p for p in m.parameters() if p.requires_grad]  # noqa: E731
+    opts = [torch.optim.Adam(linear(plain), lr=2e-3, eps=1e-30), torch.optim.Adam(linear(stored), lr=1e-3, eps=1e-30)]
+    for _ in range(5):
+        for flow, opt in zip((plain, stored), opts, strict=True):
+            opt.zero_grad()
+            (-flow.log_prob(z, cond).mean()).backward()
+            opt.step()
+    # Adam at 1e-3 on w / 2 moves w as Adam at 2e-3 on w does: a "matched rate" is a parametrisation's choice
+    torch.testing.assert_close(stored.log_prob(z, cond), plain.log_prob(z, cond))
+    assert not torch.allclose(plain.log_prob(z, cond), build().log_prob(z, cond))  # and both did train
 
 
 def test_rational_quadratic_spline_inverts_exactly_and_its_log_derivative_is_autograds() -> None:
