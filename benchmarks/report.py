@@ -16,7 +16,11 @@ That run times ours and the plain reference side by side at the paper's size at 
 16 and 4096 (with `torch.cuda.synchronize()` around every timing), τ-only sampling of
 16 queries, and our τ under each GPU lever (fp32, TF32, bf16 autocast, bf16 +
 `torch.compile(mode="reduce-overhead")`, which uses CUDA graphs); a lever that fails is
-reported, not fatal.
+reported, not fatal. `benchmarks/gpu_table.py` (issue 25; docs/benchmarks-real.md, "The
+reference, and the GPU table") is the later GPU table: τ at the paper's size against the
+paper's own code (copied by `benchmarks/paper_code.py`, never shipped) at batch 16, 256,
+1,024 and 4,096 in float32 and bf16, τ also as one CUDA graph per step, written to
+docs/benchmarks-gpu.md. It has not been run either: no GPU was lent to that issue.
 
 The paper size is run with our `depth=3`. The paper's code counts "depth" as the
 hidden→hidden layers that follow the first one, so its depth 2 means three hidden layers.

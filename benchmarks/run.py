@@ -305,7 +305,15 @@ def main(argv: list[str] | None = None) -> dict:
                         "oversubscribe the cores and make every figure noise)")
     p.add_argument("--convergence-epochs", type=int,
                    help="length of the side-by-side NLL run (default: 6 at the default size, 0 = skip)")
+    p.add_argument("--render", metavar="JSON", help="only write --out from the JSON of an earlier run (no timing)")
     args = p.parse_args(argv)
+    if args.render:
+        from report import render  # beside this file
+
+        report = json.loads(Path(args.render).read_text())
+        Path(args.out).write_text(render(report))
+        print(f"wrote {args.out} from {args.render}")
+        return report
     if args.convergence_epochs is not None and args.convergence_epochs < 0:
         p.error(f"--convergence-epochs must be >= 0, got {args.convergence_epochs}")
     if args.device == "cuda" and not torch.cuda.is_available():

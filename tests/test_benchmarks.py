@@ -41,6 +41,19 @@ def test_benchmark_script_runs_at_tiny_size(tmp_path: Path) -> None:
     for heading in ("## Training step", "## One epoch", "## Sampling 16 queries", "GPU (H100): not measured",
                     "arithmetic ratio", "## Where both end up"):
         assert heading in text
+    # --render writes the page again from the JSON alone, without timing anything
+    again = tmp_path / "again.md"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--render", str(out.with_suffix(".json")),
+                    "--out", str(again)], check=True, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert again.read_text() == text
+
+
+def test_the_benchmarks_page_is_what_its_json_renders_to(tmp_path: Path) -> None:
+    out = tmp_path / "benchmarks.md"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--render",
+                    str(ROOT / "docs" / "benchmarks.json"), "--out", str(out)], check=True, capture_output=True,
+                   text=True, timeout=60)
+    assert out.read_text() == (ROOT / "docs" / "benchmarks.md").read_text()
 
 
 def test_gpu_table_runs_on_the_cpu_at_tiny_size_and_names_its_reference(tmp_path: Path) -> None:
