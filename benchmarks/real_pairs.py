@@ -324,7 +324,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="print what a step costs: each model in float32, τ also under bf16 autocast and torch.compile")
     p.add_argument("--ablation-json", help="with --ablate or --step-cost: also save the result here (--merge takes it)")
     p.add_argument("--merge", nargs="+", metavar="JSON",
-                   help="write --out from the JSON files of earlier runs (protocol runs and ablations)")
+                   help="write --out from the JSON files of earlier runs (protocol runs, ablations, step costs, "
+                        "or an earlier merge such as docs/benchmarks-real.json, first)")
     args = p.parse_args(argv)
     command = "python benchmarks/real_pairs.py " + " ".join(sys.argv[1:] if argv is None else argv)
     if args.merge:
@@ -341,8 +342,10 @@ def main(argv: list[str] | None = None) -> None:
                 if part is not runs[0] and ("models" in t or "protocol" in t):
                     task = f"{task}, {part.get('label') or 'second run'}"
                 merged["tasks"][task] = t
-        merged["ablations"] = [part for part in parts if "ablation" in part]
-        merged["step_costs"] = [part for part in parts if "step_cost" in part]
+        # a part may itself be a merged report (docs/benchmarks-real.json): its ablations and step costs come along
+        merged["ablations"] = [a for part in parts for a in ([part] if "ablation" in part else part.get("ablations", []))]
+        merged["step_costs"] = [c for part in parts
+                                for c in ([part] if "step_cost" in part else part.get("step_costs", []))]
         write_report(merged, Path(args.out))
         return
     torch.set_num_threads(1)

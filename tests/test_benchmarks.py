@@ -199,6 +199,11 @@ def test_real_pair_benchmark_runs_at_tiny_size(tmp_path: Path) -> None:
     assert f"## {label}\n" in text and "the reference's CPU time for 20 steps" in text
     assert "the matched rates only (no sweep, no own-best rows)" in text and f"| {label} | lr 0.002 | τ |" in text
     assert "## fmnist-text2img\n" in text and text.count("The sweep (seed 0)") == 1
+    # an earlier merge is a part too: its runs, ablations and step costs carry over once each
+    again = tmp_path / "again.md"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "real_pairs.py"), "--merge", str(merged.with_suffix(".json")),
+                    "--out", str(again)], check=True, capture_output=True, text=True, timeout=60)
+    assert again.read_text().split("\n", 3)[3] == text.split("\n", 3)[3]  # all but the command line
     assert "## Ablations on fmnist-text2img: 600 steps, one seed" in text and "| reference | – | 10 |" in text
     assert "| fmnist-text2img | τ, torch.compile | 17.5 | 5.2 | – |" in text
     assert "| fmnist-text2img | τ | 20.0 | 0.1 | 50% / 61 / 0.91 |" in text
