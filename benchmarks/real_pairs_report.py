@@ -119,8 +119,8 @@ NOTES = [
     "",
     "The zoo's recipes train τ for 3,000 steps, more than four times the protocol's budget of 700 reference "
     "steps. The sections marked *3,000 reference steps* rerun the matched rates with LU mixing at that budget "
-    "(`--mixing lu --steps 3000 --matched-only`, three seeds; no sweep and no own-best rows, which would cost "
-    "about twice as much again). The picture splits by task. On shapes-text2img τ meets the goal at both "
+    "(`--mixing lu --steps 3000 --matched-only`, three seeds; no sweep and no own-best rows, which would nearly "
+    "double its cost, to about 2.8 h of one core). The picture splits by task. On shapes-text2img τ meets the goal at both "
     "matched rates: τ given half the reference's CPU time ends below the reference's final held-out NLL, and "
     "below its lowest one along the way too (the goal table's last column: with 20,000 training pairs seen "
     "about 38 times, the held-out NLL of both models rises a little before the end). On fmnist-edge2img τ "
