@@ -5,7 +5,9 @@ step of each model is measured first (in the same process, on the same batches),
 model that is cheaper per step gets proportionally more steps, with its warm-up and
 cosine schedule set for that many steps. A builder with a ``budget`` attribute gets that
 fraction of the reference's CPU time instead (0.5: does a model trained for half the time,
-its schedule set for that, end as well as the reference?). The models of a group take turns (each runs
+its schedule set for that, end as well as the reference?). A builder with ``compiled`` set
+trains under ``torch.compile`` (:class:`Compiled`); what a new process pays to compile
+(:func:`compile_cost`) is charged to its CPU time and taken from its budget. The models of a group take turns (each runs
 the next 1/``evals`` of its steps, the order rotating), each turn timed in thread CPU
 time, and after every turn the held-out NLL of each is measured (not timed).
 
@@ -19,6 +21,7 @@ Benchmarks are not tests: nothing here asserts a speed or a likelihood.
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 import time
@@ -28,9 +31,9 @@ import torch
 from torch import nn
 
 from net2net.flow import ConditionalINN
-from net2net.train.fit import Pairs, TrainConfig, batch_indices, evaluate_nll, lr_at, make_optimizer, train_step
+from net2net.train.fit import Pairs, TrainConfig, _loss, batch_indices, evaluate_nll, lr_at, make_optimizer, train_step
 
-__all__ = ["MATCHED", "SWEEP", "best_rate", "cost_per_step", "protocol", "race_cpu", "time_to"]
+__all__ = ["MATCHED", "SWEEP", "Compiled", "best_rate", "compile_cost", "cost_per_step", "protocol", "race_cpu", "stepped", "time_to"]
 
 #: The learning rates every model is swept over (seed 0 only).
 SWEEP: tuple[float, ...] = (5e-4, 1e-3, 2e-3, 4e-3, 8e-3)
@@ -63,11 +66,48 @@ def fresh_model(build: Builder, train: Pairs, seed: int) -> tuple[nn.Module, flo
     return model, time.thread_time() - t0
 
 
+class Compiled(nn.Module):
+    """What :func:`train_step` steps for a builder with ``compiled`` set: the model's
+    training loss under ``torch.compile`` (the parameters, ``dim`` and everything else
+    the model's own). The protocol evaluates the model itself, uncompiled."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model, self.dim = model, model.dim
+        self.training_loss = torch.compile(functools.partial(_loss, model))
+
+
+def stepped(build: Builder, model: nn.Module) -> nn.Module:
+    """The module a training step calls: ``model``, or :class:`Compiled` of it where the
+    builder says ``compiled`` (a setting of the step, as bf16 autocast would be)."""
+    return Compiled(model) if getattr(build, "compiled", False) else model
+
+
+def compile_cost(build: Builder, train: Pairs, *, steps: int = 3) -> dict[str, float]:
+    """Wall seconds of a compiled builder's first ``steps`` steps, which trace and compile:
+    ``first`` in this process as it was (a cold compiler cache compiles from scratch), and
+    ``warm`` after dropping the process's compiled code, with the compiler's on-disk cache
+    now holding the graphs: what a new training process pays. Wall time, since the compiler
+    works partly in other processes."""
+    cfg = TrainConfig(steps=10_000, batch_size=BATCH, lr=1e-4, warmup_steps=0, seed=0, device="cpu")
+    batches = [batch_indices(s, len(train), cfg) for s in range(steps)]
+    out = {}
+    for key in ("first", "warm"):
+        torch._dynamo.reset()
+        model = fresh_model(build, train, 0)[0]
+        step_model, opt = stepped(build, model), make_optimizer(model, cfg)
+        t0 = time.perf_counter()
+        for i in batches:
+            train_step(step_model, opt, train.target[i], train.cond[i], cfg.grad_clip)
+        out[key] = time.perf_counter() - t0
+    return out
+
+
 def cost_per_step(make: dict[str, Builder], train: Pairs, *, steps: int = 20, rounds: int = 3) -> dict[str, float]:
     """Thread CPU seconds per training step of each model: fresh models, a few steps to
     warm up, then ``rounds`` turns of ``steps`` steps each (order rotating); the median turn."""
     cfg = TrainConfig(steps=10_000, batch_size=BATCH, lr=1e-4, warmup_steps=0, seed=0, device="cpu")
-    models = {n: fresh_model(b, train, 0)[0] for n, b in make.items()}
+    models = {n: stepped(b, fresh_model(b, train, 0)[0]) for n, b in make.items()}
     opts = {n: make_optimizer(m, cfg) for n, m in models.items()}
     batches = [batch_indices(s, len(train), cfg) for s in range(steps)]
     batches = [(train.target[i], train.cond[i]) for i in batches]
@@ -87,9 +127,13 @@ def cost_per_step(make: dict[str, Builder], train: Pairs, *, steps: int = 20, ro
 
 
 def race_cpu(make: dict[str, Builder], lrs: dict[str, float], steps: dict[str, int], train: Pairs, val: Pairs, *,
-             evals: int, warmup: float, seed: int) -> dict[str, dict]:
+             evals: int, warmup: float, seed: int, charge: dict[str, float] | None = None) -> dict[str, dict]:
     """Trains every model of ``make`` for its own ``steps`` at its own peak ``lrs`` (warm-up
     ``warmup`` of its steps, then cosine), all on the same batch order, taking turns.
+
+    ``charge`` adds seconds to a model's CPU time before its first step: a compiled model's
+    compile (:func:`compile_cost`), which the models of one process share and so no
+    single run would otherwise pay.
 
     Returns per model its steps and rate, the steps at which it was evaluated, the held-out
     NLL (nats/dim) there, the training CPU seconds up to there and the parameter count.
@@ -99,7 +143,8 @@ def race_cpu(make: dict[str, Builder], lrs: dict[str, float], steps: dict[str, i
         cfg = TrainConfig(steps=steps[name], batch_size=BATCH, lr=lrs[name], seed=seed, device="cpu",
                           warmup_steps=max(1, round(warmup * steps[name])))
         model, setup_cpu = fresh_model(build, train, seed)
-        runs[name] = {"model": model, "opt": make_optimizer(model, cfg), "cfg": cfg, "done": 0, "cpu": setup_cpu,
+        runs[name] = {"model": model, "step_model": stepped(build, model), "opt": make_optimizer(model, cfg),
+                      "cfg": cfg, "done": 0, "cpu": setup_cpu + (charge or {}).get(name, 0.0),
                       "lr": lrs[name], "total_steps": steps[name], "steps": [], "nll": [], "seconds": [],
                       "params": sum(p.numel() for p in model.parameters())}
     order = list(runs)
@@ -116,7 +161,7 @@ def race_cpu(make: dict[str, Builder], lrs: dict[str, float], steps: dict[str, i
             for step, z, c in batches:
                 for group in r["opt"].param_groups:
                     group["lr"] = lr_at(step, cfg)
-                train_step(r["model"], r["opt"], z, c, cfg.grad_clip)
+                train_step(r["step_model"], r["opt"], z, c, cfg.grad_clip)
             r["cpu"] += time.thread_time() - t0
             r["done"] = end
         for r in runs.values():
@@ -125,7 +170,8 @@ def race_cpu(make: dict[str, Builder], lrs: dict[str, float], steps: dict[str, i
             r["steps"].append(r["done"])
             r["nll"].append(nll if math.isfinite(nll) else math.inf)
             r["seconds"].append(r["cpu"])
-    return {name: {k: v for k, v in r.items() if k not in ("model", "opt", "cfg", "done")} for name, r in runs.items()}
+    return {name: {k: v for k, v in r.items() if k not in ("model", "step_model", "opt", "cfg", "done")}
+            for name, r in runs.items()}
 
 
 def time_to(run: dict, target: float) -> float | None:
@@ -157,13 +203,20 @@ def protocol(make: dict[str, Builder], train: Pairs, val: Pairs, *, reference: s
     """The whole protocol on one task; see the module docstring. ``reference`` names the
     model whose step count and CPU time set everyone's budget. ``matched_only`` runs only
     the matched rates (no sweep, no own-best rows): what a longer budget can afford."""
+    compiles = {n: compile_cost(b, train) for n, b in make.items() if getattr(b, "compiled", False)}
+    if compiles:
+        log("compile (wall s): " + ", ".join(f"{n} {c['first']:.1f} first, {c['warm']:.1f} warm" for n, c in compiles.items()))
+    charge = {n: c["warm"] for n, c in compiles.items()}
     cost = cost_per_step(make, train, steps=calib_steps)
     # a builder's ``budget`` (default 1) is its fraction of the reference's CPU time
-    steps = {n: max(1, round(ref_steps * cost[reference] / c * getattr(make[n], "budget", 1.0))) for n, c in cost.items()}
+    # (less a compiled model's compile, charged to its CPU time)
+    steps = {n: max(1, round((ref_steps * cost[reference] * getattr(make[n], "budget", 1.0) - charge.get(n, 0.0)) / c))
+             for n, c in cost.items()}
     log("cost per step: " + ", ".join(f"{n} {c * 1e3:.2f} ms ({steps[n]} steps)" for n, c in cost.items()))
 
     def run(models: list[str], lrs: dict[str, float], seed: int) -> dict[str, dict]:
-        runs = race_cpu({n: make[n] for n in models}, lrs, steps, train, val, evals=evals, warmup=warmup, seed=seed)
+        runs = race_cpu({n: make[n] for n in models}, lrs, steps, train, val, evals=evals, warmup=warmup, seed=seed,
+                        charge=charge)
         log(f"seed {seed}: " + ", ".join(f"{n} lr {r['lr']:g} {r['nll'][-1]:+.4f} ({r['cpu']:.1f} s)"
                                          for n, r in runs.items()))
         return runs
@@ -186,6 +239,6 @@ def protocol(make: dict[str, Builder], train: Pairs, val: Pairs, *, reference: s
         for group in seeds_runs:
             _versus_reference(group, reference)
     return {"train_pairs": len(train), "val_pairs": len(val), "dim": train.target.shape[1],
-            "cond_dim": train.cond.shape[1], "cost_per_step": cost, "steps": steps, "best_lr": best,
+            "cond_dim": train.cond.shape[1], "cost_per_step": cost, **({"compile_s": compiles} if compiles else {}), "steps": steps, "best_lr": best,
             "sweep": {f"{lr:g}": {n: r["nll"][-1] for n, r in runs.items()} for lr, runs in sweep.items()},
             "groups": groups}

@@ -130,6 +130,7 @@ def builders(variants: dict[str, dict]) -> dict[str, Builder]:
         lr_scale = kw.pop("lr_scale", 1.0)
         batch_scale = kw.pop("batch_scale", 1)
         budget = kw.pop("budget", 1.0)
+        compiled = kw.pop("compiled", False)
         if kw.pop("reference", False):
             out[name] = functools.partial(PaperCINN, **kw)
         else:
@@ -137,6 +138,7 @@ def builders(variants: dict[str, dict]) -> dict[str, Builder]:
         out[name].lr_scale = lr_scale  # type: ignore[attr-defined] - ablation of the peak learning rate
         out[name].batch_scale = batch_scale  # type: ignore[attr-defined] - ablation: that many batches per step
         out[name].budget = budget  # type: ignore[attr-defined] - fraction of the reference's CPU time (protocol)
+        out[name].compiled = compiled  # type: ignore[attr-defined] - its training step under torch.compile (protocol)
     return out
 
 
@@ -315,6 +317,9 @@ def main(argv: list[str] | None = None) -> None:
                    help='also race a τ variant: NEW_TAU updated by the JSON, e.g. \'τ, cond_base={"cond_base": true}\'')
     p.add_argument("--mixing", choices=("permute", "lu"), default="permute",
                    help="FlowConfig.mixing of the protocol's τ models (default: permute, FlowConfig's default)")
+    p.add_argument("--compile", action="store_true",
+                   help="train the protocol's τ models with torch.compile of their training loss (the reference as "
+                        "it is: compiled, its step costs more; see --step-cost); a compile's wall time is charged")
     p.add_argument("--matched-only", action="store_true",
                    help="only the matched rates, no sweep and no own-best rows (for a longer --steps)")
     p.add_argument("--root", help="feature store folder (default: $NET2NET_CACHE)")
@@ -360,9 +365,10 @@ def main(argv: list[str] | None = None) -> None:
         if args.ablation_json:
             Path(args.ablation_json).write_text(json.dumps(result, indent=1) + "\n")
         return
-    models = {n: m if m.get("reference") else {**m, "mixing": args.mixing} for n, m in MODELS.items()}
+    models = {n: m if m.get("reference") else {**m, "mixing": args.mixing, **({"compiled": True} if args.compile else {})}
+              for n, m in MODELS.items()}
     if args.step_cost:
-        result = {"command": command, "step_cost": {}}
+        result = {"command": command, "mixing": args.mixing, "step_cost": {}}
         for task in args.tasks:
             train = synthetic_pairs(size["train_rows"], 1)[0] if args.size == "tiny" else load_pairs(task, args.root)[0]
             result["step_cost"][task] = costs = step_costs(builders(models), train, tau="τ", reference="reference",
@@ -381,10 +387,10 @@ def main(argv: list[str] | None = None) -> None:
     write_report(run_all(args, size, models, command), Path(args.out))
 
 
-def run_label(mixing: str, ref_steps: int) -> str:
-    """What a run's tasks are called beside the default run's: its mixing and, if not the
-    default, its budget ("" for the default run)."""
-    parts = (["τ with LU mixing"] if mixing == "lu" else []) + (
+def run_label(mixing: str, ref_steps: int, compiled: bool = False) -> str:
+    """What a run's tasks are called beside the default run's: its mixing, whether τ is
+    compiled and, if not the default, its budget ("" for the default run)."""
+    parts = (["τ with LU mixing"] if mixing == "lu" else []) + (["τ compiled"] if compiled else []) + (
         [f"{ref_steps:,} reference steps"] if ref_steps != SIZES["default"]["ref_steps"] else [])
     return ", ".join(parts)
 
@@ -396,7 +402,7 @@ def run_all(args: argparse.Namespace, size: dict, models: dict[str, dict], comma
                     "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, torch {torch.__version__}, 1 thread",
                     "size": args.size, "models": models, "tasks": {},
                     # the name its tasks get when merged beside a run of the default τ at the default budget
-                    **({"label": label} if (label := run_label(args.mixing, size["ref_steps"])) else {}),
+                    **({"label": label} if (label := run_label(args.mixing, size["ref_steps"], args.compile)) else {}),
                     "protocol": {"ref_steps": size["ref_steps"], "evals": size["evals"], "warmup": size["warmup"],
                                  "calib_steps": size["calib_steps"], "calib_rounds": 3, "batch": BATCH,
                                  "seeds": args.seeds, "sweep": [] if args.matched_only else list(SWEEP),

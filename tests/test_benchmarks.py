@@ -423,3 +423,42 @@ def test_real_pairs_report_says_diverged_instead_of_printing_a_blown_up_nll() ->
 
     assert _nll(-0.5346) == "-0.535" and _nll(0.25) == "+0.250"
     assert _nll(float("nan")) == _nll(float("inf")) == _nll(9.03e32) == "diverged"
+
+
+@pytest.mark.slow
+def test_a_compiled_tau_trains_as_the_eager_one_and_pays_for_its_compile() -> None:
+    """--compile (benchmarks/equal_cpu.Compiled): the compiled training loss and its
+    gradients are the eager ones; each run is charged what compiling costs, taken from its
+    budget, and the models of one process share one compiled graph."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from equal_cpu import compile_cost, protocol, race_cpu, stepped
+    from real_pairs import LU_TAU, builders, synthetic_pairs
+
+    from net2net.train.fit import _loss
+
+    train, val = synthetic_pairs(600, 200)
+    make = builders({"eager": LU_TAU, "compiled": {**LU_TAU, "compiled": True}})
+    grads = {}
+    for name in make:
+        torch.manual_seed(0)
+        model = make[name](train.target.shape[1], train.cond.shape[1]).train()
+        step_model = stepped(make[name], model)
+        assert (step_model is model) == (name == "eager")
+        for _ in range(2):  # the first call initialises ActNorm from the batch, the second is a plain step
+            model.zero_grad()
+            loss = _loss(step_model, train.target[:256], train.cond[:256])
+            loss.backward()
+        grads[name] = (loss.detach(), [p.grad.clone() for p in model.parameters()])
+    assert torch.allclose(grads["eager"][0], grads["compiled"][0], atol=1e-5)
+    for a, b in zip(grads["eager"][1], grads["compiled"][1], strict=True):
+        assert torch.allclose(a, b, atol=1e-4, rtol=1e-3)
+    cost = compile_cost(make["compiled"], train)
+    assert cost["first"] > 0 and cost["warm"] > 0
+    runs = race_cpu(make, {"eager": 1e-3, "compiled": 1e-3}, {"eager": 4, "compiled": 4}, train, val, evals=2,
+                    warmup=0.25, seed=0, charge={"compiled": 100.0})
+    assert runs["compiled"]["seconds"][0] > 100 > runs["eager"]["seconds"][-1]
+    result = protocol(make, train, val, reference="eager", ref_steps=400, seeds=1, evals=2, warmup=0.25,
+                      calib_steps=2, matched_only=True, log=lambda line: None)
+    c, charge = result["cost_per_step"], result["compile_s"]["compiled"]["warm"]
+    assert result["steps"]["compiled"] == max(1, round((400 * c["eager"] - charge) / c["compiled"]))
+    assert result["groups"]["lr 0.001"][0]["compiled"]["cpu"] >= charge
