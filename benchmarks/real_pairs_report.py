@@ -136,7 +136,7 @@ NOTES = [
     "The sections marked *τ compiled* rerun the recipes' budget on all three tasks with τ and τ given "
     "half the time trained under `torch.compile` of their training loss (`--mixing lu --compile --steps 3000 "
     "--matched-only`, three seeds) and the reference as it is, its better setting. Each τ run is charged what compiling costs a new process whose compiler cache already "
-    "holds the graphs (about 3 s) and its steps are set for the rest of its budget; a cold cache took 37–45 s, "
+    "holds the graphs (about 3 s) and its steps are set for the rest of its budget; a cold cache took 37–50 s, "
     "which a user's first run would pay and these runs do not. Compiled, τ's step cost a little over half the "
     "reference's on Fashion-MNIST in these runs (the *ms per step* column), so there τ took 1.7–1.8 times the "
     "reference's steps and τ given half the time about 0.9 times. On fmnist-edge2img that is enough at 2e-3: τ given half the time "
