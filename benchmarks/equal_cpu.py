@@ -31,9 +31,19 @@ import torch
 from torch import nn
 
 from net2net.flow import ConditionalINN
-from net2net.train.fit import Pairs, TrainConfig, _loss, batch_indices, evaluate_nll, lr_at, make_optimizer, train_step
+from net2net.train.fit import (
+    Pairs,
+    TrainConfig,
+    batch_indices,
+    evaluate_nll,
+    lr_at,
+    make_optimizer,
+    train_step,
+    training_loss,
+)
 
-__all__ = ["MATCHED", "SWEEP", "Compiled", "best_rate", "compile_cost", "cost_per_step", "protocol", "race_cpu", "stepped", "time_to"]
+__all__ = ["MATCHED", "SWEEP", "Compiled", "best_rate", "compile_cost", "cost_per_step", "protocol", "race_cpu",
+           "stepped", "time_to"]
 
 #: The learning rates every model is swept over (seed 0 only).
 SWEEP: tuple[float, ...] = (5e-4, 1e-3, 2e-3, 4e-3, 8e-3)
@@ -74,7 +84,7 @@ class Compiled(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model, self.dim = model, model.dim
-        self.training_loss = torch.compile(functools.partial(_loss, model))
+        self.training_loss = torch.compile(functools.partial(training_loss, model))
 
 
 def stepped(build: Builder, model: nn.Module) -> nn.Module:
@@ -239,6 +249,7 @@ def protocol(make: dict[str, Builder], train: Pairs, val: Pairs, *, reference: s
         for group in seeds_runs:
             _versus_reference(group, reference)
     return {"train_pairs": len(train), "val_pairs": len(val), "dim": train.target.shape[1],
-            "cond_dim": train.cond.shape[1], "cost_per_step": cost, **({"compile_s": compiles} if compiles else {}), "steps": steps, "best_lr": best,
+            "cond_dim": train.cond.shape[1], "cost_per_step": cost, **({"compile_s": compiles} if compiles else {}),
+            "steps": steps, "best_lr": best,
             "sweep": {f"{lr:g}": {n: r["nll"][-1] for n, r in runs.items()} for lr, runs in sweep.items()},
             "groups": groups}

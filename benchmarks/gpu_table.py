@@ -44,7 +44,7 @@ import paper_code
 from run import sync, timed
 
 from net2net.flow import ConditionalINN
-from net2net.train.fit import TrainConfig, _loss, make_optimizer, train_step
+from net2net.train.fit import TrainConfig, make_optimizer, train_step, training_loss
 
 ROOT = Path(__file__).resolve().parents[1]
 LR = 1e-4
@@ -131,7 +131,7 @@ class Tau:
         self.opt.zero_grad(set_to_none=True)
         with torch.cuda.graph(graph):
             with _autocast(self.device, bf16, cache=False):
-                loss = _loss(self.model, static_z, static_c)
+                loss = training_loss(self.model, static_z, static_c)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), 10.0, foreach=True)
             self.opt.step()

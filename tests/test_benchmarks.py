@@ -434,7 +434,7 @@ def test_a_compiled_tau_trains_as_the_eager_one_and_pays_for_its_compile() -> No
     from equal_cpu import compile_cost, protocol, race_cpu, stepped
     from real_pairs import LU_TAU, builders, synthetic_pairs
 
-    from net2net.train.fit import _loss
+    from net2net.train.fit import training_loss
 
     train, val = synthetic_pairs(600, 200)
     make = builders({"eager": LU_TAU, "compiled": {**LU_TAU, "compiled": True}})
@@ -446,7 +446,7 @@ def test_a_compiled_tau_trains_as_the_eager_one_and_pays_for_its_compile() -> No
         assert (step_model is model) == (name == "eager")
         for _ in range(2):  # the first call initialises ActNorm from the batch, the second is a plain step
             model.zero_grad()
-            loss = _loss(step_model, train.target[:256], train.cond[:256])
+            loss = training_loss(step_model, train.target[:256], train.cond[:256])
             loss.backward()
         grads[name] = (loss.detach(), [p.grad.clone() for p in model.parameters()])
     assert torch.allclose(grads["eager"][0], grads["compiled"][0], atol=1e-5)

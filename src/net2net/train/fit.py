@@ -51,7 +51,7 @@ from net2net.train.progress import RISING_EVALS, OverfittingWarning, Progress, r
 from net2net.train.runs import claim_run_folder
 
 __all__ = ["OverfittingWarning", "Pairs", "TrainConfig", "evaluate_nll", "fit", "latest_checkpoint", "lr_at",
-           "make_optimizer", "train_step"]
+           "make_optimizer", "train_step", "training_loss"]
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +241,7 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay, fused=True)
 
 
-def _loss(model: nn.Module, z: Tensor, c: Tensor) -> Tensor:
+def training_loss(model: nn.Module, z: Tensor, c: Tensor) -> Tensor:
     """What training minimises: the model's own ``training_loss`` where it has one (a
     flow-matching τ's regression loss, a coupling τ's NLL plus its auxiliary regression),
     else the NLL in nats/dim."""
@@ -250,8 +250,8 @@ def _loss(model: nn.Module, z: Tensor, c: Tensor) -> Tensor:
 
 
 def train_step(model: nn.Module, opt: torch.optim.Optimizer, z: Tensor, c: Tensor, grad_clip: float) -> Tensor:
-    """One step on :func:`_loss`; returns the detached loss without a host sync."""
-    loss = _loss(model, z, c)
+    """One step on :func:`training_loss`; returns the detached loss without a host sync."""
+    loss = training_loss(model, z, c)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     if grad_clip > 0:
@@ -277,7 +277,7 @@ class _LogProb(nn.Module):
         self.device_type = device_type
 
     def forward(self, z: Tensor, c: Tensor, loss: bool = False) -> Tensor:
-        run = (lambda: _loss(self.model, z, c)) if loss else (lambda: self.model.log_prob(z, c))
+        run = (lambda: training_loss(self.model, z, c)) if loss else (lambda: self.model.log_prob(z, c))
         if self.autocast is None:
             return run()
         with torch.autocast(self.device_type, dtype=self.autocast):
